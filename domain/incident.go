@@ -1,0 +1,111 @@
+package domain
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// MaxTitleLen is PagerDuty's limit on an incident title.
+const MaxTitleLen = 255
+
+// Title returns the incident title of a request, cut to MaxTitleLen runes.
+func Title(r Request) string {
+	t := fmt.Sprintf("Access request from %s for %s", r.User, strings.Join(r.Roles, ", "))
+	return truncate(t, MaxTitleLen)
+}
+
+// RequestLink returns the web UI link of a request, or "" when the proxy
+// address is unknown.
+func RequestLink(proxyAddr, requestID string) string {
+	p := strings.TrimSpace(proxyAddr)
+	if p == "" {
+		return ""
+	}
+	p = strings.TrimPrefix(strings.TrimPrefix(p, "https://"), "http://")
+	p = strings.TrimRight(p, "/")
+	return "https://" + p + "/web/requests/" + requestID
+}
+
+// Details returns the incident body of a request.
+func Details(r Request, c Cluster) string {
+	var b strings.Builder
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "%s: %s\n", k, v)
+		}
+	}
+	line("User", r.User)
+	line("Roles", strings.Join(r.Roles, ", "))
+	line("Resources", strings.Join(r.Resources, ", "))
+	line("Reason", r.Reason)
+	line("Created", formatTime(r.Created))
+	line("Expires", formatTime(r.Expires))
+	line("Cluster", c.Name)
+	line("Request ID", r.ID)
+	line("Suggested reviewers", strings.Join(r.SuggestedReviewers, ", "))
+	line("Link", RequestLink(c.ProxyAddr, r.ID))
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// IncidentOptions are the optional incident fields from the configuration.
+type IncidentOptions struct {
+	Urgency  string
+	Priority string
+}
+
+// NewIncidentSpec returns what to open in a service for a request.
+func NewIncidentSpec(r Request, c Cluster, serviceID string, o IncidentOptions) IncidentSpec {
+	return IncidentSpec{
+		ServiceID: serviceID,
+		Key:       IncidentKey(r.ID),
+		Title:     Title(r),
+		Details:   Details(r, c),
+		Urgency:   o.Urgency,
+		Priority:  o.Priority,
+	}
+}
+
+// ReviewNote returns the incident note of the n-th review (0-based). The
+// marker at its start lets a note be recognised after a crash.
+func ReviewNote(n int, rv Review) string {
+	s := fmt.Sprintf("%s Review by %s: %s at %s", ReviewMarker(n), rv.Author, rv.State, formatTime(rv.Created))
+	if rv.Reason != "" {
+		s += "\nReason: " + rv.Reason
+	}
+	return s
+}
+
+// ReviewMarker is the tag that starts the note of the n-th review.
+func ReviewMarker(n int) string { return fmt.Sprintf("[review #%d]", n+1) }
+
+// ResolutionNote returns the note posted before an incident is resolved.
+func ResolutionNote(state State, reason string) string {
+	s := "Access request has been " + state.Word()
+	if reason != "" {
+		s += "\nReason: " + reason
+	}
+	return s
+}
+
+// ResolutionMarker starts every resolution note.
+const ResolutionMarker = "Access request has been "
+
+// ApprovalMarker starts every auto-approval note.
+const ApprovalMarker = "Auto-approved: "
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,119 @@
+package domain
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// EffectKind is a kind of side effect pagergate performs for a request.
+type EffectKind int
+
+// Effect kinds, in the order they happen for one request.
+const (
+	EffectNone EffectKind = iota
+	EffectOpenIncident
+	EffectAutoApprove
+	EffectNoteReview
+	EffectResolve
+)
+
+// Effect is the next thing to do for a request.
+type Effect struct {
+	Kind    EffectKind
+	Service string // EffectOpenIncident: the service as named
+	Review  int    // EffectNoteReview: index of the review
+}
+
+// Key names the effect in an Intent.
+func (e Effect) Key() string {
+	switch e.Kind {
+	case EffectOpenIncident:
+		return "open:" + e.Service
+	case EffectAutoApprove:
+		return "approve"
+	case EffectNoteReview:
+		return "review:" + strconv.Itoa(e.Review)
+	case EffectResolve:
+		return "resolve"
+	}
+	return ""
+}
+
+// String is Key, or "none".
+func (e Effect) String() string {
+	if k := e.Key(); k != "" {
+		return k
+	}
+	return "none"
+}
+
+// ParseEffect reads an effect key written by Key.
+func ParseEffect(key string) Effect {
+	switch {
+	case key == "approve":
+		return Effect{Kind: EffectAutoApprove}
+	case key == "resolve":
+		return Effect{Kind: EffectResolve}
+	case strings.HasPrefix(key, "open:"):
+		return Effect{Kind: EffectOpenIncident, Service: strings.TrimPrefix(key, "open:")}
+	case strings.HasPrefix(key, "review:"):
+		n, err := strconv.Atoi(strings.TrimPrefix(key, "review:"))
+		if err == nil && n >= 0 {
+			return Effect{Kind: EffectNoteReview, Review: n}
+		}
+	}
+	return Effect{}
+}
+
+// Plan returns the next effect for a request given what was already done.
+// Calling it again after recording each effect walks a request through its
+// whole life: open incidents, decide auto-approval, note reviews, resolve.
+func (p Policy) Plan(r Request, rec Record) Effect {
+	if rec.Done() {
+		return Effect{}
+	}
+	if r.State == StatePending {
+		for _, s := range p.NotifyServices(r) {
+			if _, ok := rec.Incident(s); !ok {
+				return Effect{Kind: EffectOpenIncident, Service: s}
+			}
+		}
+		if !rec.ApprovalDone {
+			return Effect{Kind: EffectAutoApprove}
+		}
+	}
+	if len(rec.Incidents) > 0 && rec.ReviewsNoted < len(r.Reviews) {
+		return Effect{Kind: EffectNoteReview, Review: rec.ReviewsNoted}
+	}
+	if r.State.Resolved() {
+		return Effect{Kind: EffectResolve}
+	}
+	return Effect{}
+}
+
+// Apply returns the record after the effect succeeded.
+func Apply(rec Record, r Request, e Effect, result IncidentRef, now time.Time) Record {
+	rec.RequestID = r.ID
+	if rec.User == "" {
+		rec.User, rec.Roles, rec.Created, rec.RequestReason = r.User, r.Roles, r.Created, r.Reason
+	}
+	switch e.Kind {
+	case EffectOpenIncident:
+		if _, ok := rec.Incident(e.Service); !ok {
+			rec.Incidents = append(append([]IncidentRef(nil), rec.Incidents...), result)
+		}
+	case EffectAutoApprove:
+		rec.ApprovalDone = true
+	case EffectNoteReview:
+		if e.Review+1 > rec.ReviewsNoted {
+			rec.ReviewsNoted = e.Review + 1
+		}
+	case EffectResolve:
+		rec.Resolution = r.State
+		rec.ResolveReason = r.ResolveReason
+	}
+	rec.Intent = Intent{}
+	rec.Updated = now
+	return rec
+}

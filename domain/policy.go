@@ -1,0 +1,122 @@
+package domain
+
+import (
+	"strings"
+)
+
+// Annotation keys of the reference plugin.
+const (
+	DefaultNotifyAnnotation   = "pagerduty_notify_service"
+	DefaultServicesAnnotation = "pagerduty_services"
+)
+
+// Approvers values (SPEC §6).
+const (
+	ApproversOnCall = "on_call"
+	ApproversAny    = "any"
+)
+
+// Manual resolve policies (SPEC §6a).
+const (
+	ManualResolveIgnore = "ignore"
+	ManualResolveDeny   = "deny"
+)
+
+// Policy is the part of the configuration the core decides with.
+type Policy struct {
+	NotifyAnnotation     string
+	ServicesAnnotation   string
+	DefaultNotifyService string
+
+	AutoApprove           bool
+	MaxEscalationLevel    int // 0 = any level
+	RequireActiveIncident bool
+	AllowedRoles          []string
+	DeniedRoles           []string
+	// UserMap maps Teleport usernames to pager emails.
+	UserMap map[string]string
+
+	Approvers       string // ApproversOnCall or ApproversAny
+	OnManualResolve string // ManualResolveIgnore or ManualResolveDeny
+}
+
+// DefaultPolicy returns the policy of an empty configuration.
+func DefaultPolicy() Policy {
+	return Policy{
+		NotifyAnnotation:   DefaultNotifyAnnotation,
+		ServicesAnnotation: DefaultServicesAnnotation,
+		AutoApprove:        true,
+		Approvers:          ApproversOnCall,
+		OnManualResolve:    ManualResolveIgnore,
+	}
+}
+
+// NotifyServices returns where the request's incidents are opened: every
+// value of the notify annotation, de-duplicated (case-insensitively) in
+// order; else the default service; else none.
+func (p Policy) NotifyServices(r Request) []string {
+	key := p.NotifyAnnotation
+	if key == "" {
+		key = DefaultNotifyAnnotation
+	}
+	out := dedupFold(r.Annotations[key])
+	if len(out) == 0 && strings.TrimSpace(p.DefaultNotifyService) != "" {
+		out = []string{strings.TrimSpace(p.DefaultNotifyService)}
+	}
+	return out
+}
+
+// ApprovalServices returns the services whose on-call responders may have
+// their own requests auto-approved.
+func (p Policy) ApprovalServices(r Request) []string {
+	key := p.ServicesAnnotation
+	if key == "" {
+		key = DefaultServicesAnnotation
+	}
+	return dedupFold(r.Annotations[key])
+}
+
+// PagerEmail returns the pager email of a Teleport user: the user map entry
+// if any, else the username itself when it looks like an email.
+func (p Policy) PagerEmail(user string) (string, bool) {
+	for k, v := range p.UserMap {
+		if strings.EqualFold(k, user) {
+			return strings.ToLower(strings.TrimSpace(v)), true
+		}
+	}
+	if LooksLikeEmail(user) {
+		return strings.ToLower(user), true
+	}
+	return "", false
+}
+
+// LooksLikeEmail reports whether s has the shape local@domain.
+func LooksLikeEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	return at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \t\r\n") &&
+		strings.Count(s, "@") == 1
+}
+
+func dedupFold(in []string) []string {
+	var out []string
+	seen := make(map[string]bool, len(in))
+	for _, v := range in {
+		v = strings.TrimSpace(v)
+		k := strings.ToLower(v)
+		if v == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, v)
+	}
+	return out
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,156 @@
+package domain
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// State is the state of an access request as pagergate sees it.
+type State int
+
+// Request states. A deleted request counts as StateExpired.
+const (
+	StateUnknown State = iota
+	StatePending
+	StateApproved
+	StateDenied
+	StatePromoted
+	StateExpired
+)
+
+var stateNames = map[State]string{
+	StateUnknown:  "UNKNOWN",
+	StatePending:  "PENDING",
+	StateApproved: "APPROVED",
+	StateDenied:   "DENIED",
+	StatePromoted: "PROMOTED",
+	StateExpired:  "EXPIRED",
+}
+
+// String returns the upper-case name Teleport uses (PENDING, APPROVED…).
+func (s State) String() string {
+	if n, ok := stateNames[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// Word returns the lower-case word used in notes and plugin data
+// ("approved", "denied", "expired"…).
+func (s State) Word() string { return strings.ToLower(s.String()) }
+
+// ParseState reads a state name in any case; unknown names give StateUnknown.
+func ParseState(s string) State {
+	for st, n := range stateNames {
+		if strings.EqualFold(n, s) {
+			return st
+		}
+	}
+	return StateUnknown
+}
+
+// Resolved reports whether the request has left the pending state for good.
+func (s State) Resolved() bool {
+	switch s {
+	case StateApproved, StateDenied, StatePromoted, StateExpired:
+		return true
+	}
+	return false
+}
+
+// Review is one access review submitted on a request.
+type Review struct {
+	Author  string
+	State   State // StateApproved or StateDenied
+	Reason  string
+	Created time.Time
+}
+
+// Request is a Teleport access request, reduced to what pagergate uses.
+type Request struct {
+	ID                 string
+	User               string
+	Roles              []string
+	Resources          []string
+	Reason             string
+	Created            time.Time
+	Expires            time.Time
+	State              State
+	ResolveReason      string
+	SuggestedReviewers []string
+	// Annotations are the request's system annotations (set by Teleport from
+	// the requester's roles; users cannot forge them).
+	Annotations map[string][]string
+	Reviews     []Review
+}
+
+// EventKind says what happened to a request.
+type EventKind int
+
+// Kinds of watcher events.
+const (
+	// EventPut: a request was created or changed; Request holds it.
+	EventPut EventKind = iota + 1
+	// EventDelete: a request was deleted (it counts as expired); RequestID holds its ID.
+	EventDelete
+	// EventSynced: the watcher (re)connected and listed every pending request;
+	// Pending holds them. Events after it are newer than the list.
+	EventSynced
+	// EventDisconnected: the watcher lost its stream; Err says why.
+	EventDisconnected
+)
+
+// Event is one notification from the Teleport watcher.
+type Event struct {
+	Kind      EventKind
+	RequestID string
+	Request   Request
+	Pending   []Request
+	Err       error
+}
+
+// Cluster is what Ping reports about the Teleport cluster.
+type Cluster struct {
+	Name      string
+	Version   string
+	ProxyAddr string
+	// AdvancedWorkflows reports the Advanced Access Workflows feature
+	// (Teleport Enterprise): access reviews are available.
+	AdvancedWorkflows bool
+}
+
+// ApprovalMode says how pagergate approves or denies a request (SPEC §4).
+type ApprovalMode string
+
+// Approval modes.
+const (
+	ModeReview   ApprovalMode = "review"
+	ModeSetState ApprovalMode = "set_state"
+	ModeAuto     ApprovalMode = "auto"
+)
+
+// Effective resolves ModeAuto against what the cluster supports.
+func (m ApprovalMode) Effective(c Cluster) ApprovalMode {
+	if m == ModeAuto || m == "" {
+		if c.AdvancedWorkflows {
+			return ModeReview
+		}
+		return ModeSetState
+	}
+	return m
+}
+
+// Verdict is an approval or denial pagergate submits to Teleport.
+type Verdict struct {
+	RequestID string
+	State     State // StateApproved or StateDenied
+	Reason    string
+	Mode      ApprovalMode // ModeReview or ModeSetState (never ModeAuto)
+	// Delegator names who the change is made for in set_state mode,
+	// "pagerduty:<email>".
+	Delegator string
+}
+
+// Delegator returns the delegator string for a pager user's email.
+func Delegator(email string) string { return "pagerduty:" + email }
