@@ -1,0 +1,154 @@
+package domain
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestIncidentContent(t *testing.T) {
+	r := Request{ID: "4f1c", User: "alice@example.com", Roles: []string{"db", "web"}, Reason: "fix prod",
+		Resources: []string{"/cl/node/n1"}, Created: t0, Expires: t0.Add(time.Hour), SuggestedReviewers: []string{"bob"}}
+	c := Cluster{Name: "prod", ProxyAddr: "https://teleport.example.com:443/"}
+	spec := NewIncidentSpec(r, c, "PS1", IncidentOptions{Urgency: "high"})
+	want := IncidentSpec{
+		ServiceID: "PS1", Key: "teleport-access-request/4f1c", Urgency: "high",
+		Title: "Access request from alice@example.com for db, web",
+		Details: "User: alice@example.com\nRoles: db, web\nResources: /cl/node/n1\nReason: fix prod\n" +
+			"Created: 2026-11-21T10:00:00Z\nExpires: 2026-11-21T11:00:00Z\nCluster: prod\nRequest ID: 4f1c\n" +
+			"Suggested reviewers: bob\nLink: https://teleport.example.com:443/web/requests/4f1c",
+	}
+	if diff := cmp.Diff(want, spec); diff != "" {
+		t.Errorf("NewIncidentSpec() diff:\n%s", diff)
+	}
+	if got := Details(Request{ID: "x"}, Cluster{}); strings.Contains(got, "Link") {
+		t.Errorf("Details without proxy address has a link: %q", got)
+	}
+	long := Title(Request{User: strings.Repeat("é", 300)})
+	if n := len([]rune(long)); n != MaxTitleLen {
+		t.Errorf("Title length = %d, want %d", n, MaxTitleLen)
+	}
+	if got := RequestLink("proxy:3080", "id"); got != "https://proxy:3080/web/requests/id" {
+		t.Errorf("RequestLink = %q", got)
+	}
+}
+
+func TestKeys(t *testing.T) {
+	if got := RequestIDFromKey(IncidentKey("abc")); got != "abc" {
+		t.Errorf("RequestIDFromKey(IncidentKey(abc)) = %q", got)
+	}
+	if got := RequestIDFromKey("other"); got != "" {
+		t.Errorf("RequestIDFromKey(other) = %q, want empty", got)
+	}
+	if !OwnIncident(Incident{Key: IncidentKey("a")}) || OwnIncident(Incident{Key: "x"}) {
+		t.Error("OwnIncident misjudges keys")
+	}
+}
+
+func TestNotes(t *testing.T) {
+	rv := Review{Author: "bob", State: StateApproved, Reason: "ok", Created: t0}
+	if got, want := ReviewNote(1, rv), "[review #2] Review by bob: APPROVED at 2026-11-21T10:00:00Z\nReason: ok"; got != want {
+		t.Errorf("ReviewNote = %q, want %q", got, want)
+	}
+	if !strings.HasPrefix(ReviewNote(0, rv), ReviewMarker(0)) {
+		t.Error("ReviewNote does not start with its marker")
+	}
+	if got := ResolutionNote(StateExpired, ""); got != "Access request has been expired" {
+		t.Errorf("ResolutionNote = %q", got)
+	}
+	if got := ResolutionNote(StateDenied, "no"); !strings.HasPrefix(got, ResolutionMarker) || !strings.HasSuffix(got, "Reason: no") {
+		t.Errorf("ResolutionNote = %q", got)
+	}
+}
+
+func TestStates(t *testing.T) {
+	for _, s := range []State{StatePending, StateApproved, StateDenied, StatePromoted, StateExpired} {
+		if got := ParseState(strings.ToLower(s.String())); got != s {
+			t.Errorf("ParseState(%q) = %v", s, got)
+		}
+	}
+	if ParseState("bogus") != StateUnknown || State(42).String() != "State(42)" {
+		t.Error("unknown states misread")
+	}
+	if StatePending.Resolved() || !StatePromoted.Resolved() {
+		t.Error("Resolved() wrong")
+	}
+	if ModeAuto.Effective(Cluster{AdvancedWorkflows: true}) != ModeReview || ApprovalMode("").Effective(Cluster{}) != ModeSetState ||
+		ModeSetState.Effective(Cluster{AdvancedWorkflows: true}) != ModeSetState {
+		t.Error("Effective() wrong")
+	}
+}
+
+func TestAuthorizeActionAllows(t *testing.T) {
+	req := pending("alice@example.com", []string{"db"}, nil)
+	tests := []struct {
+		name   string
+		policy Policy
+		a      Action
+		actor  string
+		onCall bool
+	}{
+		{"on-call responder approves", DefaultPolicy(), Action{Verb: VerbApprove}, "bob@example.com", true},
+		{"any responder under approvers=any", Policy{Approvers: ApproversAny}, Action{Verb: VerbApprove}, "bob@example.com", false},
+		{"requester may deny (withdraw) own request", DefaultPolicy(), Action{Verb: VerbDeny}, "alice@example.com", true},
+	}
+	for _, tt := range tests {
+		if err := tt.policy.AuthorizeAction(tt.a, req, tt.actor, tt.onCall); err != nil {
+			t.Errorf("%s: AuthorizeAction() = %v, want nil", tt.name, err)
+		}
+	}
+}
+
+func TestAuthorizeActionRefuses(t *testing.T) {
+	req := pending("alice@example.com", []string{"db"}, nil)
+	mapped := pending("gh-alice", []string{"db"}, nil)
+	approved := req
+	approved.State = StateApproved
+	tests := []struct {
+		name   string
+		policy Policy
+		req    Request
+		actor  string
+		onCall bool
+		want   error
+	}{
+		{"self approval", DefaultPolicy(), req, "ALICE@example.com", true, ErrSelfApproval},
+		{"self approval through user_map", Policy{UserMap: map[string]string{"gh-alice": "alice@example.com"}, Approvers: ApproversAny}, mapped, "alice@example.com", true, ErrSelfApproval},
+		{"self approval under approvers=any", Policy{Approvers: ApproversAny}, req, "alice@example.com", true, ErrSelfApproval},
+		{"responder not on call", DefaultPolicy(), req, "bob@example.com", false, ErrActorNotOnCall},
+		{"responder without email", DefaultPolicy(), req, "", true, ErrActorUnknown},
+		{"request not pending", DefaultPolicy(), approved, "bob@example.com", true, ErrNotPending},
+	}
+	for _, tt := range tests {
+		err := tt.policy.AuthorizeAction(Action{Verb: VerbApprove}, tt.req, tt.actor, tt.onCall)
+		if !errors.Is(err, tt.want) {
+			t.Errorf("%s: AuthorizeAction() = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	if !errors.Is(ErrSelfApproval, ErrRefused) || !errors.Is(ErrActorNotOnCall, ErrRefused) {
+		t.Error("refusals must wrap ErrRefused")
+	}
+}
+
+func TestActionVerdict(t *testing.T) {
+	req := pending("alice@example.com", []string{"db"}, nil)
+	got := ActionVerdict(Action{Verb: VerbDeny, Note: " not now "}, req, "bob@example.com", ModeSetState)
+	want := Verdict{RequestID: "req-1", State: StateDenied, Reason: "Denied in PagerDuty by bob@example.com: not now", Mode: ModeSetState, Delegator: "pagerduty:bob@example.com"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ActionVerdict() diff:\n%s", diff)
+	}
+	if got := ActionVerdict(Action{Verb: VerbApprove}, req, "b@x", ModeReview).Reason; got != "Approved in PagerDuty by b@x" {
+		t.Errorf("reason = %q", got)
+	}
+	if got := RefusalNote(Action{Verb: VerbApprove, ActorID: "PU9"}, "", ErrActorUnknown); !strings.Contains(got, "user PU9") || !strings.Contains(got, "approve") {
+		t.Errorf("RefusalNote = %q", got)
+	}
+	for v, s := range map[Verb]string{VerbApprove: "approve", VerbDeny: "deny", VerbManualResolve: "manual_resolve", Verb(9): "Verb(9)"} {
+		if v.String() != s {
+			t.Errorf("Verb(%d).String() = %q", v, v.String())
+		}
+	}
+}
