@@ -1,0 +1,336 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/mock/gomock"
+
+	"github.com/pagergate/pagergate/domain"
+	"github.com/pagergate/pagergate/ports"
+)
+
+var ctx = context.Background()
+
+func TestIncidentOpenedOnceWhenTheSameEventArrivesTwice(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	req := notifyOnly("r1")
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil).Times(1)
+	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).DoAndReturn(
+		func(_ context.Context, s domain.IncidentSpec) (domain.Incident, error) {
+			if s.Key != "teleport-access-request/r1" || s.ServiceID != "PSN" {
+				t.Errorf("incident spec = %+v", s)
+			}
+			return domain.Incident{ID: "PI1", Key: s.Key, ServiceID: s.ServiceID, Status: "triggered"}, nil
+		}).Times(1)
+
+	for range 2 {
+		if err := h.p.handle(ctx, req); err != nil {
+			t.Fatalf("handle() = %v", err)
+		}
+	}
+	rec := h.record("r1")
+	if len(rec.Incidents) != 1 || rec.Incidents[0].IncidentID != "PI1" || !rec.ApprovalDone || rec.Intent.Effect != "" {
+		t.Errorf("record = %+v", rec)
+	}
+	if local, ok, _ := h.rec.GetRecord(ctx, "r1"); !ok || len(local.Incidents) != 1 {
+		t.Errorf("local mirror = %+v, %v", local, ok)
+	}
+}
+
+func TestAnotherReplicaWinsTheCASSoNoSecondIncident(t *testing.T) {
+	h := newHarness(t, nil)
+	req := notifyOnly("r1")
+	// The peer records its incident between our read and our intent write.
+	first := h.tp.EXPECT().UpdatePluginData(gomock.Any(), "r1", gomock.Any(), gomock.Any()).DoAndReturn(
+		func(ctx context.Context, id string, set, expect map[string]string) error {
+			h.setRecord(domain.Record{RequestID: "r1", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI-PEER"}}})
+			return h.casPD(ctx, id, set, expect)
+		})
+	h.tp.EXPECT().UpdatePluginData(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(h.casPD).After(first.Call).AnyTimes()
+	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Times(0)
+
+	if err := h.p.handle(ctx, req); err != nil {
+		t.Fatalf("handle() = %v", err)
+	}
+	if rec := h.record("r1"); len(rec.Incidents) != 1 || rec.Incidents[0].IncidentID != "PI-PEER" {
+		t.Errorf("record = %+v, want the peer's incident only", rec)
+	}
+}
+
+func TestPeerHoldingAFreshIntentMakesUsWait(t *testing.T) {
+	h := newHarness(t, nil)
+	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: "open:Access Requests", Owner: "replica-b", At: now.Add(-time.Second)}})
+	h.tp.EXPECT().UpdatePluginData(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Times(0)
+
+	if err := h.p.handle(ctx, notifyOnly("r1")); !errors.Is(err, errBusy) {
+		t.Fatalf("handle() = %v, want errBusy", err)
+	}
+}
+
+func TestStalePeerIntentIsTakenOver(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: "open:Access Requests", Owner: "replica-b", At: now.Add(-time.Hour)}})
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
+	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil)
+
+	if err := h.p.handle(ctx, notifyOnly("r1")); err != nil {
+		t.Fatalf("handle() = %v", err)
+	}
+	if rec := h.record("r1"); len(rec.Incidents) != 1 {
+		t.Errorf("record = %+v", rec)
+	}
+}
+
+func TestPagerErrorsAreRetriedUntilExactlyOneIncident(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil).AnyTimes()
+	gomock.InOrder(
+		h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{}, ports.ErrUnavailable),
+		h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{}, ports.ErrUnavailable),
+		h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil),
+	)
+	h.p.Start()
+	defer h.p.Stop(ctx)
+	h.p.Submit(notifyOnly("r1"))
+	waitFor(t, func() bool { return h.p.Pending() == 0 })
+	if rec := h.record("r1"); len(rec.Incidents) != 1 || rec.Incidents[0].IncidentID != "PI1" {
+		t.Errorf("record = %+v", rec)
+	}
+}
+
+func TestUnknownNotifyServiceIsAnErrorNotASkip(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(domain.Service{}, ports.ErrNotFound)
+	err := h.p.handle(ctx, notifyOnly("r1"))
+	if !errors.Is(err, ports.ErrNotFound) || !strings.Contains(err.Error(), "Access Requests") {
+		t.Fatalf("handle() = %v, want not found naming the service", err)
+	}
+	if rec := h.record("r1"); len(rec.Incidents) != 0 || rec.ApprovalDone {
+		t.Errorf("record = %+v", rec)
+	}
+}
+
+func TestOnCallRequesterIsAutoApprovedAndNoted(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
+	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil)
+	h.oc.EXPECT().FindUserByEmail(gomock.Any(), "alice@example.com").Return(alice, nil)
+	h.oc.EXPECT().FindService(gomock.Any(), "Critical").Return(critSvc, nil)
+	h.oc.EXPECT().OnCallsNow(gomock.Any(), "PUA", []string{"EPC"}).Return([]domain.OnCall{{UserID: "PUA", EscalationPolicyID: "EPC", Level: 1}}, nil)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, v domain.Verdict) error {
+		if v.State != domain.StateApproved || v.Mode != domain.ModeSetState || v.Delegator != "pagerduty:alice@example.com" ||
+			!strings.Contains(v.Reason, "on call for Critical at escalation level 1") {
+			t.Errorf("verdict = %+v", v)
+		}
+		return nil
+	})
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", gomock.Any()).DoAndReturn(func(_ context.Context, _, text string) error {
+		if !strings.HasPrefix(text, domain.ApprovalMarker) {
+			t.Errorf("note = %q", text)
+		}
+		return nil
+	})
+	if err := h.p.handle(ctx, withApproval("r1")); err != nil {
+		t.Fatalf("handle() = %v", err)
+	}
+	if !h.record("r1").ApprovalDone {
+		t.Error("approval not recorded")
+	}
+}
+
+func TestReviewModeOnEnterprise(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.p.SetCluster(domain.Cluster{AdvancedWorkflows: true})
+	h.oc.EXPECT().FindUserByEmail(gomock.Any(), gomock.Any()).Return(alice, nil)
+	h.oc.EXPECT().FindService(gomock.Any(), "Critical").Return(critSvc, nil)
+	h.oc.EXPECT().OnCallsNow(gomock.Any(), gomock.Any(), gomock.Any()).Return([]domain.OnCall{{UserID: "PUA", EscalationPolicyID: "EPC", Level: 2}}, nil)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, v domain.Verdict) error {
+		if v.Mode != domain.ModeReview {
+			t.Errorf("mode = %s, want review", v.Mode)
+		}
+		return nil
+	})
+	req := request("r1", map[string][]string{"pagerduty_services": {"Critical"}})
+	if err := h.p.handle(ctx, req); err != nil {
+		t.Fatalf("handle() = %v", err)
+	}
+}
+
+func TestOnCallLookupFailureMeansNoApproval(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.setRecord(domain.Record{RequestID: "r1", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
+	h.oc.EXPECT().FindUserByEmail(gomock.Any(), gomock.Any()).Return(alice, nil)
+	h.oc.EXPECT().FindService(gomock.Any(), "Critical").Return(critSvc, nil)
+	h.oc.EXPECT().OnCallsNow(gomock.Any(), gomock.Any(), gomock.Any()).Return(nil, ports.ErrUnavailable)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
+	h.pg.EXPECT().AddNote(gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+
+	if err := h.p.handle(ctx, withApproval("r1")); !errors.Is(err, ports.ErrUnavailable) {
+		t.Fatalf("handle() = %v, want unavailable", err)
+	}
+	if h.record("r1").ApprovalDone {
+		t.Error("approval decision recorded despite the failed lookup")
+	}
+}
+
+func TestNotOnCallLeavesRequestForHumans(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Policy.MaxEscalationLevel = 1 })
+	h.allowCAS()
+	h.oc.EXPECT().FindUserByEmail(gomock.Any(), gomock.Any()).Return(alice, nil)
+	h.oc.EXPECT().FindService(gomock.Any(), "Critical").Return(critSvc, nil)
+	h.oc.EXPECT().OnCallsNow(gomock.Any(), gomock.Any(), gomock.Any()).Return([]domain.OnCall{{UserID: "PUA", EscalationPolicyID: "EPC", Level: 2}}, nil)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
+
+	if err := h.p.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); err != nil {
+		t.Fatalf("handle() = %v", err)
+	}
+	if !h.record("r1").ApprovalDone {
+		t.Error("skip decision not recorded")
+	}
+}
+
+func TestReviewsAreNotedOnceEachInOrder(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.setRecord(domain.Record{RequestID: "r1", ApprovalDone: true, Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
+	req := notifyOnly("r1")
+	req.Reviews = []domain.Review{{Author: "bob", State: domain.StateApproved, Reason: "first"}}
+	gomock.InOrder(
+		h.pg.EXPECT().AddNote(gomock.Any(), "PI1", gomock.Cond(func(s string) bool { return strings.HasPrefix(s, "[review #1] Review by bob") })),
+		h.pg.EXPECT().AddNote(gomock.Any(), "PI1", gomock.Cond(func(s string) bool { return strings.HasPrefix(s, "[review #2] Review by carol") })),
+	)
+	if err := h.p.handle(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	req.Reviews = append(req.Reviews, domain.Review{Author: "carol", State: domain.StateDenied})
+	for range 2 {
+		if err := h.p.handle(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := h.record("r1").ReviewsNoted; got != 2 {
+		t.Errorf("ReviewsNoted = %d, want 2", got)
+	}
+}
+
+func TestResolutionHappensOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.setRecord(domain.Record{RequestID: "r1", ApprovalDone: true, Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
+	req := notifyOnly("r1")
+	req.State, req.ResolveReason = domain.StateDenied, "not today"
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been denied\nReason: not today").Times(1)
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").Times(1)
+	for range 2 {
+		if err := h.p.handle(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rec := h.record("r1"); rec.Resolution != domain.StateDenied || rec.ResolveReason != "not today" {
+		t.Errorf("record = %+v", rec)
+	}
+}
+
+func TestCrashAfterNoteDoesNotPostItTwice(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	// Our own intent survived a crash: the note may or may not be posted.
+	h.setRecord(domain.Record{RequestID: "r1", ApprovalDone: true,
+		Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}, {Service: "B", ServiceID: "PSB", IncidentID: "PI2"}},
+		Intent:    domain.Intent{Effect: "review:0", Owner: "replica-a", At: now.Add(-time.Second)}})
+	req := notifyOnly("r1")
+	req.Annotations["pagerduty_notify_service"] = []string{"Access Requests", "B"}
+	req.Reviews = []domain.Review{{Author: "bob", State: domain.StateApproved}}
+	h.pg.EXPECT().ListNotes(gomock.Any(), "PI1").Return([]string{"[review #1] Review by bob: APPROVED"}, nil)
+	h.pg.EXPECT().ListNotes(gomock.Any(), "PI2").Return(nil, nil)
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI2", gomock.Any()).Times(1)
+	if err := h.p.handle(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if rec := h.record("r1"); rec.ReviewsNoted != 1 || rec.Intent.Effect != "" {
+		t.Errorf("record = %+v", rec)
+	}
+}
+
+func TestDeletedRequestIsResolvedFromTheLocalRecord(t *testing.T) {
+	h := newHarness(t, nil)
+	h.rec.PutRecord(ctx, domain.Record{RequestID: "r1", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
+	h.tp.EXPECT().UpdatePluginData(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+	h.pg.EXPECT().ListNotes(gomock.Any(), "PI1").Return(nil, nil)
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been expired")
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1")
+	if err := h.p.handle(ctx, domain.Request{ID: "r1", State: domain.StateExpired}); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _, _ := h.rec.GetRecord(ctx, "r1"); rec.Resolution != domain.StateExpired {
+		t.Errorf("local record = %+v", rec)
+	}
+}
+
+func TestDeletedRequestWithoutLocalRecordIsFoundByKey(t *testing.T) {
+	h := newHarness(t, nil)
+	h.pg.EXPECT().FindIncidents(gomock.Any(), "teleport-access-request/r1").Return([]domain.Incident{
+		{ID: "PI1", ServiceID: "PSN", Status: domain.IncidentTriggered}, {ID: "PI0", Status: domain.IncidentResolved}}, nil)
+	h.pg.EXPECT().ListNotes(gomock.Any(), "PI1").Return(nil, nil)
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", gomock.Any())
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1")
+	if err := h.p.handle(ctx, domain.Request{ID: "r1", State: domain.StateExpired}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	// r2 was open when we stopped, then deleted while we were away.
+	h.rec.PutRecord(ctx, domain.Record{RequestID: "r2", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI2"}}})
+	h.tp.EXPECT().GetRequest(gomock.Any(), "r2").Return(domain.Request{}, ports.ErrNotFound)
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
+	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil)
+	h.pg.EXPECT().ListNotes(gomock.Any(), "PI2").Return(nil, nil)
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI2", gomock.Any())
+	resolved := make(chan struct{})
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI2").DoAndReturn(func(context.Context, string) error { close(resolved); return nil })
+
+	if h.p.Ready() == nil {
+		t.Fatal("ready before the first sync")
+	}
+	h.p.Start()
+	defer h.p.Stop(ctx)
+	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{notifyOnly("r1")}})
+	if err := h.p.Ready(); err != nil {
+		t.Fatalf("Ready() after sync = %v", err)
+	}
+	<-resolved
+	waitFor(t, func() bool { return h.p.Pending() == 0 })
+	if rec := h.record("r1"); len(rec.Incidents) != 1 {
+		t.Errorf("backlog request record = %+v", rec)
+	}
+	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventDisconnected, Err: errors.New("stream reset")})
+	if !errors.Is(h.p.Ready(), ErrDisconnected) {
+		t.Errorf("Ready() after disconnect = %v", h.p.Ready())
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,110 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/pagergate/pagergate/domain"
+	"github.com/pagergate/pagergate/ports"
+)
+
+// ErrNotReady says why the processor is not ready.
+var (
+	ErrDisconnected = errors.New("teleport watcher is not connected")
+	ErrReconciling  = errors.New("backlog reconcile has not finished")
+)
+
+// Ready implements ports.Readiness: the watcher is connected and the backlog
+// found at the last (re)connect was scheduled.
+func (p *Processor) Ready() error {
+	if !p.connected.Load() {
+		return ErrDisconnected
+	}
+	if !p.reconciled.Load() {
+		return ErrReconciling
+	}
+	return nil
+}
+
+// Run consumes watcher events until ctx ends or the watcher fails for good.
+func (p *Processor) Run(ctx context.Context, w ports.Watcher) error {
+	events := make(chan domain.Event, 256)
+	werr := make(chan error, 1)
+	go func() { werr <- w.Watch(ctx, events) }()
+	for {
+		select {
+		case ev := <-events:
+			p.Dispatch(ctx, ev)
+		case err := <-werr:
+			p.connected.Store(false)
+			p.metrics.Gauge("watcher_connected", 0)
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("watch teleport: %w", err)
+		}
+	}
+}
+
+// Dispatch handles one watcher event.
+func (p *Processor) Dispatch(ctx context.Context, ev domain.Event) {
+	switch ev.Kind {
+	case domain.EventPut:
+		p.metrics.Count("events", "put")
+		p.log.Debug("request event", zap.String("request_id", ev.Request.ID),
+			zap.String("request_state", ev.Request.State.String()))
+		p.Submit(ev.Request)
+	case domain.EventDelete:
+		p.metrics.Count("events", "delete")
+		p.log.Debug("request deleted", zap.String("request_id", ev.RequestID))
+		p.Submit(domain.Request{ID: ev.RequestID, State: domain.StateExpired})
+	case domain.EventSynced:
+		p.metrics.Count("events", "synced")
+		p.connected.Store(true)
+		p.metrics.Gauge("watcher_connected", 1)
+		p.reconcile(ctx, ev.Pending)
+	case domain.EventDisconnected:
+		p.metrics.Count("events", "disconnected")
+		p.connected.Store(false)
+		p.reconciled.Store(false)
+		p.metrics.Gauge("watcher_connected", 0)
+		p.log.Warn("teleport watcher disconnected", zap.Error(ev.Err))
+	}
+}
+
+// reconcile schedules every pending request, and every locally open record
+// whose request is no longer pending (resolved or deleted while pagergate
+// was away), SPEC §2.
+func (p *Processor) reconcile(ctx context.Context, pending []domain.Request) {
+	seen := make(map[string]bool, len(pending))
+	for _, r := range pending {
+		seen[r.ID] = true
+		p.Submit(r)
+	}
+	open, err := p.records.OpenRecords(ctx)
+	if err != nil {
+		p.log.Warn("local records not read for reconcile", zap.Error(err))
+	}
+	stale := 0
+	for _, rec := range open {
+		if seen[rec.RequestID] {
+			continue
+		}
+		stale++
+		r, err := p.tp.GetRequest(ctx, rec.RequestID)
+		switch {
+		case errors.Is(err, ports.ErrNotFound):
+			p.Submit(domain.Request{ID: rec.RequestID, State: domain.StateExpired})
+		case err != nil:
+			p.log.Warn("request not read for reconcile", zap.String("request_id", rec.RequestID), zap.Error(err))
+		default:
+			p.Submit(r)
+		}
+	}
+	p.reconciled.Store(true)
+	p.log.Info("backlog reconciled", zap.Int("pending", len(pending)), zap.Int("closed_while_away", stale))
+	p.readyOnce.Do(func() { p.log.Info("ready") })
+}
