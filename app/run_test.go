@@ -1,0 +1,263 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"go.uber.org/mock/gomock"
+
+	"github.com/pagergate/pagergate/domain"
+	"github.com/pagergate/pagergate/mocks"
+	"github.com/pagergate/pagergate/ports"
+)
+
+func TestRunHandlesWatcherEventsInOrder(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	w := mocks.NewMockWatcher(gomock.NewController(t))
+	req := notifyOnly("r1")
+	approved := req
+	approved.State = domain.StateApproved
+	resolved := make(chan struct{})
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
+	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil)
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been approved")
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").DoAndReturn(func(context.Context, string) error { close(resolved); return nil })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	w.EXPECT().Watch(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, out chan<- domain.Event) error {
+		out <- domain.Event{Kind: domain.EventSynced}
+		out <- domain.Event{Kind: domain.EventPut, Request: req}
+		<-resolvedAfter(h, "r1", 1)
+		out <- domain.Event{Kind: domain.EventPut, Request: approved}
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	h.p.Start()
+	done := make(chan error)
+	go func() { done <- h.p.Run(ctx, w) }()
+	<-resolved
+	waitFor(t, func() bool { return h.p.Pending() == 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	if err := h.p.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop() = %v", err)
+	}
+	if rec := h.record("r1"); rec.Resolution != domain.StateApproved {
+		t.Errorf("record = %+v", rec)
+	}
+}
+
+// resolvedAfter closes when the request's record has n incidents.
+func resolvedAfter(h *harness, id string, n int) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		waitFor(h.t, func() bool { return len(h.record(id).Incidents) >= n && h.p.Pending() == 0 })
+		close(ch)
+	}()
+	return ch
+}
+
+func TestRunReturnsAFatalWatcherError(t *testing.T) {
+	h := newHarness(t, nil)
+	w := mocks.NewMockWatcher(gomock.NewController(t))
+	w.EXPECT().Watch(gomock.Any(), gomock.Any()).Return(errors.New("all credentials expired"))
+	if err := h.p.Run(context.Background(), w); err == nil || !strings.Contains(err.Error(), "credentials expired") {
+		t.Fatalf("Run() = %v", err)
+	}
+}
+
+func TestDeleteEventIsNeverOverriddenByAnOlderSnapshot(t *testing.T) {
+	h := newHarness(t, nil)
+	h.p.Submit(domain.Request{ID: "r1", State: domain.StateExpired})
+	h.p.Submit(notifyOnly("r1"))
+	h.p.mu.Lock()
+	got := h.p.items["r1"].req.State
+	h.p.mu.Unlock()
+	if got != domain.StateExpired {
+		t.Errorf("snapshot state = %v, want EXPIRED", got)
+	}
+	approved := notifyOnly("r2")
+	approved.State = domain.StateApproved
+	h.p.Submit(approved)
+	h.p.Submit(notifyOnly("r2"))
+	h.p.mu.Lock()
+	got = h.p.items["r2"].req.State
+	h.p.mu.Unlock()
+	if got != domain.StateApproved {
+		t.Errorf("snapshot state = %v, want APPROVED", got)
+	}
+}
+
+func TestStopDrainsInFlightWorkAndRefusesNewWork(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	entered, release := make(chan struct{}), make(chan struct{})
+	h.oc.EXPECT().FindService(gomock.Any(), gomock.Any()).Return(notifySvc, nil)
+	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, domain.IncidentSpec) (domain.Incident, error) {
+		close(entered)
+		<-release
+		return domain.Incident{ID: "PI1"}, nil
+	})
+	h.p.Start()
+	h.p.Submit(notifyOnly("r1"))
+	<-entered
+	stopped := make(chan error)
+	go func() { stopped <- h.p.Stop(context.Background()) }()
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatalf("Stop() = %v", err)
+	}
+	if rec := h.record("r1"); len(rec.Incidents) != 1 {
+		t.Errorf("in-flight effect not finished: %+v", rec)
+	}
+	before := h.p.Pending()
+	h.p.Submit(notifyOnly("r9"))
+	if got := h.p.Pending(); got != before {
+		t.Errorf("Pending() = %d after a submit to a stopped processor, want %d", got, before)
+	}
+}
+
+func TestStopDeadlineCancelsEffects(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	entered := make(chan struct{})
+	h.oc.EXPECT().FindService(gomock.Any(), gomock.Any()).Return(notifySvc, nil)
+	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ domain.IncidentSpec) (domain.Incident, error) {
+		close(entered)
+		<-ctx.Done()
+		return domain.Incident{}, ctx.Err()
+	})
+	h.p.Start()
+	h.p.Submit(notifyOnly("r1"))
+	<-entered
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := h.p.Stop(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Stop() = %v, want the deadline error", err)
+	}
+	if rec := h.record("r1"); rec.Intent.Effect == "" {
+		t.Error("the interrupted effect's intent must stay recorded for the next start")
+	}
+}
+
+func TestActionsAreProvisionedOncePerService(t *testing.T) {
+	hooks := []domain.ActionHook{{Name: "Approve access", URL: "https://pg/pagerduty/actions/approve"}}
+	h := newHarness(t, func(c *Config) { c.ActionHooks = hooks })
+	h.allowCAS()
+	h.oc.EXPECT().FindService(gomock.Any(), gomock.Any()).Return(notifySvc, nil).Times(3)
+	h.pg.EXPECT().EnsureActions(gomock.Any(), "PSN", hooks).Return(errors.New("403")).Times(1)
+	h.pg.EXPECT().EnsureActions(gomock.Any(), "PSN", hooks).Return(nil).Times(1)
+	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI"}, nil).Times(3)
+	for _, id := range []string{"r1", "r2", "r3"} {
+		if err := h.p.handle(ctx, notifyOnly(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestApprovalSkipsAndFailures(t *testing.T) {
+	t.Run("requester not a pager user", func(t *testing.T) {
+		h := newHarness(t, nil)
+		h.allowCAS()
+		h.oc.EXPECT().FindUserByEmail(gomock.Any(), gomock.Any()).Return(domain.PagerUser{}, ports.ErrNotFound)
+		h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
+		if err := h.p.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); err != nil {
+			t.Fatal(err)
+		}
+		if !h.record("r1").ApprovalDone {
+			t.Error("skip not recorded")
+		}
+	})
+	t.Run("unknown approval service", func(t *testing.T) {
+		h := newHarness(t, nil)
+		h.allowCAS()
+		h.oc.EXPECT().FindUserByEmail(gomock.Any(), gomock.Any()).Return(alice, nil)
+		h.oc.EXPECT().FindService(gomock.Any(), "Critical").Return(domain.Service{}, ports.ErrNotFound)
+		h.oc.EXPECT().OnCallsNow(gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+		if err := h.p.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("user lookup failure is retried", func(t *testing.T) {
+		h := newHarness(t, nil)
+		h.allowCAS()
+		h.oc.EXPECT().FindUserByEmail(gomock.Any(), gomock.Any()).Return(domain.PagerUser{}, ports.ErrUnavailable)
+		if err := h.p.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); !errors.Is(err, ports.ErrUnavailable) {
+			t.Fatalf("handle() = %v", err)
+		}
+	})
+	t.Run("permission refused by teleport", func(t *testing.T) {
+		h := newHarness(t, nil)
+		h.allowCAS()
+		h.oc.EXPECT().FindUserByEmail(gomock.Any(), gomock.Any()).Return(alice, nil)
+		h.oc.EXPECT().FindService(gomock.Any(), "Critical").Return(critSvc, nil)
+		h.oc.EXPECT().OnCallsNow(gomock.Any(), gomock.Any(), gomock.Any()).Return([]domain.OnCall{{UserID: "PUA", EscalationPolicyID: "EPC", Level: 1}}, nil)
+		h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Return(&ports.PermissionError{Permission: "access_request: update", Err: errors.New("denied")})
+		err := h.p.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}}))
+		var pe *ports.PermissionError
+		if !errors.As(err, &pe) || !strings.Contains(err.Error(), "access_request: update") {
+			t.Fatalf("handle() = %v, want the permission error", err)
+		}
+		if h.record("r1").ApprovalDone {
+			t.Error("approval recorded despite refusal")
+		}
+	})
+	t.Run("require_active_incident ignores our own incident", func(t *testing.T) {
+		h := newHarness(t, func(c *Config) { c.Policy.RequireActiveIncident = true })
+		h.allowCAS()
+		h.oc.EXPECT().FindUserByEmail(gomock.Any(), gomock.Any()).Return(alice, nil)
+		h.oc.EXPECT().FindService(gomock.Any(), "Critical").Return(critSvc, nil)
+		h.oc.EXPECT().OnCallsNow(gomock.Any(), gomock.Any(), gomock.Any()).Return([]domain.OnCall{{UserID: "PUA", EscalationPolicyID: "EPC", Level: 1}}, nil)
+		h.oc.EXPECT().ActiveIncidents(gomock.Any(), "PUA", []string{"PSC"}).Return([]domain.Incident{
+			{ID: "PI1", Key: "teleport-access-request/r1", ServiceID: "PSC", Status: "triggered", AssigneeIDs: []string{"PUA"}}}, nil)
+		h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
+		if err := h.p.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("already approved counts as done", func(t *testing.T) {
+		h := newHarness(t, nil)
+		h.allowCAS()
+		h.oc.EXPECT().FindUserByEmail(gomock.Any(), gomock.Any()).Return(alice, nil)
+		h.oc.EXPECT().FindService(gomock.Any(), "Critical").Return(critSvc, nil)
+		h.oc.EXPECT().OnCallsNow(gomock.Any(), gomock.Any(), gomock.Any()).Return([]domain.OnCall{{UserID: "PUA", EscalationPolicyID: "EPC", Level: 1}}, nil)
+		h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Return(ports.ErrAlreadyReviewed)
+		if err := h.p.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); err != nil {
+			t.Fatal(err)
+		}
+		if !h.record("r1").ApprovalDone {
+			t.Error("approval not recorded")
+		}
+	})
+}
+
+func TestResolveFailureIsRetriedAndResolvedIncidentsAreFine(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.setRecord(domain.Record{RequestID: "r1", ApprovalDone: true, Incidents: []domain.IncidentRef{
+		{Service: "A", ServiceID: "PSA", IncidentID: "PI1"}, {Service: "B", ServiceID: "PSB", IncidentID: "PI2"}}})
+	req := request("r1", map[string][]string{"pagerduty_notify_service": {"A", "B"}})
+	req.State = domain.StateApproved
+	h.pg.EXPECT().AddNote(gomock.Any(), gomock.Any(), gomock.Any()).Times(2)
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").Return(nil).Times(2)
+	gomock.InOrder(
+		h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI2").Return(ports.ErrUnavailable),
+		h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI2").Return(ports.ErrNotFound),
+	)
+	// On the retry the notes are checked, not posted again.
+	h.pg.EXPECT().ListNotes(gomock.Any(), gomock.Any()).Return([]string{"Access request has been approved"}, nil).Times(2)
+	if err := h.p.handle(ctx, req); !errors.Is(err, ports.ErrUnavailable) {
+		t.Fatalf("first handle() = %v", err)
+	}
+	if err := h.p.handle(ctx, req); err != nil {
+		t.Fatalf("second handle() = %v", err)
+	}
+	if !h.record("r1").Done() {
+		t.Error("not resolved")
+	}
+}
