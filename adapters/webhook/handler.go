@@ -1,0 +1,356 @@
+package webhook
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/pagergate/pagergate/domain"
+	"github.com/pagergate/pagergate/ports"
+)
+
+// Routes served by the webhook.
+const (
+	PathApprove = "/pagerduty/actions/approve"
+	PathDeny    = "/pagerduty/actions/deny"
+	PathV3      = "/pagerduty/v3"
+	PathHealthz = "/healthz"
+	PathReadyz  = "/readyz"
+)
+
+// DeliveryHeader identifies a delivery across PagerDuty's retries.
+const DeliveryHeader = "X-Webhook-Id"
+
+// metricRequests counts requests by route and status.
+const metricRequests = "webhook_requests"
+
+func (s *Server) handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		route := r.URL.Path
+		rw := &statusWriter{ResponseWriter: w}
+		switch route {
+		case PathApprove, PathDeny, PathV3:
+			s.serveAction(rw, r)
+		case PathHealthz:
+			s.serveHealth(rw, r, nil)
+		case PathReadyz:
+			var err error
+			if s.ready != nil {
+				err = s.ready.Ready()
+			}
+			s.serveHealth(rw, r, err)
+		default:
+			route = "other"
+			writeError(rw, http.StatusNotFound, "not found")
+		}
+		if s.metrics != nil {
+			s.metrics.Count(metricRequests, route, strconv.Itoa(rw.status))
+		}
+	})
+}
+
+// statusWriter remembers the status for metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request, notReady error) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if notReady != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "not ready: %v\n", notReady)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, "ok\n")
+}
+
+func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	creds := s.creds.Load()
+	if reason := s.authenticate(r, creds); reason != "" {
+		s.refuse(w, r, reason)
+		return
+	}
+	if !isJSON(r.Header.Get("Content-Type")) {
+		writeError(w, http.StatusUnsupportedMediaType, "content type must be application/json")
+		return
+	}
+	body, status, reason := s.readBody(w, r)
+	if status != 0 {
+		writeError(w, status, reason)
+		return
+	}
+	if r.URL.Path == PathV3 && len(creds.secrets) > 0 {
+		if err := VerifySignature(body, r.Header.Get(SignatureHeader), creds.secrets); err != nil {
+			s.refuse(w, r, err.Error())
+			return
+		}
+	}
+	actions, err := s.parse(r, body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if len(actions) == 0 {
+		s.log.Debug("webhook delivery ignored", zap.String("path", r.URL.Path),
+			zap.String("delivery_id", r.Header.Get(DeliveryHeader)))
+		writeStatus(w, "ignored")
+		return
+	}
+	s.handle(w, r, actions)
+}
+
+// authenticate checks every configured transport-level method (mutual TLS,
+// basic auth, shared header) and that the route has at least one method,
+// counting the v3 signature checked once the body is read. It returns why
+// the request is refused, or "".
+func (s *Server) authenticate(r *http.Request, c *credentials) string {
+	methods := 0
+	if s.cfg.ClientCAFile != "" {
+		methods++
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+			return "client certificate required"
+		}
+		if !s.allowedCNs[r.TLS.VerifiedChains[0][0].Subject.CommonName] {
+			return "client certificate common name not allowed"
+		}
+	}
+	if c.basic {
+		methods++
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			return "basic authentication required"
+		}
+		u := sha256.Sum256([]byte(user))
+		p := sha256.Sum256([]byte(pass))
+		okUser := subtle.ConstantTimeCompare(u[:], c.basicUser[:])
+		okPass := subtle.ConstantTimeCompare(p[:], c.basicPass[:])
+		if okUser&okPass != 1 {
+			return "bad basic authentication"
+		}
+	}
+	if s.cfg.SharedSecretHeader != "" && c.shared {
+		methods++
+		got := sha256.Sum256([]byte(r.Header.Get(s.cfg.SharedSecretHeader)))
+		if subtle.ConstantTimeCompare(got[:], c.sharedHash[:]) != 1 {
+			return "bad or missing " + s.cfg.SharedSecretHeader + " header"
+		}
+	}
+	if r.URL.Path == PathV3 && len(c.secrets) > 0 {
+		methods++
+	}
+	if methods == 0 && !s.cfg.InsecureNoAuth {
+		return "no authentication configured for this route"
+	}
+	return ""
+}
+
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, reason string) {
+	s.log.Warn("webhook delivery not authenticated", zap.String("path", r.URL.Path),
+		zap.String("remote_addr", r.RemoteAddr), zap.String("reason", reason))
+	if s.creds.Load().basic {
+		w.Header().Set("WWW-Authenticate", `Basic realm="pagergate"`)
+	}
+	writeError(w, http.StatusUnauthorized, reason)
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
+}
+
+// readBody reads at most BodyLimit bytes; status is 0 on success.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, string) {
+	tooLarge := fmt.Sprintf("body larger than %d bytes", s.cfg.BodyLimit)
+	if r.ContentLength > s.cfg.BodyLimit {
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.BodyLimit))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, http.StatusRequestEntityTooLarge, tooLarge
+		}
+		return nil, http.StatusBadRequest, "body could not be read"
+	}
+	return body, 0, ""
+}
+
+// parse turns the body into actions with delivery ids and times set.
+func (s *Server) parse(r *http.Request, body []byte) ([]domain.Action, error) {
+	var actions []domain.Action
+	switch r.URL.Path {
+	case PathV3:
+		a, ok, err := ParseV3(body, s.cfg)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			actions = []domain.Action{a}
+		}
+	case PathApprove, PathDeny:
+		verb := domain.VerbApprove
+		if r.URL.Path == PathDeny {
+			verb = domain.VerbDeny
+		}
+		var err error
+		if actions, err = ParseCustomAction(body, verb); err != nil {
+			return nil, err
+		}
+	}
+	header := r.Header.Get(DeliveryHeader)
+	now := time.Now()
+	for i := range actions {
+		a := &actions[i]
+		switch {
+		case header != "" && len(actions) == 1:
+			a.DeliveryID = header
+		case header != "":
+			// One delivery carrying several messages: keep them apart.
+			id := a.DeliveryID
+			if id == "" {
+				id = strconv.Itoa(i)
+			}
+			a.DeliveryID = header + "/" + id
+		case a.DeliveryID == "":
+			return nil, fmt.Errorf("%w: no %s header and no message or event id", ErrMalformed, DeliveryHeader)
+		}
+		if a.OccurredAt.IsZero() {
+			a.OccurredAt = now
+		}
+	}
+	return actions, nil
+}
+
+// handle runs the actions in order within HandlerTimeout and answers with
+// the most severe result, so a transient failure of any makes PagerDuty
+// retry the delivery (the ones already done then answer as replays).
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, actions []domain.Action) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.HandlerTimeout)
+	defer cancel()
+	status, answer := 0, ""
+	for _, a := range actions {
+		outcome, err := s.actions.HandleAction(ctx, a)
+		st, text := result(outcome, err)
+		fields := []zap.Field{
+			zap.String("path", r.URL.Path), zap.String("delivery_id", a.DeliveryID),
+			zap.Stringer("verb", a.Verb), zap.String("pd_incident_id", a.IncidentID),
+			zap.String("pd_user_id", a.ActorID), zap.Int("status", st),
+		}
+		if err != nil {
+			fields = append(fields, zap.Error(err))
+		} else {
+			fields = append(fields, zap.String("outcome", text))
+		}
+		s.log.Info("webhook action handled", fields...)
+		if st > status || (st == status && err == nil && rank(text) > rank(answer)) {
+			status, answer = st, text
+		}
+	}
+	if status == http.StatusOK {
+		writeStatus(w, answer)
+		return
+	}
+	writeError(w, status, answer)
+}
+
+// rank orders successful answers: a delivery that did something says done.
+func rank(answer string) int {
+	switch answer {
+	case "done":
+		return 3
+	case "replayed":
+		return 2
+	case "ignored":
+		return 1
+	}
+	return 0
+}
+
+// result maps the use case's answer to an HTTP status and a status word
+// (success) or a reason (error) that never carries secrets.
+func result(outcome domain.Outcome, err error) (int, string) {
+	switch {
+	case err == nil:
+		switch outcome {
+		case domain.OutcomeDone:
+			return http.StatusOK, "done"
+		case domain.OutcomeReplayed:
+			return http.StatusOK, "replayed"
+		case domain.OutcomeIgnored:
+			return http.StatusOK, "ignored"
+		}
+		return http.StatusInternalServerError, "internal error"
+	case errors.Is(err, domain.ErrRefused):
+		return http.StatusForbidden, refusalReason(err)
+	case errors.Is(err, ports.ErrNotFound), errors.Is(err, domain.ErrUnknownIncident):
+		return http.StatusNotFound, "unknown incident or request"
+	case errors.Is(err, domain.ErrNotPending):
+		return http.StatusConflict, domain.ErrNotPending.Error()
+	case errors.Is(err, domain.ErrDeliveryTooOld):
+		return http.StatusBadRequest, domain.ErrDeliveryTooOld.Error()
+	case errors.Is(err, ports.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return http.StatusServiceUnavailable, "temporarily unavailable, retry later"
+	}
+	return http.StatusInternalServerError, "internal error"
+}
+
+// refusalReason names the domain refusal without the use case's context.
+func refusalReason(err error) string {
+	for _, known := range []error{domain.ErrSelfApproval, domain.ErrActorNotOnCall, domain.ErrActorUnknown} {
+		if errors.Is(err, known) {
+			return known.Error()
+		}
+	}
+	return domain.ErrRefused.Error()
+}
+
+func writeStatus(w http.ResponseWriter, status string) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": status})
+}
+
+func writeError(w http.ResponseWriter, code int, reason string) {
+	writeJSON(w, code, map[string]string{"error": reason})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}

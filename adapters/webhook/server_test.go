@@ -1,0 +1,510 @@
+package webhook
+
+import (
+	"context"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pagergate/pagergate/domain"
+	"github.com/pagergate/pagergate/ports"
+)
+
+func TestNewErrors(t *testing.T) {
+	e := newEnv(t)
+	missing := e.dir + "/missing.pem"
+	notPEM := writeFile(t, e.dir, "junk.pem", []byte("junk"))
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   []string
+	}{
+		{"no authentication", func(*Config) {}, []string{"signing_secrets", "client_ca_file", "basic_auth", "shared_secret_header", "insecure_no_auth"}},
+		{"no certificate", func(c *Config) { c.CertFile, c.KeyFile = "", ""; c.SigningSecrets = []string{"s"} }, []string{"cert_file and key_file are required"}},
+		{"unreadable certificate", func(c *Config) { c.CertFile = missing; c.SigningSecrets = []string{"s"} }, []string{missing}},
+		{"unreadable client CA", func(c *Config) { c.ClientCAFile = missing }, []string{"client CA", "missing.pem"}},
+		{"client CA without PEM", func(c *Config) { c.ClientCAFile = notPEM }, []string{notPEM}},
+		{"basic auth without password", func(c *Config) { c.BasicUser = "u" }, []string{"basic_auth needs a password"}},
+		{"shared header without secret", func(c *Config) { c.SharedSecretHeader = "X-T" }, []string{"shared_secret_header needs shared_secret"}},
+		{"empty signing secret", func(c *Config) { c.SigningSecrets = []string{""} }, []string{"signing_secrets[0] is empty"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := e.config()
+			tt.mutate(&cfg)
+			_, err := New(cfg, e.actions, nil, nil)
+			if err == nil {
+				t.Fatal("New succeeded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg := Config{ClientCAFile: "ca.pem"}.withDefaults()
+	want := Config{
+		ListenAddr: ":8443", ClientCAFile: "ca.pem",
+		AllowedClientCNs: []string{"webhooks.pagerduty.com", "webhooks.eu.pagerduty.com"},
+		BodyLimit:        256 << 10, HandlerTimeout: 4 * time.Second,
+	}
+	if d := cmp.Diff(want, cfg); d != "" {
+		t.Errorf("withDefaults() mismatch (-want +got):\n%s", d)
+	}
+	if got := (Config{}).withDefaults().AllowedClientCNs; got != nil {
+		t.Errorf("AllowedClientCNs without mTLS = %v, want nil", got)
+	}
+}
+
+func TestStartBusyPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	e := newEnv(t)
+	cfg := e.config()
+	cfg.ListenAddr = ln.Addr().String()
+	cfg.SigningSecrets = []string{secretA}
+	srv, err := New(cfg, e.actions, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err == nil {
+		srv.Stop(context.Background())
+		t.Fatal("Start on a busy port succeeded")
+	}
+	if err := srv.Stop(context.Background()); err != nil {
+		t.Errorf("Stop of a server that never started: %v", err)
+	}
+}
+
+func insecureEnv(t *testing.T, mutate func(*Config)) *env {
+	e := newEnv(t)
+	cfg := e.config()
+	cfg.InsecureNoAuth = true
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	e.start(cfg)
+	return e
+}
+
+func TestRoutes(t *testing.T) {
+	e := insecureEnv(t, func(c *Config) { c.ApproveWorkflow, c.DenyWorkflow = "Approve access", "Deny access" })
+	c := e.client()
+	at := time.Date(2025, 1, 2, 3, 4, 5, 678e6, time.UTC)
+	customAt := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name  string
+		path  string
+		body  []byte
+		want  string // status word
+		calls []domain.Action
+	}{
+		{"custom approve", PathApprove, customBody(t, customMessage("m1", "PINC1", "teleport-access-request/r1", "PUSER1")), "done",
+			[]domain.Action{{DeliveryID: "m1", Verb: domain.VerbApprove, IncidentID: "PINC1", IncidentKey: "teleport-access-request/r1", ActorID: "PUSER1", OccurredAt: customAt}}},
+		{"custom deny", PathDeny, customBody(t, customMessage("m2", "PINC1", "teleport-access-request/r1", "PUSER2")), "done",
+			[]domain.Action{{DeliveryID: "m2", Verb: domain.VerbDeny, IncidentID: "PINC1", IncidentKey: "teleport-access-request/r1", ActorID: "PUSER2", OccurredAt: customAt}}},
+		{"custom, other event", PathApprove, customBody(t, map[string]any{"id": "m3", "event": "incident.trigger", "incident": map[string]any{"id": "PINC1"}}), "ignored", nil},
+		{"note /approve", PathV3, v3Body(t, "incident.annotated", noteData("PINC1", "/approve looks fine"), "PUSER1"), "done",
+			[]domain.Action{{DeliveryID: "01EVENTincidentannotated", Verb: domain.VerbApprove, IncidentID: "PINC1", ActorID: "PUSER1", Note: "looks fine", OccurredAt: at}}},
+		{"note /DENY", PathV3, v3Body(t, "incident.annotated", noteData("PINC1", "  /DENY\nnot now"), "PUSER1"), "done",
+			[]domain.Action{{DeliveryID: "01EVENTincidentannotated", Verb: domain.VerbDeny, IncidentID: "PINC1", ActorID: "PUSER1", Note: "not now", OccurredAt: at}}},
+		{"other note", PathV3, v3Body(t, "incident.annotated", noteData("PINC1", "looking into it"), "PUSER1"), "ignored", nil},
+		{"note /approved", PathV3, v3Body(t, "incident.annotated", noteData("PINC1", "/approved by me"), "PUSER1"), "ignored", nil},
+		{"approve workflow", PathV3, v3Body(t, "incident.workflow.started", workflowData("PINC1", "Approve access"), "PUSER1"), "done",
+			[]domain.Action{{DeliveryID: "01EVENTincidentworkflowstarted", Verb: domain.VerbApprove, IncidentID: "PINC1", ActorID: "PUSER1", OccurredAt: at}}},
+		{"deny workflow", PathV3, v3Body(t, "incident.workflow.started", workflowData("PINC1", "deny access"), "PUSER1"), "done",
+			[]domain.Action{{DeliveryID: "01EVENTincidentworkflowstarted", Verb: domain.VerbDeny, IncidentID: "PINC1", ActorID: "PUSER1", OccurredAt: at}}},
+		{"other workflow", PathV3, v3Body(t, "incident.workflow.started", workflowData("PINC1", "Page the CTO"), "PUSER1"), "ignored", nil},
+		{"resolved", PathV3, v3Body(t, "incident.resolved", resolvedData("PINC1", "teleport-access-request/r1"), "PUSER1"), "done",
+			[]domain.Action{{DeliveryID: "01EVENTincidentresolved", Verb: domain.VerbManualResolve, IncidentID: "PINC1", IncidentKey: "teleport-access-request/r1", ActorID: "PUSER1", OccurredAt: at}}},
+		{"resolved without agent", PathV3, v3Body(t, "incident.resolved", resolvedData("PINC1", "k"), ""), "done",
+			[]domain.Action{{DeliveryID: "01EVENTincidentresolved", Verb: domain.VerbManualResolve, IncidentID: "PINC1", IncidentKey: "k", OccurredAt: at}}},
+		{"ping", PathV3, []byte(`{"event":{"id":"01P","event_type":"pagey.ping","resource_type":"pagey","occurred_at":"2025-01-02T03:04:05Z","agent":null,"client":null,"data":{"message":"Hello from your friend Pagey!","type":"ping"}}}`), "ignored", nil},
+		{"triggered", PathV3, v3Body(t, "incident.triggered", resolvedData("PINC1", "k"), ""), "ignored", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.actions.mu.Lock()
+			e.actions.got = nil
+			e.actions.mu.Unlock()
+			got := e.post(c, tt.path, tt.body, nil)
+			if got.status != http.StatusOK || got.body["status"] != tt.want {
+				t.Fatalf("answer = %d %s, want 200 %q", got.status, got.raw, tt.want)
+			}
+			if d := cmp.Diff(tt.calls, e.actions.calls()); d != "" {
+				t.Errorf("HandleAction calls mismatch (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestDeliveryIDAndTime(t *testing.T) {
+	e := insecureEnv(t, nil)
+	c := e.client()
+
+	// The X-Webhook-Id header wins over the message id.
+	e.post(c, PathApprove, customBody(t, customMessage("m1", "PINC1", "k", "PUSER1")), map[string]string{DeliveryHeader: "hook-1"})
+	// Several messages in one delivery keep distinct ids and run in order.
+	e.post(c, PathDeny, customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"), customMessage("m2", "PINC2", "k2", "PUSER1")), map[string]string{DeliveryHeader: "hook-2"})
+	// No time in the payload: the arrival time.
+	before := time.Now()
+	noTime := []byte(`{"event":{"id":"ev-9","event_type":"incident.resolved","data":{"id":"PINC9"}}}`)
+	e.post(c, PathV3, noTime, nil)
+
+	calls := e.actions.calls()
+	if len(calls) != 4 {
+		t.Fatalf("calls = %d, want 4", len(calls))
+	}
+	var ids []string
+	for _, a := range calls {
+		ids = append(ids, a.DeliveryID+"@"+a.IncidentID)
+	}
+	if d := cmp.Diff([]string{"hook-1@PINC1", "hook-2/m1@PINC1", "hook-2/m2@PINC2", "ev-9@PINC9"}, ids); d != "" {
+		t.Errorf("delivery ids mismatch (-want +got):\n%s", d)
+	}
+	if at := calls[3].OccurredAt; at.Before(before) || at.After(time.Now()) {
+		t.Errorf("OccurredAt without payload time = %v, want the arrival time", at)
+	}
+
+	// Without any delivery id: 400.
+	got := e.post(c, PathV3, []byte(`{"event":{"event_type":"incident.resolved","data":{"id":"PINC9"}}}`), nil)
+	if got.status != http.StatusBadRequest {
+		t.Errorf("no delivery id: status = %d, want 400", got.status)
+	}
+}
+
+func TestRequestErrors(t *testing.T) {
+	e := insecureEnv(t, func(c *Config) { c.BodyLimit = 1024 })
+	c := e.client()
+	good := customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"))
+	big := []byte(`{"messages":[],"pad":"` + strings.Repeat("x", 2000) + `"}`)
+	tests := []struct {
+		name        string
+		method      string
+		path        string
+		contentType string
+		body        []byte
+		chunked     bool
+		want        int
+	}{
+		{"content type with parameters", "POST", PathApprove, "application/json; charset=utf-8", good, false, http.StatusOK},
+		{"text/plain", "POST", PathApprove, "text/plain", good, false, http.StatusUnsupportedMediaType},
+		{"form", "POST", PathV3, "application/x-www-form-urlencoded", good, false, http.StatusUnsupportedMediaType},
+		{"no content type", "POST", PathDeny, "", good, false, http.StatusUnsupportedMediaType},
+		{"oversized", "POST", PathApprove, "application/json", big, false, http.StatusRequestEntityTooLarge},
+		{"oversized, chunked", "POST", PathApprove, "application/json", big, true, http.StatusRequestEntityTooLarge},
+		{"not JSON", "POST", PathApprove, "application/json", []byte(`{"messages":`), false, http.StatusBadRequest},
+		{"trailing data", "POST", PathApprove, "application/json", append(append([]byte{}, good...), []byte(`{}`)...), false, http.StatusBadRequest},
+		{"no messages", "POST", PathApprove, "application/json", []byte(`{}`), false, http.StatusBadRequest},
+		{"no incident id", "POST", PathApprove, "application/json", customBody(t, customMessage("m1", "", "k", "PUSER1")), false, http.StatusBadRequest},
+		{"no agent", "POST", PathApprove, "application/json", []byte(`{"messages":[{"id":"m","event":"incident.custom","incident":{"id":"P"},"log_entries":[]}]}`), false, http.StatusBadRequest},
+		{"no event", "POST", PathV3, "application/json", []byte(`{"messages":[]}`), false, http.StatusBadRequest},
+		{"v3 bad time", "POST", PathV3, "application/json", []byte(`{"event":{"id":"e","event_type":"incident.resolved","occurred_at":"yesterday","data":{"id":"P"}}}`), false, http.StatusBadRequest},
+		{"GET on an action route", "GET", PathApprove, "", nil, false, http.StatusMethodNotAllowed},
+		{"POST on healthz", "POST", PathHealthz, "application/json", nil, false, http.StatusMethodNotAllowed},
+		{"unknown path", "POST", "/pagerduty/v2", "application/json", good, false, http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body *strings.Reader
+			if tt.body != nil {
+				body = strings.NewReader(string(tt.body))
+			} else {
+				body = strings.NewReader("")
+			}
+			req, _ := http.NewRequest(tt.method, e.url(tt.path), body)
+			if tt.chunked {
+				req.ContentLength = -1
+				req.Body = struct {
+					*strings.Reader
+					closer
+				}{body, closer{}}
+			}
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			got := e.do(c, req)
+			if got.status != tt.want {
+				t.Fatalf("status = %d (%s), want %d", got.status, got.raw, tt.want)
+			}
+			if tt.want != http.StatusOK && got.body["error"] == "" {
+				t.Errorf("error answer %q has no reason", got.raw)
+			}
+		})
+	}
+	if n := len(e.actions.calls()); n != 1 {
+		t.Errorf("HandleAction called %d times, want 1", n)
+	}
+}
+
+type closer struct{}
+
+func (closer) Close() error { return nil }
+
+func TestResultMapping(t *testing.T) {
+	e := insecureEnv(t, nil)
+	c := e.client()
+	body := customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"))
+	secretish := errors.New("token=abc123 leaked")
+	tests := []struct {
+		name    string
+		outcome domain.Outcome
+		err     error
+		want    int
+		field   string
+		text    string
+	}{
+		{"done", domain.OutcomeDone, nil, 200, "status", "done"},
+		{"replayed", domain.OutcomeReplayed, nil, 200, "status", "replayed"},
+		{"ignored", domain.OutcomeIgnored, nil, 200, "status", "ignored"},
+		{"self approval", 0, fmt.Errorf("handle: %w", domain.ErrSelfApproval), 403, "error", domain.ErrSelfApproval.Error()},
+		{"not on call", 0, domain.ErrActorNotOnCall, 403, "error", domain.ErrActorNotOnCall.Error()},
+		{"other refusal", 0, fmt.Errorf("%w: policy", domain.ErrRefused), 403, "error", domain.ErrRefused.Error()},
+		{"not found", 0, fmt.Errorf("get request: %w", ports.ErrNotFound), 404, "error", "unknown incident or request"},
+		{"unknown incident", 0, domain.ErrUnknownIncident, 404, "error", "unknown incident or request"},
+		{"not pending", 0, fmt.Errorf("%w: it is approved", domain.ErrNotPending), 409, "error", domain.ErrNotPending.Error()},
+		{"too old", 0, domain.ErrDeliveryTooOld, 400, "error", domain.ErrDeliveryTooOld.Error()},
+		{"unavailable", 0, fmt.Errorf("teleport: %w", ports.ErrUnavailable), 503, "error", "temporarily unavailable, retry later"},
+		{"deadline", 0, fmt.Errorf("pd: %w", context.DeadlineExceeded), 503, "error", "temporarily unavailable, retry later"},
+		{"other error", 0, secretish, 500, "error", "internal error"},
+		{"no outcome", 0, nil, 500, "error", "internal error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.actions.mu.Lock()
+			e.actions.outcome, e.actions.err = tt.outcome, tt.err
+			if tt.outcome == 0 && tt.err == nil {
+				e.actions.fn = func(context.Context, domain.Action) (domain.Outcome, error) { return 0, nil }
+			} else {
+				e.actions.fn = nil
+			}
+			e.actions.mu.Unlock()
+			got := e.post(c, PathApprove, body, nil)
+			if got.status != tt.want || got.body[tt.field] != tt.text {
+				t.Errorf("answer = %d %s, want %d {%q:%q}", got.status, got.raw, tt.want, tt.field, tt.text)
+			}
+		})
+	}
+	if n := e.logs.FilterMessage("webhook action handled").Len(); n != len(tests) {
+		t.Errorf("action log lines = %d, want %d", n, len(tests))
+	}
+}
+
+func TestSeveralMessagesAnswerTheWorstResult(t *testing.T) {
+	e := insecureEnv(t, nil)
+	e.actions.fn = func(_ context.Context, a domain.Action) (domain.Outcome, error) {
+		switch a.IncidentID {
+		case "PREPLAY":
+			return domain.OutcomeReplayed, nil
+		case "PDOWN":
+			return 0, ports.ErrUnavailable
+		}
+		return domain.OutcomeDone, nil
+	}
+	c := e.client()
+	got := e.post(c, PathApprove, customBody(t, customMessage("a", "PREPLAY", "k", "U"), customMessage("b", "PDONE", "k", "U")), nil)
+	if got.status != 200 || got.body["status"] != "done" {
+		t.Errorf("replayed + done = %d %s, want 200 done", got.status, got.raw)
+	}
+	got = e.post(c, PathApprove, customBody(t, customMessage("c", "PDOWN", "k", "U"), customMessage("d", "PDONE", "k", "U")), nil)
+	if got.status != http.StatusServiceUnavailable {
+		t.Errorf("unavailable + done = %d %s, want 503 so PagerDuty retries", got.status, got.raw)
+	}
+	if n := len(e.actions.calls()); n != 4 {
+		t.Errorf("HandleAction called %d times, want 4 (every message)", n)
+	}
+}
+
+func TestHandlerTimeout(t *testing.T) {
+	e := insecureEnv(t, func(c *Config) { c.HandlerTimeout = 50 * time.Millisecond })
+	e.actions.fn = func(ctx context.Context, _ domain.Action) (domain.Outcome, error) {
+		<-ctx.Done()
+		return 0, fmt.Errorf("lookup: %w", ctx.Err())
+	}
+	got := e.post(e.client(), PathApprove, customBody(t, customMessage("m1", "PINC1", "k", "U")), nil)
+	if got.status != http.StatusServiceUnavailable {
+		t.Errorf("status = %d (%s), want 503", got.status, got.raw)
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	e := newEnv(t)
+	notReady := &switchReady{}
+	notReady.set(errors.New("watcher disconnected"))
+	e.ready = notReady
+	cfg := e.config()
+	cfg.SigningSecrets = []string{secretA}
+	e.start(cfg)
+	c := e.client()
+	get := func(path string) answer {
+		req, _ := http.NewRequest(http.MethodGet, e.url(path), nil)
+		return e.do(c, req)
+	}
+	if got := get(PathHealthz); got.status != 200 || strings.TrimSpace(got.raw) != "ok" {
+		t.Errorf("/healthz = %d %q, want 200 ok", got.status, got.raw)
+	}
+	if got := get(PathReadyz); got.status != 503 || !strings.Contains(got.raw, "watcher disconnected") {
+		t.Errorf("/readyz not ready = %d %q, want 503 with the reason", got.status, got.raw)
+	}
+	notReady.set(nil)
+	if got := get(PathReadyz); got.status != 200 {
+		t.Errorf("/readyz ready = %d %q, want 200", got.status, got.raw)
+	}
+	if n := e.metrics.get("webhook_requests|/readyz|503"); n != 1 {
+		t.Errorf("metric readyz 503 = %d, want 1", n)
+	}
+	if n := e.metrics.get("webhook_requests|/healthz|200"); n != 1 {
+		t.Errorf("metric healthz 200 = %d, want 1", n)
+	}
+}
+
+// switchReady is a readiness the test can flip.
+type switchReady struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (r *switchReady) set(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.err = err
+}
+
+func (r *switchReady) Ready() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+func TestMetrics(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config()
+	cfg.SigningSecrets = []string{secretA}
+	e.start(cfg)
+	c := e.client()
+	body := annotatedApprove(t)
+	e.post(c, PathV3, body, e.signed(body, secretA))
+	e.post(c, PathV3, body, e.signed(body, "wrong"))
+	e.post(c, "/nope", body, nil)
+	for key, want := range map[string]int{
+		"webhook_requests|/pagerduty/v3|200": 1,
+		"webhook_requests|/pagerduty/v3|401": 1,
+		"webhook_requests|other|404":         1,
+	} {
+		if got := e.metrics.get(key); got != want {
+			t.Errorf("count %s = %d, want %d", key, got, want)
+		}
+	}
+	if n := e.logs.FilterMessage("webhook delivery not authenticated").Len(); n != 1 {
+		t.Errorf("auth failure warnings = %d, want 1", n)
+	}
+}
+
+func TestReload(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config()
+	cfg.SigningSecrets = []string{secretA}
+	srv := e.start(cfg)
+	c := e.client()
+	body := annotatedApprove(t)
+	status := func(secret string) int { return e.post(c, PathV3, body, e.signed(body, secret)).status }
+
+	if got := status(secretA); got != 200 {
+		t.Fatalf("before reload: %d", got)
+	}
+	srv.Reload([]string{secretB}, "", "", "")
+	if got := status(secretA); got != 401 {
+		t.Errorf("old secret after reload: %d, want 401", got)
+	}
+	if got := status(secretB); got != 200 {
+		t.Errorf("new secret after reload: %d, want 200", got)
+	}
+	// A reload that leaves no authentication is refused.
+	srv.Reload(nil, "", "", "")
+	if got := status(secretB); got != 200 {
+		t.Errorf("after a refused reload: %d, want 200 with the kept secret", got)
+	}
+	// Basic auth can be added.
+	srv.Reload([]string{secretB}, "pd", "pw-1", "")
+	if got := status(secretB); got != 401 {
+		t.Errorf("signature without the new basic auth: %d, want 401", got)
+	}
+
+	// The certificate is re-read: a new connection sees the new one.
+	certPEM, keyPEM, leaf := e.serverCA.issue(t, pkix.Name{CommonName: "localhost"}, true)
+	writeFile(t, e.dir, "server.crt", certPEM)
+	writeFile(t, e.dir, "server.key", keyPEM)
+	srv.Reload([]string{secretB}, "", "", "")
+	resp, err := e.client().Get(e.url(PathHealthz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.TLS.PeerCertificates[0].SerialNumber; got.Cmp(leaf.SerialNumber) != 0 {
+		t.Errorf("served certificate serial = %v, want the reloaded %v", got, leaf.SerialNumber)
+	}
+	// An unreadable certificate keeps the previous one.
+	writeFile(t, e.dir, "server.crt", []byte("junk"))
+	srv.Reload([]string{secretB}, "", "", "")
+	if got := status(secretB); got != 200 {
+		t.Errorf("after a bad certificate reload: %d, want 200", got)
+	}
+}
+
+func TestStopWaitsForInFlight(t *testing.T) {
+	e := insecureEnv(t, nil)
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	e.actions.fn = func(context.Context, domain.Action) (domain.Outcome, error) {
+		close(entered)
+		<-release
+		return domain.OutcomeDone, nil
+	}
+	c := e.client()
+	answered := make(chan answer, 1)
+	go func() {
+		answered <- e.post(c, PathApprove, customBody(t, customMessage("m1", "PINC1", "k", "U")), nil)
+	}()
+	<-entered
+	stopped := make(chan error, 1)
+	addr := e.srv.Addr()
+	go func() { stopped <- e.srv.Stop(context.Background()) }()
+	// Once the listener is closed, shutdown is under way.
+	waitFor(t, "the listener to close", func() bool {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			return true
+		}
+		conn.Close()
+		return false
+	})
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (%v) while a delivery was in flight", err)
+	case got := <-answered:
+		t.Fatalf("answered %d before release", got.status)
+	default:
+	}
+	close(release)
+	if got := <-answered; got.status != 200 {
+		t.Errorf("in-flight delivery answered %d, want 200", got.status)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Stop: %v", err)
+	}
+}
