@@ -1,6 +1,13 @@
 package config
 
-// File is a whole pagergate configuration file (SPEC §9).
+import "github.com/hashicorp/hcl/v2"
+
+// File is a whole pagergate configuration file (SPEC §9) as gohcl decodes
+// it: values as written, before defaults and validation. Load and Parse turn
+// it into a Config.
+//
+// The Body and DefRange fields of each block are filled by gohcl; they let
+// validation point at the attribute or block a problem is about.
 type File struct {
 	Teleport Teleport `hcl:"teleport,block"`
 	Pagers   []Pager  `hcl:"pager,block"`
@@ -9,6 +16,8 @@ type File struct {
 	Log      *Log     `hcl:"log,block"`
 	Metrics  *Metrics `hcl:"metrics,block"`
 	Workers  *int     `hcl:"workers,optional"`
+
+	Body hcl.Body `hcl:",body"`
 }
 
 // Teleport is the `teleport {}` block.
@@ -21,13 +30,16 @@ type Teleport struct {
 	RootCAs         string `hcl:"root_cas,optional"`
 	ApprovalMode    string `hcl:"approval_mode,optional"` // review | set_state | auto
 	DialTimeout     string `hcl:"dial_timeout,optional"`
+
+	Body     hcl.Body  `hcl:",body"`
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 // Pager is the `pager "<kind>" {}` block; kind is "pagerduty" or "fake".
 type Pager struct {
 	Kind        string `hcl:"kind,label"`
 	APIKey      string `hcl:"api_key,optional"`
-	UserEmail   string `hcl:"user_email"`
+	UserEmail   string `hcl:"user_email,optional"`
 	APIEndpoint string `hcl:"api_endpoint,optional"`
 
 	NotifyServiceAnnotation string `hcl:"notify_service_annotation,optional"`
@@ -49,6 +61,9 @@ type Pager struct {
 	Users      []FakeUser    `hcl:"user,block"`
 	Services   []FakeService `hcl:"service,block"`
 	OnCalls    []FakeOnCall  `hcl:"on_call,block"`
+
+	Body     hcl.Body  `hcl:",body"`
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 // AutoApprove is the `auto_approve {}` block (SPEC §4).
@@ -59,18 +74,27 @@ type AutoApprove struct {
 	AllowedRoles          []string          `hcl:"allowed_roles,optional"`
 	DeniedRoles           []string          `hcl:"denied_roles,optional"`
 	UserMap               map[string]string `hcl:"user_map,optional"`
+
+	Body     hcl.Body  `hcl:",body"`
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 // FakeUser is a `user "<email>" {}` block of the fake pager.
 type FakeUser struct {
 	Email string `hcl:"email,label"`
 	Name  string `hcl:"name,optional"`
+
+	// DefRange is where the block was written; zero in a Config.
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 // FakeService is a `service "<name>" {}` block of the fake pager.
 type FakeService struct {
 	Name string `hcl:"name,label"`
 	ID   string `hcl:"id,optional"`
+
+	// DefRange is where the block was written; zero in a Config.
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 // FakeOnCall is an `on_call {}` block of the fake pager: user is on call
@@ -79,6 +103,9 @@ type FakeOnCall struct {
 	User    string `hcl:"user"`
 	Service string `hcl:"service"`
 	Level   int    `hcl:"level,optional"` // default 1
+
+	// DefRange is where the block was written; zero in a Config.
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 // Store is the `store "bbolt" {}` block.
@@ -86,6 +113,9 @@ type Store struct {
 	Kind      string `hcl:"kind,label"`
 	Path      string `hcl:"path,optional"`
 	Retention string `hcl:"retention,optional"`
+
+	Body     hcl.Body  `hcl:",body"`
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 // Webhook is the `webhook {}` block (SPEC §6).
@@ -107,12 +137,18 @@ type Webhook struct {
 
 	BasicAuth *BasicAuth `hcl:"basic_auth,block"`
 	TLS       *TLS       `hcl:"tls,block"`
+
+	Body     hcl.Body  `hcl:",body"`
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 // BasicAuth is the `basic_auth {}` block.
 type BasicAuth struct {
 	User     string `hcl:"user"`
 	Password string `hcl:"password"`
+
+	Body     hcl.Body  `hcl:",body"`
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 // TLS is the webhook's `tls {}` block.
@@ -121,6 +157,9 @@ type TLS struct {
 	KeyFile          string   `hcl:"key_file"`
 	ClientCAFile     string   `hcl:"client_ca_file,optional"`
 	AllowedClientCNs []string `hcl:"allowed_client_cns,optional"`
+
+	Body     hcl.Body  `hcl:",body"`
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 // Log is the `log {}` block.
@@ -128,9 +167,15 @@ type Log struct {
 	Output   string `hcl:"output,optional"`   // stderr | stdout | a file path
 	Severity string `hcl:"severity,optional"` // debug | info | warn | error
 	Format   string `hcl:"format,optional"`   // text | json
+
+	Body     hcl.Body  `hcl:",body"`
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 // Metrics is the `metrics {}` block.
 type Metrics struct {
 	ListenAddr string `hcl:"listen_addr,optional"`
+
+	Body     hcl.Body  `hcl:",body"`
+	DefRange hcl.Range `hcl:",def_range"`
 }

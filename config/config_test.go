@@ -1,0 +1,428 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// minimal is the smallest valid file: everything else takes its default.
+const minimal = `teleport {
+  addr     = "teleport.example.com:443"
+  identity = "/var/lib/pagergate/identity"
+}
+
+pager "pagerduty" {
+  api_key    = "k"
+  user_email = "bot@example.com"
+}
+`
+
+func mustParse(t *testing.T, src string) *Config {
+	t.Helper()
+	cfg, err := Parse([]byte(src), "test.hcl")
+	if err != nil {
+		var buf bytes.Buffer
+		if de := (*DiagError)(nil); errors.As(err, &de) {
+			_ = de.Write(&buf, false)
+		}
+		t.Fatalf("Parse: %v\n%s", err, buf.String())
+	}
+	return cfg
+}
+
+func TestLoadSpecSketch(t *testing.T) {
+	t.Setenv("PAGERDUTY_API_KEY", "pd-key")
+	t.Setenv("PAGERDUTY_WEBHOOK_SECRET", "wh-secret")
+
+	got, err := Load(filepath.Join("testdata", "spec-sketch.hcl"))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := &Config{
+		Source: filepath.Join("testdata", "spec-sketch.hcl"),
+		Teleport: TeleportSettings{
+			Addr:            "teleport.example.com:443",
+			Identity:        "/var/lib/pagergate/identity",
+			RefreshIdentity: true,
+			ApprovalMode:    "auto",
+			DialTimeout:     30 * time.Second,
+		},
+		Pager: PagerSettings{
+			Kind:                    "pagerduty",
+			APIKey:                  "pd-key",
+			UserEmail:               "teleport-bot@example.com",
+			APIEndpoint:             "https://api.pagerduty.com",
+			NotifyServiceAnnotation: "pagerduty_notify_service",
+			ServicesAnnotation:      "pagerduty_services",
+			RateLimit:               900,
+			RequestTimeout:          10 * time.Second,
+			CacheTTL:                10 * time.Minute,
+			AutoApprove:             AutoApproveSettings{Enabled: true},
+		},
+		Store: StoreSettings{Kind: "bbolt", Path: "/var/lib/pagergate/state.db", Retention: 168 * time.Hour},
+		Webhook: &WebhookSettings{
+			ListenAddr:      ":8443",
+			PublicAddr:      "https://pagergate.example.com:8443",
+			SigningSecrets:  []Secret{"wh-secret"},
+			Approvers:       "on_call",
+			OnManualResolve: "ignore",
+			ReplayWindow:    72 * time.Hour,
+			TLS: TLSSettings{
+				CertFile:         "/var/lib/pagergate/server.crt",
+				KeyFile:          "/var/lib/pagergate/server.key",
+				ClientCAFile:     "/var/lib/pagergate/pagerduty-ca.pem",
+				AllowedClientCNs: []string{"webhooks.pagerduty.com", "webhooks.eu.pagerduty.com"},
+			},
+		},
+		Log:     LogSettings{Output: "stderr", Severity: "info", Format: "text"},
+		Metrics: MetricsSettings{ListenAddr: "127.0.0.1:9464"},
+		Workers: 32,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load(spec sketch) mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestDefaultsApplied(t *testing.T) {
+	got := mustParse(t, minimal)
+	d := Defaults()
+
+	if got.Webhook != nil {
+		t.Errorf("Webhook = %+v, want nil without a webhook block", got.Webhook)
+	}
+	want := d
+	want.Source = "test.hcl"
+	want.Teleport.Addr = "teleport.example.com:443"
+	want.Teleport.Identity = "/var/lib/pagergate/identity"
+	want.Pager.APIKey = "k"
+	want.Pager.UserEmail = "bot@example.com"
+	want.Webhook = nil
+	if diff := cmp.Diff(&want, got); diff != "" {
+		t.Errorf("Parse(minimal) mismatch (-want +got):\n%s", diff)
+	}
+
+	// The documented defaults, spelled out once more so a changed default
+	// is a conscious change.
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"teleport.approval_mode", got.Teleport.ApprovalMode, "auto"},
+		{"teleport.dial_timeout", got.Teleport.DialTimeout, 30 * time.Second},
+		{"pager.notify_service_annotation", got.Pager.NotifyServiceAnnotation, "pagerduty_notify_service"},
+		{"pager.services_annotation", got.Pager.ServicesAnnotation, "pagerduty_services"},
+		{"pager.rate_limit", got.Pager.RateLimit, 900},
+		{"pager.request_timeout", got.Pager.RequestTimeout, 10 * time.Second},
+		{"pager.cache_ttl", got.Pager.CacheTTL, 10 * time.Minute},
+		{"pager.auto_approve.enabled", got.Pager.AutoApprove.Enabled, true},
+		{"pager.auto_approve.max_escalation_level", got.Pager.AutoApprove.MaxEscalationLevel, 0},
+		{"store.kind", got.Store.Kind, "bbolt"},
+		{"store.path", got.Store.Path, "/var/lib/pagergate/state.db"},
+		{"store.retention", got.Store.Retention, 168 * time.Hour},
+		{"log.output", got.Log.Output, "stderr"},
+		{"log.severity", got.Log.Severity, "info"},
+		{"log.format", got.Log.Format, "text"},
+		{"metrics.listen_addr", got.Metrics.ListenAddr, "127.0.0.1:9464"},
+		{"workers", got.Workers, 32},
+		{"webhook.listen_addr", d.Webhook.ListenAddr, ":8443"},
+		{"webhook.approvers", d.Webhook.Approvers, "on_call"},
+		{"webhook.on_manual_resolve", d.Webhook.OnManualResolve, "ignore"},
+		{"webhook.replay_window", d.Webhook.ReplayWindow, 72 * time.Hour},
+		{"webhook.tls.allowed_client_cns", fmt.Sprint(d.Webhook.TLS.AllowedClientCNs), "[webhooks.pagerduty.com webhooks.eu.pagerduty.com]"},
+		{"fake listen_addr", FakeDefaults().Fake.ListenAddr, "127.0.0.1:0"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestDefaultsAreFreshCopies(t *testing.T) {
+	d := Defaults()
+	d.Webhook.TLS.AllowedClientCNs[0] = "changed"
+	if got := Defaults().Webhook.TLS.AllowedClientCNs[0]; got != "webhooks.pagerduty.com" {
+		t.Errorf("Defaults() shares state between calls: got %q", got)
+	}
+}
+
+func TestWebhookDefaultsInsideBlock(t *testing.T) {
+	got := mustParse(t, minimal+`
+webhook {
+  signing_secrets = ["s1", "s2"]
+  tls {
+    cert_file = "/c"
+    key_file  = "/k"
+  }
+}
+`)
+	want := Defaults().Webhook
+	want.SigningSecrets = []Secret{"s1", "s2"}
+	want.TLS.CertFile, want.TLS.KeyFile = "/c", "/k"
+	if diff := cmp.Diff(want, got.Webhook); diff != "" {
+		t.Errorf("webhook mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestFullValues(t *testing.T) {
+	got := mustParse(t, `
+workers = 8
+teleport {
+  addr          = "auth.example.com:3025"
+  client_crt    = "/c.crt"
+  client_key    = "/c.key"
+  root_cas      = "/c.cas"
+  approval_mode = "set_state"
+  dial_timeout  = "5s"
+}
+pager "pagerduty" {
+  api_key                = "k"
+  user_email             = "bot@example.com"
+  api_endpoint           = "http://127.0.0.1:8080"
+  default_notify_service = "Teleport Access Requests"
+  urgency                = "low"
+  priority               = "P2"
+  rate_limit             = 960
+  request_timeout        = "2s"
+  cache_ttl              = "1h30m"
+  auto_approve {
+    enabled                 = false
+    max_escalation_level    = 2
+    require_active_incident = true
+    allowed_roles           = ["dba"]
+    denied_roles            = ["admin"]
+    user_map                = { octocat = "octo@example.com" }
+  }
+}
+store "bbolt" {
+  path      = "/tmp/state.db"
+  retention = "24h"
+}
+webhook {
+  listen_addr          = "127.0.0.1:9443"
+  insecure_no_auth     = true
+  approvers            = "any"
+  on_manual_resolve    = "deny"
+  approve_workflow     = "Approve"
+  deny_workflow        = "Deny"
+  replay_window        = "48h"
+  shared_secret_header = "X-Secret"
+  shared_secret        = "hs"
+  basic_auth {
+    user     = "pd"
+    password = "pw"
+  }
+  tls {
+    cert_file          = "/c"
+    key_file           = "/k"
+    client_ca_file     = "/ca"
+    allowed_client_cns = ["hooks.example.com"]
+  }
+}
+log {
+  output   = "/var/log/pagergate.log"
+  severity = "DEBUG"
+  format   = "json"
+}
+metrics {
+  listen_addr = ":9100"
+}
+`)
+	if got.Workers != 8 || got.Teleport.ApprovalMode != "set_state" || got.Teleport.DialTimeout != 5*time.Second {
+		t.Errorf("workers/teleport = %d %q %v", got.Workers, got.Teleport.ApprovalMode, got.Teleport.DialTimeout)
+	}
+	wantAuto := AutoApproveSettings{
+		Enabled: false, MaxEscalationLevel: 2, RequireActiveIncident: true,
+		AllowedRoles: []string{"dba"}, DeniedRoles: []string{"admin"},
+		UserMap: map[string]string{"octocat": "octo@example.com"},
+	}
+	if diff := cmp.Diff(wantAuto, got.Pager.AutoApprove); diff != "" {
+		t.Errorf("auto_approve (-want +got):\n%s", diff)
+	}
+	if got.Pager.APIEndpoint != "http://127.0.0.1:8080" || got.Pager.RateLimit != 960 || got.Pager.CacheTTL != 90*time.Minute ||
+		got.Pager.Urgency != "low" || got.Pager.Priority != "P2" || got.Pager.DefaultNotifyService != "Teleport Access Requests" {
+		t.Errorf("pager = %+v", got.Pager)
+	}
+	if got.Store.Retention != 24*time.Hour || got.Store.Path != "/tmp/state.db" {
+		t.Errorf("store = %+v", got.Store)
+	}
+	w := got.Webhook
+	if w.Approvers != "any" || w.OnManualResolve != "deny" || w.ReplayWindow != 48*time.Hour ||
+		w.BasicAuth == nil || w.BasicAuth.Password.Value() != "pw" || w.SharedSecret.Value() != "hs" ||
+		fmt.Sprint(w.TLS.AllowedClientCNs) != "[hooks.example.com]" {
+		t.Errorf("webhook = %+v", w)
+	}
+	if got.Log != (LogSettings{Output: "/var/log/pagergate.log", Severity: "debug", Format: "json"}) {
+		t.Errorf("log = %+v", got.Log)
+	}
+	if got.Metrics.ListenAddr != ":9100" {
+		t.Errorf("metrics = %+v", got.Metrics)
+	}
+}
+
+func TestFakePager(t *testing.T) {
+	got := mustParse(t, `
+teleport {
+  addr     = "localhost:3025"
+  identity = "/id"
+}
+pager "fake" {
+  user "alice@example.com" {
+    name = "Alice"
+  }
+  service "Teleport Access Requests" {
+    id = "PTELEPO"
+  }
+  on_call {
+    user    = "alice@example.com"
+    service = "PTELEPO"
+  }
+  on_call {
+    user    = "ALICE@example.com"
+    service = "teleport access requests"
+    level   = 2
+  }
+}
+`)
+	want := FakeDefaults()
+	want.Fake.Users = []FakeUser{{Email: "alice@example.com", Name: "Alice"}}
+	want.Fake.Services = []FakeService{{Name: "Teleport Access Requests", ID: "PTELEPO"}}
+	want.Fake.OnCalls = []FakeOnCall{
+		{User: "alice@example.com", Service: "PTELEPO", Level: 1},
+		{User: "ALICE@example.com", Service: "teleport access requests", Level: 2},
+	}
+	if diff := cmp.Diff(want, got.Pager); diff != "" {
+		t.Errorf("fake pager mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nope.hcl")
+	_, err := Load(path)
+	var de *DiagError
+	if !errors.As(err, &de) {
+		t.Fatalf("Load(missing) error = %T %v, want *DiagError", err, err)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load(missing) error does not wrap fs.ErrNotExist: %v", err)
+	}
+	if !IsDiagError(err) {
+		t.Errorf("IsDiagError(%v) = false", err)
+	}
+	var buf bytes.Buffer
+	if err := de.Write(&buf, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "Cannot read configuration file") || !strings.Contains(buf.String(), "nope.hcl") {
+		t.Errorf("Write() = %q", buf.String())
+	}
+}
+
+func TestSyntaxError(t *testing.T) {
+	_, err := Parse([]byte("teleport {\n  addr = \n}\n"), "bad.hcl")
+	de := diagError(t, err)
+	var buf bytes.Buffer
+	_ = de.Write(&buf, false)
+	if !strings.Contains(buf.String(), "bad.hcl:") || !strings.Contains(buf.String(), "Error:") {
+		t.Errorf("Write() = %q, want a located error", buf.String())
+	}
+}
+
+func TestWriteColor(t *testing.T) {
+	_, err := Parse([]byte(minimal+"workers = 0\n"), "bad.hcl")
+	de := diagError(t, err)
+	var plain, color bytes.Buffer
+	_ = de.Write(&plain, false)
+	_ = de.Write(&color, true)
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Errorf("Write(color=false) has escape codes: %q", plain.String())
+	}
+	if !strings.Contains(color.String(), "\x1b[31m") {
+		t.Errorf("Write(color=true) has no red: %q", color.String())
+	}
+}
+
+func TestErrorString(t *testing.T) {
+	_, err := Parse([]byte(minimal+"workers = 0\n"), "bad.hcl")
+	if got, want := err.Error(), "bad.hcl:10:11: Invalid value; workers must be between 1 and 1024; got 0."; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestSecretRedacted(t *testing.T) {
+	cfg := mustParse(t, strings.Replace(minimal, `api_key    = "k"`, `api_key    = "very-secret-token"`, 1))
+	for _, s := range []string{
+		fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg.Pager), fmt.Sprintf("%#v", cfg.Pager), fmt.Sprint(cfg.Pager.APIKey),
+	} {
+		if strings.Contains(s, "very-secret-token") {
+			t.Errorf("formatted config shows the secret: %s", s)
+		}
+	}
+	if b, _ := cfg.Pager.APIKey.MarshalText(); string(b) != "[redacted]" {
+		t.Errorf("MarshalText = %q", b)
+	}
+	if cfg.Pager.APIKey.Value() != "very-secret-token" {
+		t.Errorf("Value() = %q", cfg.Pager.APIKey.Value())
+	}
+	if Secret("").String() != "" {
+		t.Errorf("empty secret prints %q", Secret("").String())
+	}
+}
+
+func TestRestartNeeded(t *testing.T) {
+	base := minimal + `
+webhook {
+  signing_secrets = ["one"]
+  tls {
+    cert_file = "/c"
+    key_file  = "/k"
+  }
+}
+log {
+  severity = "info"
+}
+`
+	old := mustParse(t, base)
+	reload := mustParse(t, strings.NewReplacer(
+		`"one"`, `"one", "two"`,
+		`severity = "info"`, `severity = "debug"`,
+		`identity = "/var/lib/pagergate/identity"`, `identity = "/var/lib/pagergate/identity2"`,
+	).Replace(base))
+	if got := old.RestartNeeded(reload); len(got) != 0 {
+		t.Errorf("RestartNeeded(reloadable changes) = %v, want none", got)
+	}
+	restart := mustParse(t, strings.NewReplacer(
+		`addr     = "teleport.example.com:443"`, `addr     = "teleport2.example.com:443"`,
+		`cert_file = "/c"`, `cert_file = "/c2"`,
+	).Replace(base)+"workers = 4\n")
+	if diff := cmp.Diff([]string{"workers", "teleport", "webhook"}, old.RestartNeeded(restart)); diff != "" {
+		t.Errorf("RestartNeeded (-want +got):\n%s", diff)
+	}
+}
+
+func diagError(t *testing.T, err error) *DiagError {
+	t.Helper()
+	var de *DiagError
+	if !errors.As(err, &de) {
+		t.Fatalf("error = %T %v, want *DiagError", err, err)
+	}
+	return de
+}
+
+func TestMain(m *testing.M) {
+	// Tests set the variables they need; keep the ones Annotated and the
+	// migrations refer to from leaking in from the environment.
+	for _, k := range []string{"PAGERDUTY_API_KEY", "PAGERDUTY_WEBHOOK_SECRET", "PAGERGATE_WEBHOOK_PASSWORD", "PAGERGATE_TEST_UNSET"} {
+		os.Unsetenv(k)
+	}
+	os.Exit(m.Run())
+}

@@ -1,0 +1,310 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Environment variables the HCL written by Migrate reads secrets from.
+const (
+	MigrateAPIKeyEnv   = "PAGERDUTY_API_KEY"
+	MigratePasswordEnv = "PAGERGATE_WEBHOOK_PASSWORD"
+	MigrateSecretEnv   = "PAGERDUTY_WEBHOOK_SECRET"
+)
+
+// referenceFile is every generation of the reference plugin's
+// teleport-pagerduty.toml.
+type referenceFile struct {
+	Teleport struct {
+		Addr            string `toml:"addr"`
+		AuthServer      string `toml:"auth_server"`
+		Identity        string `toml:"identity"`
+		RefreshIdentity *bool  `toml:"refresh_identity"`
+		ClientCrt       string `toml:"client_crt"`
+		ClientKey       string `toml:"client_key"`
+		RootCAs         string `toml:"root_cas"`
+	} `toml:"teleport"`
+	PagerDuty struct {
+		APIKey             string `toml:"api_key"`
+		UserEmail          string `toml:"user_email"`
+		ServiceID          string `toml:"service_id"`
+		AutoApprove        *bool  `toml:"auto_approve"`
+		NotifyService      string `toml:"notify_service"`
+		Services           string `toml:"services"`
+		RequestAnnotations struct {
+			NotifyService string `toml:"NotifyService"`
+			Services      string `toml:"Services"`
+		} `toml:"RequestAnnotations"`
+	} `toml:"pagerduty"`
+	HTTP struct {
+		ListenAddr    string `toml:"listen_addr"`
+		PublicAddr    string `toml:"public_addr"`
+		HTTPSKeyFile  string `toml:"https_key_file"`
+		HTTPSCertFile string `toml:"https_cert_file"`
+		Insecure      bool   `toml:"insecure"`
+		TLS           struct {
+			CertFile         string `toml:"cert_file"`
+			KeyFile          string `toml:"key_file"`
+			ClientCAFile     string `toml:"client_ca_file"`
+			VerifyClientCert bool   `toml:"verify_client_cert"`
+		} `toml:"tls"`
+		BasicAuth struct {
+			User     string `toml:"user"`
+			Password string `toml:"password"`
+		} `toml:"basic_auth"`
+	} `toml:"http"`
+	Log struct {
+		Output   string `toml:"output"`
+		Severity string `toml:"severity"`
+		Format   string `toml:"format"`
+	} `toml:"log"`
+}
+
+// referenceListenAddr is where the reference plugin's callback server
+// listened when [http] had no listen_addr.
+const referenceListenAddr = ":8081"
+
+// Migrate turns the reference plugin's teleport-pagerduty.toml (any
+// generation) into pagergate HCL. Secrets are never copied: a literal API
+// key or basic auth password becomes env("..."), with a warning to export
+// it. Each key that cannot be carried over is named in a warning. err is
+// set only when src is not TOML of the expected shape.
+func Migrate(src []byte, filename string) (hcl []byte, warnings []string, err error) {
+	var ref referenceFile
+	md, err := toml.Decode(string(src), &ref)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", filename, err)
+	}
+	m := &migration{}
+	for _, k := range md.Undecoded() {
+		m.warnf("%s: not a key of teleport-pagerduty.toml; not carried over", k)
+	}
+
+	f := hclwrite.NewEmptyFile()
+	root := f.Body()
+	root.AppendUnstructuredTokens(comment(fmt.Sprintf(
+		"pagergate configuration migrated from %s.\n`pagergate configure` shows every key with its default.", filename)))
+	root.AppendNewline()
+	m.teleport(root, &ref)
+	root.AppendNewline()
+	m.pager(root, &ref)
+	if md.IsDefined("http") {
+		m.webhook(root, &ref)
+	}
+	if md.IsDefined("log") {
+		root.AppendNewline()
+		m.log(root, &ref)
+	}
+	return hclwrite.Format(f.Bytes()), m.warnings, nil
+}
+
+type migration struct {
+	warnings []string
+}
+
+func (m *migration) warnf(format string, args ...any) {
+	m.warnings = append(m.warnings, fmt.Sprintf(format, args...))
+}
+
+func comment(text string) hclwrite.Tokens {
+	var toks hclwrite.Tokens
+	for _, line := range strings.Split(text, "\n") {
+		toks = append(toks, &hclwrite.Token{Type: hclsyntax.TokenComment, Bytes: []byte("# " + line + "\n")})
+	}
+	return toks
+}
+
+func setString(b *hclwrite.Body, name, value string) {
+	b.SetAttributeValue(name, cty.StringVal(value))
+}
+
+func setCall(b *hclwrite.Body, name, fn, arg string) {
+	b.SetAttributeRaw(name, hclwrite.TokensForFunctionCall(fn, hclwrite.TokensForValue(cty.StringVal(arg))))
+}
+
+func (m *migration) teleport(root *hclwrite.Body, ref *referenceFile) {
+	t := ref.Teleport
+	b := root.AppendNewBlock("teleport", nil).Body()
+	addr := t.Addr
+	switch {
+	case addr != "" && t.AuthServer != "":
+		m.warnf("teleport.auth_server: not carried over; teleport.addr %q is used", addr)
+	case addr == "":
+		addr = t.AuthServer
+	}
+	if addr == "" {
+		m.warnf("teleport.addr: missing; set teleport.addr to the Auth or Proxy address (host:port)")
+	}
+	setString(b, "addr", addr)
+	if t.Identity != "" {
+		setString(b, "identity", t.Identity)
+	}
+	if t.RefreshIdentity != nil {
+		if t.Identity == "" && *t.RefreshIdentity {
+			m.warnf("teleport.refresh_identity: not carried over; pagergate refreshes identity files only")
+		} else if t.Identity != "" {
+			b.SetAttributeValue("refresh_identity", cty.BoolVal(*t.RefreshIdentity))
+		}
+	}
+	for _, kv := range [][2]string{{"client_crt", t.ClientCrt}, {"client_key", t.ClientKey}, {"root_cas", t.RootCAs}} {
+		if kv[1] != "" {
+			setString(b, kv[0], kv[1])
+		}
+	}
+	if t.Identity == "" && (t.ClientCrt == "" || t.ClientKey == "" || t.RootCAs == "") {
+		m.warnf("teleport: credentials incomplete; set identity, or client_crt, client_key and root_cas")
+	}
+}
+
+func (m *migration) pager(root *hclwrite.Body, ref *referenceFile) {
+	p := ref.PagerDuty
+	b := root.AppendNewBlock("pager", []string{PagerPagerDuty}).Body()
+	switch {
+	case strings.HasPrefix(p.APIKey, "/"):
+		setCall(b, "api_key", "file", p.APIKey)
+	case p.APIKey != "":
+		setCall(b, "api_key", "env", MigrateAPIKeyEnv)
+		m.warnf("pagerduty.api_key: the key is not copied into the HCL file; export %s with its value before starting pagergate", MigrateAPIKeyEnv)
+	default:
+		setCall(b, "api_key", "env", MigrateAPIKeyEnv)
+		m.warnf("pagerduty.api_key: missing; export %s with the PagerDuty API key", MigrateAPIKeyEnv)
+	}
+	setString(b, "user_email", p.UserEmail)
+	switch {
+	case p.UserEmail == "":
+		m.warnf("pagerduty.user_email: missing; set pager.pagerduty.user_email to the PagerDuty bot user's email")
+	case !isEmail(p.UserEmail):
+		m.warnf("pagerduty.user_email: %q is not an email address; fix pager.pagerduty.user_email", p.UserEmail)
+	}
+
+	d := Defaults().Pager
+	notify := firstSet(m, "pagerduty.notify_service", p.NotifyService, "pagerduty.RequestAnnotations.NotifyService", p.RequestAnnotations.NotifyService)
+	services := firstSet(m, "pagerduty.services", p.Services, "pagerduty.RequestAnnotations.Services", p.RequestAnnotations.Services)
+	if notify != "" && notify != d.NotifyServiceAnnotation {
+		setString(b, "notify_service_annotation", notify)
+	}
+	if services != "" && services != d.ServicesAnnotation {
+		setString(b, "services_annotation", services)
+	}
+	if p.ServiceID != "" {
+		setString(b, "default_notify_service", p.ServiceID)
+	}
+	if p.AutoApprove != nil {
+		a := b.AppendNewBlock("auto_approve", nil).Body()
+		a.SetAttributeValue("enabled", cty.BoolVal(*p.AutoApprove))
+		if *p.AutoApprove {
+			m.warnf("pagerduty.auto_approve: pagergate auto-approves only requests whose roles carry the %q annotation listing the services whose on-call responders get access; add it to the requester roles", d.ServicesAnnotation)
+		}
+	}
+}
+
+// firstSet returns the first of two spellings of one setting, warning when
+// both are set and differ.
+func firstSet(m *migration, keyA, a, keyB, b string) string {
+	if a != "" && b != "" && a != b {
+		m.warnf("%s: not carried over; %s %q is used", keyB, keyA, a)
+	}
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (m *migration) webhook(root *hclwrite.Body, ref *referenceFile) {
+	h := ref.HTTP
+	cert := firstSet(m, "http.tls.cert_file", h.TLS.CertFile, "http.https_cert_file", h.HTTPSCertFile)
+	key := firstSet(m, "http.tls.key_file", h.TLS.KeyFile, "http.https_key_file", h.HTTPSKeyFile)
+	if h.Insecure {
+		m.warnf("http.insecure: not carried over; the pagergate webhook is HTTPS only")
+	}
+	if cert == "" || key == "" {
+		m.warnf("http: no webhook written; it needs a TLS certificate and key (http.tls.cert_file and key_file). Add a webhook block by hand, see `pagergate configure`")
+		return
+	}
+
+	root.AppendNewline()
+	b := root.AppendNewBlock("webhook", nil).Body()
+	listen := h.ListenAddr
+	if listen == "" {
+		listen = referenceListenAddr
+	}
+	setString(b, "listen_addr", listen)
+	public := h.PublicAddr
+	if public != "" && !strings.Contains(public, "://") {
+		public = "https://" + public
+	}
+	if public != "" {
+		if strings.HasPrefix(public, "http://") {
+			m.warnf("http.public_addr: %q uses http; changed to https, the webhook is HTTPS only", h.PublicAddr)
+			public = "https://" + strings.TrimPrefix(public, "http://")
+		}
+		setString(b, "public_addr", public)
+		// The reference creates the approve/deny custom actions at start.
+		b.SetAttributeValue("provision_actions", cty.BoolVal(true))
+	} else {
+		m.warnf("http.public_addr: missing; set webhook.public_addr and provision_actions = true to have pagergate create the approve/deny actions")
+	}
+
+	auth := h.TLS.ClientCAFile != ""
+	if h.BasicAuth.User != "" || h.BasicAuth.Password != "" {
+		auth = true
+	}
+	if !auth {
+		b.SetAttributeRaw("signing_secrets", hclwrite.TokensForTuple([]hclwrite.Tokens{
+			hclwrite.TokensForFunctionCall("env", hclwrite.TokensForValue(cty.StringVal(MigrateSecretEnv))),
+		}))
+		m.warnf("http: no webhook authentication to carry over and pagergate requires one; signing_secrets reads %s: create a v3 webhook subscription and export its secret, or set tls.client_ca_file or basic_auth instead", MigrateSecretEnv)
+	}
+
+	if h.BasicAuth.User != "" || h.BasicAuth.Password != "" {
+		ba := b.AppendNewBlock("basic_auth", nil).Body()
+		setString(ba, "user", h.BasicAuth.User)
+		setCall(ba, "password", "env", MigratePasswordEnv)
+		if h.BasicAuth.User == "" {
+			m.warnf("http.basic_auth.user: missing; set webhook.basic_auth.user")
+		}
+		m.warnf("http.basic_auth.password: the password is not copied into the HCL file; export %s with its value before starting pagergate", MigratePasswordEnv)
+	}
+
+	t := b.AppendNewBlock("tls", nil).Body()
+	setString(t, "cert_file", cert)
+	setString(t, "key_file", key)
+	if h.TLS.ClientCAFile != "" {
+		setString(t, "client_ca_file", h.TLS.ClientCAFile)
+	} else if h.TLS.VerifyClientCert {
+		m.warnf("http.tls.verify_client_cert: not carried over; for mutual TLS set webhook.tls.client_ca_file to the CA bundle that signs PagerDuty's webhook client certificates")
+	}
+}
+
+func (m *migration) log(root *hclwrite.Body, ref *referenceFile) {
+	l := ref.Log
+	b := root.AppendNewBlock("log", nil).Body()
+	if l.Output != "" {
+		setString(b, "output", l.Output)
+	}
+	if l.Severity != "" {
+		sev := strings.ToLower(l.Severity)
+		if sev == "warning" {
+			sev = "warn"
+		}
+		switch sev {
+		case "debug", "info", "warn", "error":
+			setString(b, "severity", sev)
+		default:
+			m.warnf("log.severity: %q is not debug, info, warn or error; not carried over (default %q)", l.Severity, Defaults().Log.Severity)
+		}
+	}
+	if l.Format != "" {
+		switch f := strings.ToLower(l.Format); f {
+		case "text", "json":
+			setString(b, "format", f)
+		default:
+			m.warnf("log.format: %q is not text or json; not carried over", l.Format)
+		}
+	}
+}

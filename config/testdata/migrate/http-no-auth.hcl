@@ -1,0 +1,23 @@
+# pagergate configuration migrated from teleport-pagerduty.toml.
+# `pagergate configure` shows every key with its default.
+
+teleport {
+  addr     = "teleport.example.com:443"
+  identity = "/var/lib/teleport/plugins/pagerduty/auth.pem"
+}
+
+pager "pagerduty" {
+  api_key    = env("PAGERDUTY_API_KEY")
+  user_email = "bot@example.com"
+}
+
+webhook {
+  listen_addr       = ":8081"
+  public_addr       = "https://teleport-pagerduty.internal.example.com"
+  provision_actions = true
+  signing_secrets   = [env("PAGERDUTY_WEBHOOK_SECRET")]
+  tls {
+    cert_file = "/var/lib/teleport/plugins/pagerduty/server.crt"
+    key_file  = "/var/lib/teleport/plugins/pagerduty/server.key"
+  }
+}
