@@ -1,0 +1,183 @@
+package pagerduty
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/pagergate/pagergate/adapters/fakepd"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const (
+	botEmail = "teleport-bot@example.com"
+	// testEndpoint is never dialled: requests go to the handler in memory.
+	testEndpoint = "http://pagerduty.test"
+)
+
+// harness is the adapter pointed at the fake PagerDuty through the
+// contract check, in memory (no sockets, so it also runs in synctest
+// bubbles).
+type harness struct {
+	fake     *fakepd.Server
+	contract *contractCheck
+	metrics  *countMetrics
+	client   *Client
+	// bodies holds the request bodies seen, by "METHOD /path".
+	bodies *bodyLog
+}
+
+// newHarness builds a fake with the bot user and a client with fast
+// retries; mod adjusts the client's Config.
+func newHarness(t *testing.T, mod func(*Config)) *harness {
+	t.Helper()
+	fake := fakepd.New(fakepd.Options{})
+	fake.AddUser(botEmail, "Teleport Bot")
+	bodies := &bodyLog{bodies: map[string][]string{}}
+	cc := newContractCheck(t, bodies.wrap(withPriorities(fake.Handler())))
+	h := &harness{fake: fake, contract: cc, metrics: newCountMetrics(), bodies: bodies}
+	cfg := Config{
+		APIKey:         fakepd.DefaultAPIKey,
+		UserEmail:      botEmail,
+		APIEndpoint:    testEndpoint,
+		HTTPClient:     &http.Client{Transport: handlerTransport{h: cc}},
+		RequestTimeout: time.Second,
+		RetryWait:      time.Millisecond,
+		MaxRetryWait:   20 * time.Millisecond,
+		RateLimit:      60000,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := New(cfg, zaptest.NewLogger(t), nil, h.metrics)
+	if err != nil {
+		t.Fatalf("New() = %v", err)
+	}
+	h.client = c
+	t.Cleanup(func() {
+		if cc.Checked() == 0 && !t.Failed() && !t.Skipped() {
+			t.Log("no exchange went through the contract check")
+		}
+	})
+	return h
+}
+
+// calls returns the fake's request count for a route ("METHOD /path").
+func (h *harness) calls(route string) int { return h.fake.Calls()[route] }
+
+// totalCalls returns all API requests the fake received.
+func (h *harness) totalCalls() int {
+	n := 0
+	for _, v := range h.fake.Calls() {
+		n += v
+	}
+	return n
+}
+
+// handlerTransport serves requests with a handler in memory.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	_ = r.Body.Close()
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	resp := rec.Result()
+	resp.Request = r
+	return resp, nil
+}
+
+// withPriorities adds GET /priorities (which the fake does not serve) in
+// front of next.
+func withPriorities(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.Path != "/priorities" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"priorities":[`+
+			`{"id":"PPRIO01","type":"priority","summary":"P1","self":null,"html_url":null,"name":"P1","description":"Critical"},`+
+			`{"id":"PPRIO02","type":"priority","summary":"P2","self":null,"html_url":null,"name":"P2","description":"High"}],`+
+			`"limit":25,"offset":0,"more":false,"total":null}`)
+	})
+}
+
+// bodyLog records request bodies.
+type bodyLog struct {
+	mu     sync.Mutex
+	bodies map[string][]string
+}
+
+func (b *bodyLog) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, _ := io.ReadAll(r.Body)
+		b.mu.Lock()
+		b.bodies[r.Method+" "+r.URL.Path] = append(b.bodies[r.Method+" "+r.URL.Path], string(data))
+		b.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(data))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// count returns how many requests route received.
+func (b *bodyLog) count(route string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.bodies[route])
+}
+
+// last decodes the last body sent to route.
+func (b *bodyLog) last(t *testing.T, route string) map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	list := b.bodies[route]
+	if len(list) == 0 {
+		t.Fatalf("no request body for %s", route)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(list[len(list)-1]), &m); err != nil {
+		t.Fatalf("request body of %s: %v", route, err)
+	}
+	return m
+}
+
+// countMetrics is a ports.Metrics that counts.
+type countMetrics struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func newCountMetrics() *countMetrics { return &countMetrics{counts: map[string]int{}} }
+
+func (m *countMetrics) Count(name string, labels ...string) {
+	m.mu.Lock()
+	m.counts[name+"|"+strings.Join(labels, "|")]++
+	m.mu.Unlock()
+}
+
+func (m *countMetrics) Gauge(string, float64) {}
+
+func (m *countMetrics) get(name string, labels ...string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.counts[name+"|"+strings.Join(labels, "|")]
+}

@@ -1,0 +1,302 @@
+package pagerduty
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/pagergate/pagergate/ports"
+)
+
+// retryTransport is the one http.RoundTripper every PagerDuty call goes
+// through: rate limit, per-attempt timeout, retries and metrics.
+type retryTransport struct {
+	base    http.RoundTripper
+	limiter *limiter
+	log     *zap.Logger
+	metrics ports.Metrics
+
+	timeout    time.Duration
+	maxRetries int
+	wait       time.Duration
+	maxWait    time.Duration
+}
+
+var _ http.RoundTripper = (*retryTransport)(nil)
+
+// RoundTrip sends req, retrying 429, 5xx answers and transport failures.
+// After the last attempt it returns the last answer (or error) as is, so
+// the caller sees the real status.
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		defer req.Body.Close()
+	}
+	ctx := req.Context()
+	endpoint := endpointOf(req.Method, req.URL.Path)
+	for attempt := 0; ; attempt++ {
+		if err := t.limiter.wait(ctx); err != nil {
+			return nil, err
+		}
+		resp, err := t.attempt(ctx, req, attempt)
+		t.count(endpoint, resp, err)
+
+		retry, wait := t.decide(ctx, resp, err, attempt)
+		if !retry || !replayable(req) {
+			return resp, err
+		}
+		status := "error"
+		if resp != nil {
+			status = strconv.Itoa(resp.StatusCode)
+			drain(resp)
+		}
+		if t.metrics != nil {
+			t.metrics.Count("pager_retries", endpoint, status)
+		}
+		t.log.Debug("pager call retried",
+			zap.String("endpoint", endpoint),
+			zap.String("status", status),
+			zap.Int("attempt", attempt+1),
+			zap.Duration("wait", wait),
+			zap.Error(err))
+		if err := sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// attempt sends one try of req, bounded by the per-attempt timeout. The
+// timeout stays armed until the answer's body is closed.
+func (t *retryTransport) attempt(ctx context.Context, req *http.Request, n int) (*http.Response, error) {
+	actx, cancel := context.WithTimeout(ctx, t.timeout)
+	try := req.Clone(actx)
+	if n > 0 && req.Body != nil && req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		try.Body = body
+	} else if n > 0 && req.Body != nil {
+		cancel()
+		return nil, errors.New("request body cannot be replayed")
+	}
+	resp, err := t.base.RoundTrip(try)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// decide says whether to retry after an attempt, and after how long.
+func (t *retryTransport) decide(ctx context.Context, resp *http.Response, err error, attempt int) (bool, time.Duration) {
+	if ctx.Err() != nil || attempt >= t.maxRetries {
+		return false, 0
+	}
+	if err != nil {
+		return true, t.backoff(attempt)
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		wait, ok := retryAfter(resp.Header, time.Now())
+		if !ok {
+			wait = t.backoff(attempt)
+		}
+		if wait > t.maxWait {
+			// PagerDuty asks for more patience than we have: the caller
+			// retries later. Everyone else still holds back.
+			t.limiter.pause(wait)
+			return false, 0
+		}
+		t.limiter.pause(wait)
+		return true, wait
+	case resp.StatusCode >= 500:
+		return true, t.backoff(attempt)
+	}
+	return false, 0
+}
+
+// backoff is the jittered exponential wait before retry attempt+1: half of
+// the doubled wait is fixed, the other half random.
+func (t *retryTransport) backoff(attempt int) time.Duration {
+	d := t.wait
+	for i := 0; i < attempt && d < t.maxWait; i++ {
+		d *= 2
+	}
+	d = min(d, t.maxWait)
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+func (t *retryTransport) count(endpoint string, resp *http.Response, err error) {
+	if t.metrics == nil {
+		return
+	}
+	status := "error"
+	switch {
+	case err != nil && errors.Is(err, context.DeadlineExceeded):
+		status = "timeout"
+	case resp != nil:
+		status = strconv.Itoa(resp.StatusCode)
+	}
+	t.metrics.Count("pager_calls", endpoint, status)
+}
+
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// retryAfter reads how long PagerDuty asks to wait: Retry-After (seconds or
+// an HTTP date), else ratelimit-reset (seconds).
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
+		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+			return time.Duration(s * float64(time.Second)), true
+		}
+		if at, err := http.ParseTime(v); err == nil {
+			return max(at.Sub(now), 0), true
+		}
+	}
+	if v := strings.TrimSpace(h.Get("Ratelimit-Reset")); v != "" {
+		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+			return time.Duration(s * float64(time.Second)), true
+		}
+	}
+	return 0, false
+}
+
+// drain reads a little of an answer we drop, so the connection is reused.
+func drain(resp *http.Response) {
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	_ = resp.Body.Close()
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// cancelBody releases the per-attempt context once the body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// limiter is a token bucket shared by all calls of a Client: rate tokens
+// per second, at most burst saved up. A 429 pauses it for everyone, since
+// PagerDuty's limit is per account.
+type limiter struct {
+	mu         sync.Mutex
+	rate       float64
+	burst      float64
+	tokens     float64
+	last       time.Time
+	pauseUntil time.Time
+}
+
+func newLimiter(perMinute int) *limiter {
+	rate := float64(perMinute) / 60
+	burst := max(1, float64(perMinute/60))
+	return &limiter{rate: rate, burst: burst, tokens: burst, last: time.Now()}
+}
+
+// wait blocks until a token is available or ctx ends.
+func (l *limiter) wait(ctx context.Context) error {
+	for {
+		d, took := l.reserve()
+		if d <= 0 {
+			return nil
+		}
+		if err := sleep(ctx, d); err != nil {
+			if took {
+				l.refund()
+			}
+			return err
+		}
+		if !took {
+			continue // the pause is over: now take a token
+		}
+		if l.paused() {
+			// A 429 arrived while we waited: queue again behind the pause.
+			l.refund()
+			continue
+		}
+		return nil
+	}
+}
+
+// reserve takes a token, possibly on credit, and returns how long to wait
+// until it is really there. During a pause it takes nothing (took false)
+// and returns the rest of the pause.
+func (l *limiter) reserve() (wait time.Duration, took bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if now.Before(l.pauseUntil) {
+		return l.pauseUntil.Sub(now), false
+	}
+	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
+	l.last = now
+	l.tokens--
+	if l.tokens >= 0 {
+		return 0, true
+	}
+	return time.Duration(-l.tokens / l.rate * float64(time.Second)), true
+}
+
+func (l *limiter) refund() {
+	l.mu.Lock()
+	l.tokens = min(l.burst, l.tokens+1)
+	l.mu.Unlock()
+}
+
+func (l *limiter) paused() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return time.Now().Before(l.pauseUntil)
+}
+
+// pause holds every call back for d from now.
+func (l *limiter) pause(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if until := time.Now().Add(d); until.After(l.pauseUntil) {
+		l.pauseUntil = until
+	}
+}
+
+// endpointOf names a call for metrics and logs: the method and the path
+// with IDs replaced, e.g. "POST /incidents/{id}/notes".
+func endpointOf(method, path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i := 1; i < len(parts); i += 2 {
+		if parts[i] != "me" && parts[i] != "" {
+			parts[i] = "{id}"
+		}
+	}
+	return method + " /" + strings.Join(parts, "/")
+}

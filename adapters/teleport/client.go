@@ -1,0 +1,358 @@
+package teleport
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gravitational/teleport/api/breaker"
+	"github.com/gravitational/teleport/api/client"
+	"github.com/gravitational/teleport/api/identityfile"
+	"github.com/gravitational/trace"
+	"go.uber.org/zap"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/mod/semver"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+
+	"github.com/pagergate/pagergate/domain"
+	"github.com/pagergate/pagergate/ports"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultDialTimeout    = 30 * time.Second
+	DefaultPluginName     = "pagerduty"
+	DefaultBackoffMin     = 20 * time.Millisecond
+	DefaultBackoffMax     = 10 * time.Second
+	DefaultReloadInterval = 5 * time.Second
+)
+
+// Config configures a Client. Set either IdentityFile or the ClientCrt,
+// ClientKey and RootCAs trio.
+type Config struct {
+	// Addr is the Teleport Auth Service or Proxy address (host:port).
+	Addr string
+	// IdentityFile is the path of an identity file (tctl auth sign
+	// --format=file, or tbot's output).
+	IdentityFile string
+	// RefreshIdentity re-reads the identity file when it changes (checked
+	// every ReloadInterval) and on Reload, for short-lived certificates
+	// renewed by tbot.
+	RefreshIdentity bool
+	// ClientCrt, ClientKey and RootCAs are PEM files of the plugin's client
+	// certificate, its key and the cluster's CA.
+	ClientCrt, ClientKey, RootCAs string
+	// DialTimeout bounds the first connection (default 30s).
+	DialTimeout time.Duration
+	// PluginName owns the plugin data on requests (default "pagerduty", the
+	// reference plugin's name).
+	PluginName string
+	// BackoffMin and BackoffMax bound the jittered exponential backoff of
+	// watcher and connection retries (defaults 20ms and 10s).
+	BackoffMin, BackoffMax time.Duration
+	// ReloadInterval is how often the identity file is checked for changes
+	// when RefreshIdentity is set (default 5s).
+	ReloadInterval time.Duration
+	// DirectAuth says Addr is an Auth Service: with an identity file, only a
+	// direct connection is tried. By default the api client also tries Addr
+	// as a Proxy (web, reverse tunnel, TLS routing), which an identity file
+	// for a Proxy address needs.
+	DirectAuth bool
+}
+
+func (c Config) withDefaults() Config {
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.PluginName == "" {
+		c.PluginName = DefaultPluginName
+	}
+	if c.BackoffMin <= 0 {
+		c.BackoffMin = DefaultBackoffMin
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = DefaultBackoffMax
+	}
+	if c.BackoffMax < c.BackoffMin {
+		c.BackoffMax = c.BackoffMin
+	}
+	if c.ReloadInterval <= 0 {
+		c.ReloadInterval = DefaultReloadInterval
+	}
+	return c
+}
+
+// Client talks to Teleport for pagergate.
+type Client struct {
+	cfg     Config
+	log     *zap.Logger
+	api     *client.Client
+	dyn     *client.DynamicIdentityFileCreds // set when the identity is refreshed
+	cluster domain.Cluster
+
+	connected atomic.Bool
+	watchErr  atomic.Pointer[error]
+
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+var (
+	_ ports.AccessRequests = (*Client)(nil)
+	_ ports.Watcher        = (*Client)(nil)
+	_ ports.Readiness      = (*Client)(nil)
+)
+
+// New loads the credentials, connects to cfg.Addr, pings the cluster and
+// checks its version. It refuses expired credentials.
+func New(ctx context.Context, cfg Config, log *zap.Logger) (*Client, error) {
+	cfg = cfg.withDefaults()
+	log = log.Named("teleport")
+	if cfg.Addr == "" {
+		return nil, errors.New("teleport address is not set")
+	}
+	creds, dyn, err := loadCredentials(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if exp, ok := creds.Expiry(); ok && time.Until(exp) < 24*time.Hour {
+		log.Warn("teleport credentials expire soon", zap.Time("expires", exp))
+	}
+	if cfg.DirectAuth {
+		creds = authOnly{creds}
+	}
+	api, err := client.New(ctx, client.Config{
+		Addrs:       []string{cfg.Addr},
+		Credentials: []client.Credentials{creds},
+		DialTimeout: cfg.DialTimeout,
+		// The watcher reconnects by itself; a tripped breaker would only
+		// delay it.
+		CircuitBreakerConfig: breaker.NoopBreakerConfig(),
+		DialOpts: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff: backoff.Config{
+				BaseDelay:  cfg.BackoffMin,
+				Multiplier: 1.6,
+				Jitter:     0.2,
+				MaxDelay:   cfg.BackoffMax,
+			},
+			MinConnectTimeout: cfg.DialTimeout,
+		})},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to teleport at %s: %w: %v", cfg.Addr, ports.ErrUnavailable, err)
+	}
+	c := &Client{cfg: cfg, log: log, api: api, dyn: dyn, stop: make(chan struct{})}
+	cluster, err := c.Ping(ctx)
+	if err != nil {
+		api.Close()
+		return nil, err
+	}
+	if err := c.CheckVersion(cluster); err != nil {
+		api.Close()
+		return nil, err
+	}
+	c.cluster = cluster
+	log.Info("connected to teleport",
+		zap.String("cluster", cluster.Name),
+		zap.String("version", cluster.Version),
+		zap.String("proxy_addr", cluster.ProxyAddr),
+		zap.Bool("advanced_workflows", cluster.AdvancedWorkflows))
+	if dyn != nil {
+		c.wg.Add(1)
+		go c.watchIdentity()
+	}
+	return c, nil
+}
+
+// authOnly hides the SSH side of credentials so that the api client dials
+// the address as an Auth Service only.
+type authOnly struct{ client.Credentials }
+
+func (authOnly) SSHClientConfig() (*ssh.ClientConfig, error) {
+	return nil, trace.NotImplemented("direct Auth Service connection")
+}
+
+// loadCredentials reads the configured credentials and refuses expired ones.
+func loadCredentials(cfg Config) (client.Credentials, *client.DynamicIdentityFileCreds, error) {
+	switch {
+	case cfg.IdentityFile != "":
+		if err := checkIdentity(cfg.IdentityFile); err != nil {
+			return nil, nil, err
+		}
+		if cfg.RefreshIdentity {
+			dyn, err := client.NewDynamicIdentityFileCreds(cfg.IdentityFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("load identity file %s: %w", cfg.IdentityFile, err)
+			}
+			return dyn, dyn, nil
+		}
+		return client.LoadIdentityFile(cfg.IdentityFile), nil, nil
+	case cfg.ClientCrt != "" || cfg.ClientKey != "" || cfg.RootCAs != "":
+		if cfg.ClientCrt == "" || cfg.ClientKey == "" || cfg.RootCAs == "" {
+			return nil, nil, errors.New("teleport client_crt, client_key and root_cas must be set together")
+		}
+		data, err := os.ReadFile(cfg.ClientCrt)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read client certificate: %w", err)
+		}
+		if err := checkCertPEM(cfg.ClientCrt, data); err != nil {
+			return nil, nil, err
+		}
+		creds := client.LoadKeyPair(cfg.ClientCrt, cfg.ClientKey, cfg.RootCAs)
+		if _, err := creds.TLSConfig(); err != nil {
+			return nil, nil, fmt.Errorf("load client certificate %s: %w", cfg.ClientCrt, err)
+		}
+		return creds, nil, nil
+	}
+	return nil, nil, errors.New("no teleport credentials: set an identity file or client_crt, client_key and root_cas")
+}
+
+// checkIdentity reads an identity file and refuses it when its certificate
+// has expired.
+func checkIdentity(path string) error {
+	id, err := identityfile.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read identity file %s: %w", path, err)
+	}
+	if len(id.Certs.TLS) == 0 {
+		return fmt.Errorf("identity file %s holds no TLS certificate", path)
+	}
+	return checkCertPEM("identity file "+path, id.Certs.TLS)
+}
+
+// checkCertPEM refuses an expired (or not yet valid) certificate, naming
+// where it came from.
+func checkCertPEM(what string, data []byte) error {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return fmt.Errorf("%s: no PEM certificate", what)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	now := time.Now()
+	if now.After(cert.NotAfter) {
+		return fmt.Errorf("%s expired at %s: issue a new one (tctl auth sign or tbot)",
+			what, cert.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if now.Before(cert.NotBefore) {
+		return fmt.Errorf("%s is not valid before %s", what, cert.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Reload re-reads the identity file when RefreshIdentity is set (SIGHUP);
+// otherwise it does nothing. An expired or unreadable file is refused and
+// the current identity kept. Open connections keep their certificate until
+// they reconnect.
+func (c *Client) Reload() error {
+	if c.dyn == nil {
+		c.log.Debug("identity refresh is off: nothing to reload")
+		return nil
+	}
+	if err := checkIdentity(c.cfg.IdentityFile); err != nil {
+		return fmt.Errorf("reload identity: %w", err)
+	}
+	if err := c.dyn.Reload(); err != nil {
+		return fmt.Errorf("reload identity file %s: %w", c.cfg.IdentityFile, err)
+	}
+	exp, _ := c.dyn.Expiry()
+	c.log.Info("identity reloaded", zap.String("path", c.cfg.IdentityFile), zap.Time("expires", exp))
+	return nil
+}
+
+// watchIdentity reloads the identity file whenever its modification time or
+// size changes, until Close.
+func (c *Client) watchIdentity() {
+	defer c.wg.Done()
+	path := c.cfg.IdentityFile
+	last, _ := os.Stat(path)
+	t := time.NewTicker(c.cfg.ReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			c.log.Debug("identity file unreadable", zap.String("path", path), zap.Error(err))
+			continue
+		}
+		if last != nil && fi.ModTime().Equal(last.ModTime()) && fi.Size() == last.Size() {
+			continue
+		}
+		last = fi
+		if err := c.Reload(); err != nil {
+			c.log.Warn("identity file changed but was not reloaded", zap.Error(err))
+		}
+	}
+}
+
+// Close stops the identity watcher and closes the connection.
+func (c *Client) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		c.wg.Wait()
+		err = c.api.Close()
+	})
+	return err
+}
+
+// Cluster returns what Ping reported when New connected.
+func (c *Client) Cluster() domain.Cluster { return c.cluster }
+
+// Ping reports the cluster name, version, proxy address and whether it has
+// Advanced Access Workflows (access reviews).
+func (c *Client) Ping(ctx context.Context) (domain.Cluster, error) {
+	rsp, err := c.api.Ping(ctx)
+	if err != nil {
+		return domain.Cluster{}, translate(ctx, err, "ping teleport", "")
+	}
+	cl := domain.Cluster{
+		Name:      rsp.ClusterName,
+		Version:   rsp.ServerVersion,
+		ProxyAddr: rsp.ProxyPublicAddr,
+	}
+	if f := rsp.ServerFeatures; f != nil {
+		cl.AdvancedWorkflows = f.AdvancedAccessWorkflows
+	}
+	return cl, nil
+}
+
+// Supported Teleport versions: older than MinMajor is refused; outside
+// TestedMin..TestedMax is logged as a warning.
+const (
+	MinMajor       = 13
+	TestedMinMajor = 15
+	TestedMaxMajor = 18
+)
+
+// CheckVersion refuses a cluster older than 13.0.0 and warns outside the
+// tested range 15.x–18.x.
+func (c *Client) CheckVersion(cl domain.Cluster) error {
+	v := "v" + cl.Version
+	if !semver.IsValid(v) {
+		return fmt.Errorf("teleport reports version %q, which is not a semantic version", cl.Version)
+	}
+	var major int
+	fmt.Sscanf(semver.Major(v), "v%d", &major)
+	switch {
+	case major < MinMajor:
+		return fmt.Errorf("teleport %s is too old: pagergate needs 13.0.0 or newer", cl.Version)
+	case major < TestedMinMajor || major > TestedMaxMajor:
+		c.log.Warn("teleport version outside the tested range 15.x-18.x", zap.String("version", cl.Version))
+	}
+	return nil
+}

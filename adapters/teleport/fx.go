@@ -1,0 +1,38 @@
+package teleport
+
+import (
+	"context"
+
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/pagergate/pagergate/config"
+	"github.com/pagergate/pagergate/domain"
+	"github.com/pagergate/pagergate/ports"
+)
+
+// Module provides the Teleport client as ports.AccessRequests and
+// ports.Watcher (and the domain.Cluster Ping reported at connect), built from the `teleport {}` block, closed on stop.
+var Module = fx.Module("teleport",
+	fx.Provide(
+		fromConfig,
+		func(c *Client) ports.AccessRequests { return c },
+		func(c *Client) ports.Watcher { return c },
+		func(c *Client) domain.Cluster { return c.Cluster() },
+	),
+)
+
+// ConfigFrom maps the `teleport {}` block to the adapter's Config.
+func ConfigFrom(s config.TeleportSettings) Config {
+	return Config{Addr: s.Addr, IdentityFile: s.Identity, RefreshIdentity: s.RefreshIdentity,
+		ClientCrt: s.ClientCrt, ClientKey: s.ClientKey, RootCAs: s.RootCAs, DialTimeout: s.DialTimeout}
+}
+
+func fromConfig(lc fx.Lifecycle, cfg *config.Config, log *zap.Logger) (*Client, error) {
+	c, err := New(context.Background(), ConfigFrom(cfg.Teleport), log)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(c.Close))
+	return c, nil
+}

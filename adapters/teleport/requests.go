@@ -1,0 +1,236 @@
+package teleport
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/gravitational/teleport/api/types"
+	apiutils "github.com/gravitational/teleport/api/utils"
+
+	"github.com/pagergate/pagergate/domain"
+	"github.com/pagergate/pagergate/ports"
+)
+
+// Permissions named in *ports.PermissionError.
+const (
+	PermReview       = "review_requests"
+	PermUpdate       = "access_request: update"
+	PermRead         = "access_request: list, read"
+	PermPluginData   = "access_plugin_data: read"
+	PermPluginUpdate = "access_plugin_data: update"
+)
+
+// GetRequest returns one request; ports.ErrNotFound when it is gone.
+func (c *Client) GetRequest(ctx context.Context, id string) (domain.Request, error) {
+	reqs, err := c.api.GetAccessRequests(ctx, types.AccessRequestFilter{ID: id})
+	if err != nil {
+		return domain.Request{}, translate(ctx, err, "get access request "+id, PermRead)
+	}
+	for _, r := range reqs {
+		if r.GetName() == id {
+			return toDomain(r), nil
+		}
+	}
+	return domain.Request{}, fmt.Errorf("get access request %s: %w", id, ports.ErrNotFound)
+}
+
+// ListPending returns every pending request.
+func (c *Client) ListPending(ctx context.Context) ([]domain.Request, error) {
+	reqs, err := c.api.GetAccessRequests(ctx, types.AccessRequestFilter{State: types.RequestState_PENDING})
+	if err != nil {
+		return nil, translate(ctx, err, "list pending access requests", PermRead)
+	}
+	out := make([]domain.Request, 0, len(reqs))
+	for _, r := range reqs {
+		// The filter is applied by the server; check again in case an old
+		// one ignored it.
+		if r.GetState().IsPending() {
+			out = append(out, toDomain(r))
+		}
+	}
+	return out, nil
+}
+
+// toDomain converts a Teleport access request.
+func toDomain(r types.AccessRequest) domain.Request {
+	out := domain.Request{
+		ID:                 r.GetName(),
+		User:               r.GetUser(),
+		Roles:              slices.Clone(r.GetOriginalRoles()),
+		Reason:             r.GetRequestReason(),
+		Created:            r.GetCreationTime().UTC(),
+		Expires:            r.GetAccessExpiry().UTC(),
+		State:              toState(r.GetState()),
+		ResolveReason:      r.GetResolveReason(),
+		SuggestedReviewers: slices.Clone(r.GetSuggestedReviewers()),
+	}
+	if len(out.Roles) == 0 {
+		out.Roles = slices.Clone(r.GetRoles())
+	}
+	if a := r.GetSystemAnnotations(); len(a) > 0 {
+		out.Annotations = make(map[string][]string, len(a))
+		for k, v := range a {
+			out.Annotations[k] = slices.Clone(v)
+		}
+	}
+	for _, id := range r.GetRequestedResourceIDs() {
+		out.Resources = append(out.Resources, types.ResourceIDToString(id))
+	}
+	for _, rv := range r.GetReviews() {
+		out.Reviews = append(out.Reviews, domain.Review{
+			Author:  rv.Author,
+			State:   toState(rv.ProposedState),
+			Reason:  rv.Reason,
+			Created: rv.Created.UTC(),
+		})
+	}
+	return out
+}
+
+func toState(s types.RequestState) domain.State {
+	switch s {
+	case types.RequestState_PENDING:
+		return domain.StatePending
+	case types.RequestState_APPROVED:
+		return domain.StateApproved
+	case types.RequestState_DENIED:
+		return domain.StateDenied
+	case types.RequestState_PROMOTED:
+		return domain.StatePromoted
+	}
+	return domain.StateUnknown
+}
+
+func fromState(s domain.State) (types.RequestState, error) {
+	switch s {
+	case domain.StateApproved:
+		return types.RequestState_APPROVED, nil
+	case domain.StateDenied:
+		return types.RequestState_DENIED, nil
+	}
+	return types.RequestState_NONE, fmt.Errorf("a verdict must approve or deny, not %s", s)
+}
+
+// Resolve approves or denies a request by review (the review's author is
+// the plugin's own user) or by setting its state with a delegator.
+func (c *Client) Resolve(ctx context.Context, v domain.Verdict) error {
+	state, err := fromState(v.State)
+	if err != nil {
+		return err
+	}
+	switch v.Mode {
+	case domain.ModeReview:
+		return c.review(ctx, v, state)
+	case domain.ModeSetState:
+		return c.setState(ctx, v, state)
+	}
+	return fmt.Errorf("resolve access request %s: approval mode %q is not review or set_state", v.RequestID, v.Mode)
+}
+
+func (c *Client) review(ctx context.Context, v domain.Verdict, state types.RequestState) error {
+	what := fmt.Sprintf("review access request %s", v.RequestID)
+	_, err := c.api.SubmitAccessReview(ctx, types.AccessReviewSubmission{
+		RequestID: v.RequestID,
+		Review: types.AccessReview{
+			ProposedState: state,
+			Reason:        v.Reason,
+		},
+	})
+	switch {
+	case err == nil:
+		return nil
+	case isAlreadyReviewed(err):
+		return fmt.Errorf("%s: %w", what, ports.ErrAlreadyReviewed)
+	case isAlreadyResolved(err):
+		return fmt.Errorf("%s: %w: %v", what, ports.ErrAlreadyResolved, err)
+	}
+	return translate(ctx, err, what, PermReview)
+}
+
+func (c *Client) setState(ctx context.Context, v domain.Verdict, state types.RequestState) error {
+	what := fmt.Sprintf("set state of access request %s", v.RequestID)
+	// Teleport lets a state change overwrite an approval; check first so a
+	// resolved request stays as it is.
+	cur, err := c.GetRequest(ctx, v.RequestID)
+	if err != nil {
+		return err
+	}
+	if cur.State != domain.StatePending {
+		return fmt.Errorf("%s: %w: it is %s", what, ports.ErrAlreadyResolved, cur.State.Word())
+	}
+	if v.Delegator != "" {
+		ctx = apiutils.WithDelegator(ctx, v.Delegator)
+	}
+	err = c.api.SetAccessRequestState(ctx, types.AccessRequestUpdate{
+		RequestID: v.RequestID,
+		State:     state,
+		Reason:    v.Reason,
+	})
+	switch {
+	case err == nil:
+		return nil
+	case isAlreadyResolved(err):
+		return fmt.Errorf("%s: %w: %v", what, ports.ErrAlreadyResolved, err)
+	}
+	return translate(ctx, err, what, PermUpdate)
+}
+
+// GetPluginData returns the plugin's data on a request (empty when none);
+// ports.ErrNotFound when the request is gone.
+func (c *Client) GetPluginData(ctx context.Context, id string) (map[string]string, error) {
+	data, err := c.api.GetPluginData(ctx, types.PluginDataFilter{
+		Kind:     types.KindAccessRequest,
+		Resource: id,
+		Plugin:   c.cfg.PluginName,
+	})
+	if err != nil {
+		return nil, translate(ctx, err, "get plugin data of "+id, PermPluginData)
+	}
+	for _, d := range data {
+		if d.GetName() != id {
+			continue
+		}
+		if e := d.Entries()[c.cfg.PluginName]; e != nil && len(e.Data) > 0 {
+			return maps.Clone(e.Data), nil
+		}
+	}
+	// No data: tell an untouched request from a deleted one.
+	if _, err := c.GetRequest(ctx, id); err != nil {
+		return nil, err
+	}
+	return map[string]string{}, nil
+}
+
+// UpdatePluginData replaces the plugin's data with set if it still equals
+// expect (nil: no data). Teleport updates keys one by one and checks only
+// the keys named in the expectation, so the update names every key of
+// either map: keys only in expect are deleted, keys only in set must be
+// absent. ports.ErrConflict when another writer changed them first.
+func (c *Client) UpdatePluginData(ctx context.Context, id string, set, expect map[string]string) error {
+	params := types.PluginDataUpdateParams{
+		Kind:     types.KindAccessRequest,
+		Resource: id,
+		Plugin:   c.cfg.PluginName,
+		Set:      make(map[string]string, len(set)+len(expect)),
+		Expect:   make(map[string]string, len(set)+len(expect)),
+	}
+	for k, v := range expect {
+		params.Expect[k] = v
+		params.Set[k] = "" // deleted unless set below
+	}
+	for k, v := range set {
+		params.Set[k] = v
+		if _, ok := expect[k]; !ok {
+			params.Expect[k] = ""
+		}
+	}
+	if len(params.Set) == 0 {
+		return nil
+	}
+	if err := c.api.UpdatePluginData(ctx, params); err != nil {
+		return translate(ctx, err, "update plugin data of "+id, PermPluginUpdate)
+	}
+	return nil
+}

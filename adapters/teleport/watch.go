@@ -1,0 +1,170 @@
+package teleport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gravitational/teleport/api/types"
+	"go.uber.org/zap"
+
+	"github.com/pagergate/pagergate/domain"
+	"github.com/pagergate/pagergate/ports"
+)
+
+// ErrNotConnected is Ready's answer while the watcher has no synced stream.
+var ErrNotConnected = errors.New("teleport watcher is not connected")
+
+// Watch streams access request events to out until ctx ends (see
+// ports.Watcher). After each (re)connect it sends one EventSynced with every
+// pending request; when a stream is lost, one EventDisconnected, then it
+// reconnects with jittered exponential backoff between BackoffMin and
+// BackoffMax. It returns ctx's error.
+func (c *Client) Watch(ctx context.Context, out chan<- domain.Event) error {
+	delay := c.cfg.BackoffMin
+	// Report the first failure, and the first after each synced stream.
+	report := true
+	for {
+		synced, err := c.watchOnce(ctx, out)
+		c.connected.Store(false)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.watchErr.Store(&err)
+		if synced {
+			delay = c.cfg.BackoffMin
+			report = true
+		}
+		c.log.Warn("teleport watcher disconnected", zap.Error(err), zap.Duration("retry_in", delay))
+		if report {
+			report = false
+			if !send(ctx, out, domain.Event{Kind: domain.EventDisconnected, Err: err}) {
+				return ctx.Err()
+			}
+		}
+		t := time.NewTimer(jitter(delay))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		delay = min(delay*2, c.cfg.BackoffMax)
+	}
+}
+
+// jitter spreads d over [d/2, d).
+func jitter(d time.Duration) time.Duration {
+	if d < 2 {
+		return d
+	}
+	return d/2 + rand.N(d/2)
+}
+
+func send(ctx context.Context, out chan<- domain.Event, ev domain.Event) bool {
+	select {
+	case out <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// watchOnce runs one watch stream: wait for OpInit, list the pending
+// requests, send EventSynced, then forward events until the stream fails.
+// synced says whether EventSynced was sent.
+func (c *Client) watchOnce(ctx context.Context, out chan<- domain.Event) (synced bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := c.api.NewWatcher(ctx, types.Watch{
+		Name:  "pagergate",
+		Kinds: []types.WatchKind{{Kind: types.KindAccessRequest}},
+	})
+	if err != nil {
+		return false, translate(ctx, err, "watch access requests", PermRead)
+	}
+	defer w.Close()
+
+	select {
+	case ev := <-w.Events():
+		if ev.Type != types.OpInit {
+			return false, fmt.Errorf("watch access requests: first event is %s, not init", ev.Type)
+		}
+	case <-w.Done():
+		return false, streamErr(ctx, w.Error())
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+
+	pending, err := c.ListPending(ctx)
+	if err != nil {
+		return false, err
+	}
+	// Ready from the moment the backlog is handed over.
+	c.connected.Store(true)
+	if !send(ctx, out, domain.Event{Kind: domain.EventSynced, Pending: pending}) {
+		return true, ctx.Err()
+	}
+	c.log.Info("teleport watcher synced", zap.Int("pending", len(pending)))
+
+	for {
+		select {
+		case ev := <-w.Events():
+			dev, ok := c.event(ev)
+			if !ok {
+				continue
+			}
+			if !send(ctx, out, dev) {
+				return true, ctx.Err()
+			}
+		case <-w.Done():
+			return true, streamErr(ctx, w.Error())
+		case <-ctx.Done():
+			return true, ctx.Err()
+		}
+	}
+}
+
+// event translates a watch event; ok is false for events pagergate ignores.
+func (c *Client) event(ev types.Event) (domain.Event, bool) {
+	switch ev.Type {
+	case types.OpPut:
+		r, ok := ev.Resource.(types.AccessRequest)
+		if !ok {
+			c.log.Debug("ignoring watch event", zap.String("resource", fmt.Sprintf("%T", ev.Resource)))
+			return domain.Event{}, false
+		}
+		return domain.Event{Kind: domain.EventPut, RequestID: r.GetName(), Request: toDomain(r)}, true
+	case types.OpDelete:
+		if ev.Resource == nil || ev.Resource.GetKind() != types.KindAccessRequest {
+			return domain.Event{}, false
+		}
+		return domain.Event{Kind: domain.EventDelete, RequestID: ev.Resource.GetName()}, true
+	}
+	return domain.Event{}, false
+}
+
+// streamErr names why a stream ended; a stream the server closed cleanly is
+// still a lost stream.
+func streamErr(ctx context.Context, err error) error {
+	if err == nil {
+		return fmt.Errorf("watch access requests: %w: stream closed", ports.ErrUnavailable)
+	}
+	return translate(ctx, err, "watch access requests", PermRead)
+}
+
+// Connected reports whether the watcher has a synced stream.
+func (c *Client) Connected() bool { return c.connected.Load() }
+
+// Ready returns nil while the watcher has a synced stream, else why not.
+func (c *Client) Ready() error {
+	if c.connected.Load() {
+		return nil
+	}
+	if p := c.watchErr.Load(); p != nil && *p != nil {
+		return fmt.Errorf("%w: %w", ErrNotConnected, *p)
+	}
+	return ErrNotConnected
+}
