@@ -1,0 +1,125 @@
+package fakepd
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/pagergate/pagergate/config"
+)
+
+// Module starts the fake PagerDuty in-process for `pager "fake" {}` (SPEC
+// §11), seeded from the block, with its web page's buttons delivering to
+// the daemon's own webhook. Use it with PointPager so the real PagerDuty
+// adapter talks to it.
+var Module = fx.Module("fakepd", fx.Provide(fromConfig))
+
+// PointPager is an fx decorator: the pager block's API endpoint becomes the
+// running fake's URL.
+func PointPager(cfg *config.Config, s *Server) *config.Config {
+	c := *cfg
+	c.Pager.APIEndpoint = s.URL()
+	return &c
+}
+
+// OptionsFrom maps the configuration to the fake's Options; deliveries go
+// to the webhook when one is configured.
+func OptionsFrom(cfg *config.Config) (Options, error) {
+	o := Options{APIKey: cfg.Pager.APIKey.Value()}
+	w := cfg.Webhook
+	if w == nil {
+		return o, nil
+	}
+	host, port, err := net.SplitHostPort(w.ListenAddr)
+	if err != nil {
+		return o, fmt.Errorf("webhook listen_addr %q: %w", w.ListenAddr, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	o.WebhookURL = "https://" + net.JoinHostPort(host, port)
+	if len(w.SigningSecrets) > 0 {
+		o.WebhookSecret = w.SigningSecrets[0].Value()
+	} else {
+		o.WebhookMode = ModeCustomAction
+	}
+	if w.BasicAuth != nil {
+		o.WebhookBasicUser, o.WebhookBasicPassword = w.BasicAuth.User, w.BasicAuth.Password.Value()
+	}
+	o.WebhookHeader, o.WebhookHeaderValue = w.SharedSecretHeader, w.SharedSecret.Value()
+	pem, err := os.ReadFile(w.TLS.CertFile)
+	if err != nil {
+		return o, fmt.Errorf("trust the webhook certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	o.WebhookTLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return o, nil
+}
+
+func fromConfig(lc fx.Lifecycle, cfg *config.Config, log *zap.Logger) (*Server, error) {
+	opts, err := OptionsFrom(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := New(opts)
+	f := cfg.Pager.Fake
+	if f == nil {
+		f = &config.FakeSettings{}
+	}
+	// The bot user writes are made as must exist, as in a real account.
+	s.AddUser(cfg.Pager.UserEmail, "pagergate bot")
+	if err := SeedFrom(s, f); err != nil {
+		return nil, err
+	}
+	// Bound now: the pager adapter needs the address before anything starts.
+	url, err := s.Start(f.ListenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("fake pagerduty on %s: %w", f.ListenAddr, err)
+	}
+	lc.Append(fx.StopHook(s.Close))
+	log.Named("fakepd").Warn("using the fake PagerDuty: nobody is paged", zap.String("url", url))
+	return s, nil
+}
+
+// SeedFrom loads the block's users, services, on-call entries and seed file.
+func SeedFrom(s *Server, f *config.FakeSettings) error {
+	if f.SeedFile != "" {
+		r, err := os.Open(f.SeedFile)
+		if err != nil {
+			return fmt.Errorf("fake pager seed: %w", err)
+		}
+		defer r.Close()
+		if err := s.LoadSeed(r); err != nil {
+			return fmt.Errorf("fake pager seed %s: %w", f.SeedFile, err)
+		}
+	}
+	for _, u := range f.Users {
+		s.AddUser(u.Email, u.Name)
+	}
+	for _, sv := range f.Services {
+		if sv.ID != "" {
+			if _, err := s.AddServiceWithID(sv.Name, sv.ID); err != nil {
+				return fmt.Errorf("fake pager service %q: %w", sv.Name, err)
+			}
+			continue
+		}
+		s.AddService(sv.Name)
+	}
+	for _, oc := range f.OnCalls {
+		s.AddUser(oc.User, "")
+		level := oc.Level
+		if level == 0 {
+			level = 1
+		}
+		if err := s.AddOnCall(oc.User, oc.Service, level); err != nil {
+			return fmt.Errorf("fake pager on_call %s in %q: %w", oc.User, oc.Service, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+package fakepd
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/pagergate/pagergate/domain"
+)
+
+// uiActionTimeout bounds one delivery sent from the web page.
+const uiActionTimeout = 20 * time.Second
+
+func (s *Server) uiMux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /{$}", s.uiIndex)
+	m.HandleFunc("POST /_ui/action", s.uiAction)
+	m.HandleFunc("/", http.NotFound)
+	return m
+}
+
+type uiIncident struct {
+	Incident
+	Service string
+	Open    bool
+}
+
+type uiPage struct {
+	Incidents []uiIncident
+	Users     []domain.PagerUser
+	Mode      string
+	Target    string
+}
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Fake PagerDuty</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
+h1{font-size:1.4em} .meta{color:#666;font-size:.9em}
+.inc{border:1px solid #ccc;border-radius:6px;padding:1em;margin:1em 0}
+.st{display:inline-block;padding:.1em .6em;border-radius:4px;color:#fff;font-size:.85em}
+.triggered{background:#c0392b}.acknowledged{background:#d68910}.resolved{background:#1e8449}
+pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap}
+ul.notes{padding-left:1.2em} .result{font-weight:bold}
+form{margin-top:.6em} button{margin-right:.4em}
+</style></head><body>
+<h1>Fake PagerDuty</h1>
+<p class="meta">Webhook mode: {{.Mode}}{{if .Target}} &middot; deliveries to {{.Target}}{{end}} &middot; <a href="/">refresh</a></p>
+{{if not .Incidents}}<p>No incidents yet.</p>{{end}}
+{{range .Incidents}}
+<div class="inc" id="{{.ID}}">
+<div><span class="st {{.Status}}">{{.Status}}</span> <b>#{{.Number}} {{.Title}}</b></div>
+<div class="meta">{{.ID}} &middot; service {{.Service}}{{if .Key}} &middot; key {{.Key}}{{end}} &middot; created {{.CreatedAt.UTC.Format "2006-01-02 15:04:05Z"}}{{if .Assignees}} &middot; assigned to {{range $i, $a := .Assignees}}{{if $i}}, {{end}}{{$a}}{{end}}{{end}}</div>
+{{if .Details}}<pre>{{.Details}}</pre>{{end}}
+{{if .Notes}}<ul class="notes">{{range .Notes}}<li><span class="meta">{{.CreatedAt.UTC.Format "15:04:05Z"}} {{.Author}}:</span> {{.Content}}</li>{{end}}</ul>{{end}}
+{{if .LastDelivery}}<p class="result">Last delivery: {{.LastDelivery}}</p>{{end}}
+{{if .Open}}
+<form method="post" action="/_ui/action">
+<input type="hidden" name="incident" value="{{.ID}}">
+<label>Responder <select name="responder">{{range $.Users}}<option value="{{.Email}}">{{.Name}} &lt;{{.Email}}&gt;</option>{{end}}</select></label>
+<label>Note <input type="text" name="note" size="40" placeholder="optional"></label>
+<button type="submit" name="verb" value="approve">Approve</button>
+<button type="submit" name="verb" value="deny">Deny</button>
+</form>
+{{end}}
+</div>
+{{end}}
+</body></html>
+`))
+
+func (s *Server) uiIndex(w http.ResponseWriter, _ *http.Request) {
+	incs := s.Incidents()
+	slices.Reverse(incs) // newest first
+	p := uiPage{Users: s.Users(), Mode: s.opts.WebhookMode, Target: s.opts.WebhookURL}
+	s.mu.Lock()
+	for _, inc := range incs {
+		name := inc.ServiceID
+		if sv := s.serviceByIDLocked(inc.ServiceID); sv != nil {
+			name = sv.name
+		}
+		p.Incidents = append(p.Incidents, uiIncident{Incident: inc, Service: name, Open: inc.Status != domain.IncidentResolved})
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := pageTmpl.Execute(w, p); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}
+
+// uiAction sends the delivery of an Approve / Deny click and redirects back
+// to the incident on the page.
+func (s *Server) uiAction(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	id := r.PostForm.Get("incident")
+	ctx, cancel := context.WithTimeout(r.Context(), uiActionTimeout)
+	defer cancel()
+	_, err := s.SendAction(ctx, id, r.PostForm.Get("responder"), r.PostForm.Get("verb"), r.PostForm.Get("note"))
+	switch {
+	case errors.Is(err, ErrUnknownIncident), errors.Is(err, ErrUnknownUser), errors.Is(err, ErrBadVerb), errors.Is(err, ErrNoWebhookURL):
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	// Delivery failures are shown on the page (Incident.LastDelivery).
+	http.Redirect(w, r, "/#"+url.PathEscape(id), http.StatusSeeOther)
+}
