@@ -135,7 +135,10 @@ func TestManualResolve(t *testing.T) {
 		t.Fatalf("on_manual_resolve=ignore: %v, %v", out, err)
 	}
 
-	deny := newHarness(t, func(c *Config) { c.Policy.OnManualResolve = domain.ManualResolveDeny; c.Policy.Approvers = domain.ApproversAny })
+	deny := newHarness(t, func(c *Config) {
+		c.Policy.OnManualResolve = domain.ManualResolveDeny
+		c.Policy.Approvers = domain.ApproversAny
+	})
 	deny.expectActor(bob)
 	deny.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, v domain.Verdict) error {
 		if v.State != domain.StateDenied || !strings.Contains(v.Reason, "incident resolved in PagerDuty") {

@@ -19,10 +19,9 @@ const maxPasses = 64
 
 // state is one request's record as loaded, with what CAS must expect.
 type state struct {
-	rec    domain.Record
-	raw    map[string]string // plugin data as read; nil when absent
-	gone   bool              // request deleted: no plugin data to write
-	claimd bool              // this pass holds the intent
+	rec  domain.Record
+	raw  map[string]string // plugin data as read; nil when absent
+	gone bool              // request deleted: no plugin data to write
 }
 
 // handle walks one request through its effects until nothing is left, an

@@ -11,7 +11,7 @@ import (
 func TestPluginDataRoundTrip(t *testing.T) {
 	rec := Record{
 		RequestID: "r1", User: "alice@example.com", Roles: []string{"db", "web"}, Created: t0, RequestReason: "fix",
-		Incidents: []IncidentRef{{Service: "Ops | Team; 100%", ServiceID: "PS1", IncidentID: "PI1"}, {Service: "B", ServiceID: "PS2", IncidentID: "PI2"}},
+		Incidents:    []IncidentRef{{Service: "Ops | Team; 100%", ServiceID: "PS1", IncidentID: "PI1"}, {Service: "B", ServiceID: "PS2", IncidentID: "PI2"}},
 		ReviewsNoted: 2, ApprovalDone: true, Resolution: StateDenied, ResolveReason: "no",
 		Intent: Intent{Effect: "resolve", Owner: "host-1", At: t0}, Updated: t0.Add(time.Minute),
 	}
