@@ -68,30 +68,37 @@ func cmdCheck(args []string, stdout io.Writer) error {
 }
 
 func (c *checker) certificates(cfg *config.Config) {
-	files := map[string]string{}
-	if cfg.Teleport.ClientCrt != "" {
-		files["teleport client_crt"] = cfg.Teleport.ClientCrt
+	type file struct {
+		name, path string
+		window     time.Duration // fail when expiring sooner
 	}
+	var files []file
+	// Teleport credentials are often short-lived and renewed (tbot): only
+	// an expired one fails.
 	if cfg.Teleport.Identity != "" {
-		files["teleport identity"] = cfg.Teleport.Identity
+		files = append(files, file{"teleport identity", cfg.Teleport.Identity, 0})
+	}
+	if cfg.Teleport.ClientCrt != "" {
+		files = append(files, file{"teleport client_crt", cfg.Teleport.ClientCrt, 0})
 	}
 	if w := cfg.Webhook; w != nil {
-		files["webhook cert_file"] = w.TLS.CertFile
+		files = append(files, file{"webhook cert_file", w.TLS.CertFile, certWarnWindow})
 		if w.TLS.ClientCAFile != "" {
-			files["webhook client_ca_file"] = w.TLS.ClientCAFile
+			files = append(files, file{"webhook client_ca_file", w.TLS.ClientCAFile, certWarnWindow})
 		}
 	}
-	for name, path := range files {
-		exp, err := certExpiry(path)
+	for _, f := range files {
+		exp, err := certExpiry(f.path)
+		left := time.Until(exp)
 		switch {
 		case err != nil:
-			c.line(name, err, "")
-		case time.Until(exp) < 0:
-			c.line(name, fmt.Errorf("%s expired at %s", path, exp.Format(time.RFC3339)), "")
-		case time.Until(exp) < certWarnWindow:
-			c.line(name, fmt.Errorf("%s expires at %s, within 7 days", path, exp.Format(time.RFC3339)), "")
+			c.line(f.name, err, "")
+		case left < 0:
+			c.line(f.name, fmt.Errorf("%s expired at %s", f.path, exp.Format(time.RFC3339)), "")
+		case left < f.window:
+			c.line(f.name, fmt.Errorf("%s expires at %s, within %s", f.path, exp.Format(time.RFC3339), f.window), "")
 		default:
-			c.line(name, nil, fmt.Sprintf("%s valid until %s", path, exp.Format(time.RFC3339)))
+			c.line(f.name, nil, fmt.Sprintf("%s valid until %s", f.path, exp.Format(time.RFC3339)))
 		}
 	}
 }

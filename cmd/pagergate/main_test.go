@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/pagergate/pagergate/adapters/fakepd"
+	"github.com/pagergate/pagergate/adapters/teleport/teleporttest"
+	"github.com/pagergate/pagergate/config"
+)
+
+// servers starts the Teleport test server and a fake PagerDuty, and writes
+// a configuration for them; mutate edits the HCL text.
+func servers(t *testing.T, mutate func(string) string) (string, *teleporttest.Server, *fakepd.Server) {
+	t.Helper()
+	dir := t.TempDir()
+	tsrv, err := teleporttest.New(teleporttest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tsrv.Close)
+	tsrv.AddUser("pagergate", teleporttest.Perms{UpdateRequests: true, ReadRequests: true, PluginData: true})
+	if err := tsrv.WriteIdentityFile(filepath.Join(dir, "identity"), "pagergate", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	pd := fakepd.New(fakepd.Options{})
+	pd.AddUser("bot@example.com", "bot")
+	pd.AddService("Teleport Access Requests")
+	url, err := pd.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pd.Close() })
+	if err := writeSelfSigned(dir, "webhook"); err != nil {
+		t.Fatal(err)
+	}
+	hcl := fmt.Sprintf(`teleport {
+  addr     = %q
+  identity = "%[2]s/identity"
+}
+pager "pagerduty" {
+  api_key                = %q
+  user_email             = "bot@example.com"
+  api_endpoint           = %q
+  default_notify_service = "Teleport Access Requests"
+}
+store "bbolt" {
+  path = "%[2]s/state.db"
+}
+webhook {
+  listen_addr     = "127.0.0.1:0"
+  signing_secrets = ["s3cret"]
+  tls {
+    cert_file = "%[2]s/webhook.crt"
+    key_file  = "%[2]s/webhook.key"
+  }
+}
+metrics {
+  listen_addr = "127.0.0.1:0"
+}
+`, tsrv.Addr(), dir, fakepd.DefaultAPIKey, url)
+	if mutate != nil {
+		hcl = mutate(hcl)
+	}
+	path := filepath.Join(dir, "pagergate.hcl")
+	if err := os.WriteFile(path, []byte(hcl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, tsrv, pd
+}
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestGraphIsValidForEveryPagerKind(t *testing.T) {
+	path, _, _ := servers(t, nil)
+	pdCfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakeCfg, err := config.Parse([]byte(`teleport {
+  addr     = "127.0.0.1:3025"
+  identity = "/nonexistent"
+}
+pager "fake" {}
+`), "fake.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, cfg := range map[string]*config.Config{"pagerduty": pdCfg, "fake": fakeCfg} {
+		if err := fx.ValidateApp(modules(cfg, zap.NewNop())); err != nil {
+			t.Errorf("%s: fx.ValidateApp() = %v", name, err)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.hcl")
+	os.WriteFile(bad, []byte("teleport {\n  addr = \"x:1\"\n  colour = \"blue\"\n}\n"), 0o600)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string // in stdout or stderr
+	}{
+		{"no command", nil, exitConfig, "Usage:"},
+		{"unknown command", []string{"frobnicate"}, exitConfig, `unknown command "frobnicate"`},
+		{"bad flag", []string{"start", "--nope"}, exitConfig, "flag provided but not defined"},
+		{"version", []string{"version"}, exitOK, "pagergate "},
+		{"configure", []string{"configure"}, exitOK, "auto_approve {"},
+		{"bad config", []string{"start", "-c", bad}, exitConfig, "bad.hcl:3"},
+		{"missing config", []string{"check", "-c", "/nonexistent/pagergate.hcl"}, exitConfig, "/nonexistent/pagergate.hcl"},
+		{"migrate needs a file", []string{"migrate"}, exitConfig, "one teleport-pagerduty.toml"},
+		{"migrate", []string{"migrate", "../../config/testdata/migrate/http-no-auth.toml"}, exitOK, `pager "pagerduty"`},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCLI(tt.args...)
+		if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+			t.Errorf("%s: run(%q) = %d, output %q; want %d and %q", tt.name, tt.args, code, out+errOut, tt.code, tt.want)
+		}
+	}
+}
+
+func TestCheckAgainstTheTestServers(t *testing.T) {
+	path, _, _ := servers(t, nil)
+	code, out, _ := runCLI("check", "-c", path)
+	if code != exitOK {
+		t.Fatalf("check = %d:\n%s", code, out)
+	}
+	for _, want := range []string{"ok    teleport ", "ok    pager token and bot user", `"Teleport Access Requests" is PS`, "ok    webhook cert_file"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+
+	unknown, _, _ := servers(t, func(s string) string {
+		return strings.Replace(s, `default_notify_service = "Teleport Access Requests"`, `default_notify_service = "No Such Service"`, 1)
+	})
+	code, out, _ = runCLI("check", "-c", unknown)
+	if code != exitRuntime || !strings.Contains(out, "FAIL  pager default service") {
+		t.Errorf("check with an unknown service = %d:\n%s", code, out)
+	}
+	code, out, _ = runCLI("check", "--offline", "-c", unknown)
+	if code != exitOK || strings.Contains(out, "ok    teleport  ") || strings.Contains(out, "pager") {
+		t.Errorf("check --offline must not probe = %d:\n%s", code, out)
+	}
+}
+
+func TestReloadChangesTheLogLevel(t *testing.T) {
+	path, tsrv, _ := servers(t, nil)
+	_ = tsrv
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg, err := newLogging(config.LogSettings{Output: filepath.Join(t.TempDir(), "log"), Severity: "info"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lg.level.Enabled(zapcore.DebugLevel) {
+		t.Fatal("debug enabled before reload")
+	}
+	src, _ := os.ReadFile(path)
+	os.WriteFile(path, append(src, []byte("log {\n  severity = \"debug\"\n}\n")...), 0o600)
+	reload(path, cfg, lg, false, daemon{}, zap.NewNop())
+	if !lg.level.Enabled(zapcore.DebugLevel) {
+		t.Error("reload did not switch to debug")
+	}
+	os.WriteFile(path, []byte("not hcl {"), 0o600)
+	reload(path, cfg, lg, false, daemon{}, zap.NewNop())
+	if !lg.level.Enabled(zapcore.DebugLevel) {
+		t.Error("a broken file changed the running level")
+	}
+}
+
+func TestDaemonStartsAndStops(t *testing.T) {
+	path, tsrv, pd := servers(t, nil)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fx.New(modules(cfg, zap.NewNop()))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := app.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id, err := tsrv.CreateRequest("alice@example.com", []string{"editor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pd.WaitFor(ctx, func(s *fakepd.Server) bool {
+		for _, inc := range s.Incidents() {
+			if inc.Key == "teleport-access-request/"+id {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatalf("no incident for the default service: %v", err)
+	}
+	if err := app.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
