@@ -30,6 +30,7 @@ var counters = map[string][]string{
 	"effect_retries":        {"reason"},
 	"plugin_data_conflicts": {"effect"},
 	"pager_calls":           {"endpoint", "code"},
+	"pager_retries":         {"endpoint", "code"},
 	"webhook_requests":      {"route", "code"},
 }
 
@@ -44,6 +45,7 @@ var help = map[string]string{
 	"effect_retries":        "Side effects scheduled for retry.",
 	"plugin_data_conflicts": "Compare-and-swap conflicts on Teleport plugin data.",
 	"pager_calls":           "Pager API calls by endpoint and HTTP status.",
+	"pager_retries":         "Pager API calls retried, by endpoint and the status that caused it.",
 	"webhook_requests":      "Webhook requests by route and HTTP status.",
 	"queue_depth":           "Requests waiting for a worker.",
 	"watcher_connected":     "1 while the Teleport watcher is connected.",

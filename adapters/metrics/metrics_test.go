@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
@@ -36,6 +37,7 @@ func TestServerServesMetricsAndHealth(t *testing.T) {
 	reg.Count("no_such_metric", "x")
 	reg.Count("incidents") // wrong label count
 	reg.Gauge("queue_depth", 7)
+	reg.Observe("POST /incidents", 30*time.Millisecond)
 	reg.Gauge("nope", 1)
 	watcher := &readiness{err: errors.New("teleport watcher is not connected")}
 	s := NewServer("127.0.0.1:0", reg, Checks{"watcher": watcher}, zaptest.NewLogger(t))
@@ -47,7 +49,7 @@ func TestServerServesMetricsAndHealth(t *testing.T) {
 
 	code, body := get(t, base+"/metrics")
 	for _, want := range []string{`pagergate_incidents_total{outcome="opened"} 2`, `pagergate_pager_calls_total{code="201",endpoint="POST /incidents"} 1`,
-		"pagergate_queue_depth 7", "pagergate_unknown_metric_total 3", "go_goroutines"} {
+		"pagergate_queue_depth 7", `pagergate_pager_call_seconds_count{endpoint="POST /incidents"} 1`, "pagergate_unknown_metric_total 3", "go_goroutines"} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/metrics (%d) lacks %q", code, want)
 		}

@@ -45,8 +45,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err := t.limiter.wait(ctx); err != nil {
 			return nil, err
 		}
+		began := time.Now()
 		resp, err := t.attempt(ctx, req, attempt)
-		t.count(endpoint, resp, err)
+		t.count(endpoint, resp, err, time.Since(began))
 
 		retry, wait := t.decide(ctx, resp, err, attempt)
 		if !retry || !replayable(req) {
@@ -137,9 +138,18 @@ func (t *retryTransport) backoff(attempt int) time.Duration {
 	return half + rand.N(half+1)
 }
 
-func (t *retryTransport) count(endpoint string, resp *http.Response, err error) {
+// latencyObserver is the optional side of a metrics sink that records call
+// latency (the Prometheus adapter has it; ports.Metrics does not require it).
+type latencyObserver interface {
+	Observe(endpoint string, d time.Duration)
+}
+
+func (t *retryTransport) count(endpoint string, resp *http.Response, err error, took time.Duration) {
 	if t.metrics == nil {
 		return
+	}
+	if o, ok := t.metrics.(latencyObserver); ok {
+		o.Observe(endpoint, took)
 	}
 	status := "error"
 	switch {

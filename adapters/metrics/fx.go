@@ -1,0 +1,27 @@
+package metrics
+
+import (
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/pagergate/pagergate/config"
+	"github.com/pagergate/pagergate/ports"
+)
+
+// Module provides the registry as ports.Metrics and runs the always-on
+// metrics and health listener of the `metrics {}` block; /readyz asks the
+// ports.Readiness in the graph.
+var Module = fx.Module("metrics",
+	fx.Provide(
+		NewRegistry,
+		func(r *Registry) ports.Metrics { return r },
+		fromConfig,
+	),
+	fx.Invoke(func(*Server) {}),
+)
+
+func fromConfig(lc fx.Lifecycle, cfg *config.Config, reg *Registry, ready ports.Readiness, log *zap.Logger) *Server {
+	s := NewServer(cfg.Metrics.ListenAddr, reg, Checks{"pagergate": ready}, log)
+	lc.Append(fx.StartStopHook(s.Start, s.Stop))
+	return s
+}
