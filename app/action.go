@@ -54,7 +54,10 @@ func final(err error) bool {
 func (p *Processor) handleAction(ctx context.Context, a domain.Action, log *zap.Logger) (domain.Outcome, error) {
 	var inc domain.Incident
 	key := a.IncidentKey
-	if key == "" || p.cfg.Policy.Approvers != domain.ApproversAny {
+	if r, ok := p.routes.Load(a.IncidentID); ok {
+		key = domain.IncidentKey(r.(route).requestID)
+		inc = domain.Incident{ID: a.IncidentID, Key: key, ServiceID: r.(route).serviceID}
+	} else if key == "" || p.cfg.Policy.Approvers != domain.ApproversAny {
 		var err error
 		if inc, err = p.pg.GetIncident(ctx, a.IncidentID); err != nil {
 			return 0, fmt.Errorf("get incident %s: %w", a.IncidentID, err)

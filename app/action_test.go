@@ -150,3 +150,21 @@ func TestManualResolve(t *testing.T) {
 		t.Fatalf("on_manual_resolve=deny: %v, %v", out, err)
 	}
 }
+
+func TestActionOnAnIncidentWeOpenedNeedsNoIncidentLookup(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil).Times(2)
+	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil)
+	if err := h.p.handle(ctx, notifyOnly("r1")); err != nil {
+		t.Fatal(err)
+	}
+	h.pg.EXPECT().GetIncident(gomock.Any(), gomock.Any()).Times(0)
+	h.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(notifyOnly("r1"), nil)
+	h.oc.EXPECT().GetUser(gomock.Any(), "PUB").Return(bob, nil)
+	h.oc.EXPECT().OnCallsNow(gomock.Any(), "PUB", []string{"EPN"}).Return([]domain.OnCall{{UserID: "PUB", EscalationPolicyID: "EPN", Level: 1}}, nil)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any())
+	if out, err := h.p.HandleAction(ctx, approveBy("PUB")); err != nil || out != domain.OutcomeDone {
+		t.Fatalf("HandleAction() = %v, %v", out, err)
+	}
+}

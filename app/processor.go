@@ -42,6 +42,7 @@ type Processor struct {
 	readyOnce  sync.Once
 
 	provisioned sync.Map // service ID -> struct{}
+	routes      sync.Map // incident ID -> route, for open records
 
 	effectCtx    context.Context
 	cancelEffect context.CancelFunc

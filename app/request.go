@@ -68,9 +68,7 @@ func (p *Processor) load(ctx context.Context, req *domain.Request) (state, error
 			if len(raw) == 0 {
 				raw = nil
 			}
-			if local, ok, lerr := p.records.GetRecord(ctx, req.ID); lerr == nil && ok && rec.Done() != local.Done() || lerr == nil && !ok {
-				p.mirror(ctx, rec)
-			}
+			p.remember(rec)
 			return state{rec: rec, raw: raw}, nil
 		}
 	}
@@ -154,7 +152,24 @@ func (p *Processor) perform(ctx context.Context, req domain.Request, st state, e
 		}
 	}
 	p.mirror(ctx, done)
+	p.remember(done)
 	return nil
+}
+
+// route is what a pager action needs to know about one of our incidents.
+type route struct{ requestID, serviceID string }
+
+// remember keeps the incidents of open records in memory, so a pager
+// action maps its incident to the request without asking the pager; done
+// records are forgotten.
+func (p *Processor) remember(rec domain.Record) {
+	for _, in := range rec.Incidents {
+		if rec.Done() {
+			p.routes.Delete(in.IncidentID)
+		} else {
+			p.routes.Store(in.IncidentID, route{requestID: rec.RequestID, serviceID: in.ServiceID})
+		}
+	}
 }
 
 func (p *Processor) openIncident(ctx context.Context, req domain.Request, service string) (domain.IncidentRef, error) {

@@ -135,7 +135,8 @@ pager "pagerduty" {
   # Incident priority name; empty: none.
   priority = {{q .Pager.Priority}}
 
-  # Client-side rate limit, requests per minute (1..960).
+  # Client-side rate limit, requests per minute. PagerDuty allows 960 per
+  # API key and answers 429 beyond it (honoured with Retry-After).
   rate_limit = {{.Pager.RateLimit}}
   # Time limit of each API call.
   request_timeout = {{dur .Pager.RequestTimeout}}

@@ -18,6 +18,9 @@ type checker struct {
 	diags hcl.Diagnostics
 }
 
+// maxRateLimit bounds pager.rate_limit (requests per minute).
+const maxRateLimit = 100000
+
 func (c *checker) errorf(subject hcl.Range, summary, format string, args ...any) {
 	c.diags = append(c.diags, &hcl.Diagnostic{
 		Severity: hcl.DiagError,
@@ -320,9 +323,12 @@ func (c *checker) pager(f *File, top block) PagerSettings {
 		out.Urgency = c.oneOf(b, "urgency", p.Urgency, "", "high", "low")
 	}
 	if p.RateLimit != nil {
-		if r := *p.RateLimit; r < 1 || r > 960 {
+		// PagerDuty allows 960 requests per minute per key and answers 429
+		// beyond, which the client honours; higher limits serve the fake
+		// and API proxies.
+		if r := *p.RateLimit; r < 1 || r > maxRateLimit {
 			c.errorf(b.value("rate_limit"), "Invalid value",
-				"%s must be between 1 and 960 requests per minute (PagerDuty's REST limit is 960); got %d.", b.key("rate_limit"), r)
+				"%s must be between 1 and %d requests per minute (PagerDuty's own limit is 960 per API key); got %d.", b.key("rate_limit"), maxRateLimit, r)
 		} else {
 			out.RateLimit = r
 		}

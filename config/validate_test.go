@@ -175,12 +175,12 @@ func TestInvalid(t *testing.T) {
 		{
 			name:    "rate limit zero",
 			src:     teleportOK + pagerWith("  rate_limit = 0\n"),
-			summary: "Invalid value", detail: `pager.pagerduty.rate_limit must be between 1 and 960`, at: "rate_limit",
+			summary: "Invalid value", detail: `pager.pagerduty.rate_limit must be between 1 and 100000`, at: "rate_limit",
 		},
 		{
 			name:    "rate limit above PagerDuty's",
-			src:     teleportOK + pagerWith("  rate_limit = 961\n"),
-			summary: "Invalid value", detail: `got 961`, at: "rate_limit",
+			src:     teleportOK + pagerWith("  rate_limit = 100001\n"),
+			summary: "Invalid value", detail: `got 100001`, at: "rate_limit",
 		},
 		{
 			name:    "duration syntax",
