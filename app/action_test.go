@@ -154,7 +154,8 @@ func TestManualResolve(t *testing.T) {
 func TestActionOnAnIncidentWeOpenedNeedsNoIncidentLookup(t *testing.T) {
 	h := newHarness(t, nil)
 	h.allowCAS()
-	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil).Times(2)
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
+	h.oc.EXPECT().FindService(gomock.Any(), "PSN").Return(notifySvc, nil)
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil)
 	if err := h.p.handle(ctx, notifyOnly("r1")); err != nil {
 		t.Fatal(err)
