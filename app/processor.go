@@ -39,6 +39,7 @@ type Processor struct {
 
 	connected  atomic.Bool
 	reconciled atomic.Bool
+	scanned    atomic.Bool // resolved requests listed once after start
 	readyOnce  sync.Once
 
 	provisioned sync.Map // service ID -> struct{}

@@ -105,6 +105,14 @@ func (p *Processor) mirror(ctx context.Context, rec domain.Record) {
 func (p *Processor) perform(ctx context.Context, req domain.Request, st state, eff domain.Effect) error {
 	now := p.cfg.Now()
 	recovering := st.gone // a deleted request may have been handled by a peer
+	if eff.Kind == domain.EffectResolve && !st.gone && strings.HasPrefix(st.rec.Intent.Effect, "open:") {
+		// An incident may have been opened and the process stopped before
+		// recording it; the request was resolved meanwhile, so Plan will not
+		// open again. Adopt what the pager holds under the key.
+		if err := p.adopt(ctx, &st.rec); err != nil {
+			return err
+		}
+	}
 	if !st.gone {
 		in := st.rec.Intent
 		if in.Effect != "" {
@@ -117,7 +125,7 @@ func (p *Processor) perform(ctx context.Context, req domain.Request, st state, e
 		}
 		claimed := st.rec
 		claimed.Intent = domain.Intent{Effect: eff.Key(), Owner: p.cfg.ReplicaID, At: now}
-		set := claimed.PluginData()
+		set := claimed.FullPluginData()
 		if err := p.tp.UpdatePluginData(ctx, req.ID, set, st.raw); err != nil {
 			return fmt.Errorf("record intent: %w", err)
 		}
@@ -142,7 +150,7 @@ func (p *Processor) perform(ctx context.Context, req domain.Request, st state, e
 
 	done := domain.Apply(st.rec, req, eff, result, p.cfg.Now())
 	if !st.gone {
-		if err := p.tp.UpdatePluginData(ctx, req.ID, done.PluginData(), st.raw); err != nil {
+		if err := p.tp.UpdatePluginData(ctx, req.ID, done.FullPluginData(), st.raw); err != nil {
 			if errors.Is(err, ports.ErrNotFound) {
 				// Deleted meanwhile: the effect happened; keep it locally.
 				p.mirror(ctx, done)
@@ -153,6 +161,23 @@ func (p *Processor) perform(ctx context.Context, req domain.Request, st state, e
 	}
 	p.mirror(ctx, done)
 	p.remember(done)
+	return nil
+}
+
+// adopt adds the active incidents found under the request's key to the
+// record.
+func (p *Processor) adopt(ctx context.Context, rec *domain.Record) error {
+	found, err := p.pg.FindIncidents(ctx, domain.IncidentKey(rec.RequestID))
+	if err != nil {
+		return fmt.Errorf("find incidents by key: %w", err)
+	}
+	for _, in := range found {
+		known := slices.ContainsFunc(rec.Incidents, func(r domain.IncidentRef) bool { return r.IncidentID == in.ID })
+		if in.Active() && !known {
+			rec.Incidents = append(rec.Incidents, domain.IncidentRef{Service: in.ServiceID, ServiceID: in.ServiceID, IncidentID: in.ID})
+			p.log.Info("unrecorded incident adopted", zap.String("request_id", rec.RequestID), zap.String("pd_incident_id", in.ID))
+		}
+	}
 	return nil
 }
 

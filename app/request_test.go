@@ -297,6 +297,14 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	// r2 was open when we stopped, then deleted while we were away.
 	h.rec.PutRecord(ctx, domain.Record{RequestID: "r2", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI2"}}})
 	h.tp.EXPECT().GetRequest(gomock.Any(), "r2").Return(domain.Request{}, ports.ErrNotFound)
+	// r3 was approved while we were away, and the local store never knew it
+	// (a new store file): the one-time scan finds it.
+	r3 := notifyOnly("r3")
+	r3.State = domain.StateApproved
+	h.setRecord(domain.Record{RequestID: "r3", ApprovalDone: true, Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI3"}}})
+	h.tp.EXPECT().ListRequests(gomock.Any()).Return([]domain.Request{notifyOnly("r1"), r3}, nil).Times(1)
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI3", "Access request has been approved")
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI3")
 	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil)
 	h.pg.EXPECT().ListNotes(gomock.Any(), "PI2").Return(nil, nil)
@@ -318,6 +326,12 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	if rec := h.record("r1"); len(rec.Incidents) != 1 {
 		t.Errorf("backlog request record = %+v", rec)
 	}
+	if rec := h.record("r3"); rec.Resolution != domain.StateApproved {
+		t.Errorf("request resolved while away: record = %+v", rec)
+	}
+	// A reconnect does not scan again (ListRequests is expected once).
+	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{notifyOnly("r1")}})
+	waitFor(t, func() bool { return h.p.Pending() == 0 })
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventDisconnected, Err: errors.New("stream reset")})
 	if !errors.Is(h.p.Ready(), ErrDisconnected) {
 		t.Errorf("Ready() after disconnect = %v", h.p.Ready())
@@ -332,5 +346,25 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestIncidentOpenedJustBeforeACrashIsResolvedWithTheRequest(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	// The incident was opened, then the process died before recording it;
+	// the request was approved before the next start.
+	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: "open:Access Requests", Owner: "replica-a", At: now.Add(-time.Minute)}})
+	req := notifyOnly("r1")
+	req.State = domain.StateApproved
+	h.pg.EXPECT().FindIncidents(gomock.Any(), "teleport-access-request/r1").Return([]domain.Incident{
+		{ID: "PI9", ServiceID: "PSN", Status: domain.IncidentTriggered}}, nil)
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI9", "Access request has been approved")
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI9")
+	if err := h.p.handle(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if rec := h.record("r1"); !rec.Done() || len(rec.Incidents) != 1 || rec.Incidents[0].IncidentID != "PI9" {
+		t.Errorf("record = %+v", rec)
 	}
 }

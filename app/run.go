@@ -93,6 +93,7 @@ func (p *Processor) reconcile(ctx context.Context, pending []domain.Request) {
 		if seen[rec.RequestID] {
 			continue
 		}
+		seen[rec.RequestID] = true
 		stale++
 		r, err := p.tp.GetRequest(ctx, rec.RequestID)
 		switch {
@@ -104,7 +105,40 @@ func (p *Processor) reconcile(ctx context.Context, pending []domain.Request) {
 			p.Submit(r)
 		}
 	}
+	if !p.scanned.Load() {
+		n, err := p.scanResolved(ctx, seen)
+		if err != nil {
+			p.log.Warn("resolved requests not scanned; will try at the next reconnect", zap.Error(err))
+		} else {
+			p.scanned.Store(true)
+			stale += n
+		}
+	}
 	p.reconciled.Store(true)
 	p.log.Info("backlog reconciled", zap.Int("pending", len(pending)), zap.Int("closed_while_away", stale))
 	p.readyOnce.Do(func() { p.log.Info("ready") })
+}
+
+// scanResolved runs once per process: it schedules every resolved request
+// the local store does not know as done, so incidents of requests resolved
+// while pagergate was away are resolved even when the store file is new or
+// was lost (SPEC §7). Requests whose plugin data says done cost one read.
+func (p *Processor) scanResolved(ctx context.Context, seen map[string]bool) (int, error) {
+	all, err := p.tp.ListRequests(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list requests: %w", err)
+	}
+	n := 0
+	for _, r := range all {
+		if seen[r.ID] || r.State == domain.StatePending {
+			continue
+		}
+		if rec, ok, err := p.records.GetRecord(ctx, r.ID); err == nil && ok && rec.Done() {
+			continue
+		}
+		seen[r.ID] = true
+		n++
+		p.Submit(r)
+	}
+	return n, nil
 }

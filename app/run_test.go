@@ -26,6 +26,7 @@ func TestRunHandlesWatcherEventsInOrder(t *testing.T) {
 	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been approved")
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").DoAndReturn(func(context.Context, string) error { close(resolved); return nil })
 
+	h.tp.EXPECT().ListRequests(gomock.Any()).Return(nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	w.EXPECT().Watch(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, out chan<- domain.Event) error {
 		out <- domain.Event{Kind: domain.EventSynced}

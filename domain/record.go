@@ -76,6 +76,27 @@ const (
 	KeyUpdated   = "pagergate_updated"
 )
 
+// PluginDataKeys are every plugin data key pagergate reads or writes.
+var PluginDataKeys = []string{
+	KeyIncidentID, KeyServiceID, KeyUser, KeyRoles, KeyCreated, KeyRequestReason,
+	KeyReviewsCount, KeyResolution, KeyResolveReason,
+	KeyIncidents, KeyApproval, KeyIntent, KeyUpdated,
+}
+
+// FullPluginData is PluginData with every key of PluginDataKeys present, ""
+// for the absent ones. Written with compare-and-swap, it makes the
+// comparison cover the whole record, not only the keys that have values
+// (Teleport checks only the keys an update names; "" means absent).
+func (r Record) FullPluginData() map[string]string {
+	m := r.PluginData()
+	for _, k := range PluginDataKeys {
+		if _, ok := m[k]; !ok {
+			m[k] = ""
+		}
+	}
+	return m
+}
+
 // PluginData returns the record as Teleport plugin data.
 func (r Record) PluginData() map[string]string {
 	m := map[string]string{}

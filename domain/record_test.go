@@ -127,3 +127,13 @@ func TestEffectKeysAndApply(t *testing.T) {
 		t.Error("permanent on-call entry must be active")
 	}
 }
+
+func TestFullPluginDataNamesEveryKey(t *testing.T) {
+	m := Record{RequestID: "r", User: "alice"}.FullPluginData()
+	if len(m) != len(PluginDataKeys) || m[KeyUser] != "alice" || m[KeyIntent] != "" {
+		t.Errorf("FullPluginData() = %v", m)
+	}
+	if got, err := RecordFromPluginData("r", m); err != nil || got.User != "alice" || got.Intent.Effect != "" {
+		t.Errorf("empty values must read as absent: %+v, %v", got, err)
+	}
+}

@@ -3,7 +3,9 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +48,21 @@ func TestPendingRequestOpensIncident(t *testing.T) {
 	if got := e.requestState(id); got != types.RequestState_PENDING {
 		t.Errorf("request state %s, want PENDING", got)
 	}
+
+	// Several notify values, one repeated: one incident per service.
+	multi := e.createRequest(alice, []string{"editor"}, notify(svcCritical, svcTeleport, svcCritical), "two services")
+	e.waitIncidentIn(multi, svcCritical)
+	e.waitIncidentIn(multi, svcTeleport)
+	d.waitLogEntry("with decision notify for the second service", func(l logEntry) bool {
+		return l.str("decision") == "notify" && l.str("request_id") == multi && l.str("pd_service") == svcTeleport
+	})
+	if n := len(e.incidentsFor(multi)); n != 2 {
+		t.Errorf("%d incidents for a request naming two services, want 2", n)
+	}
+	if v, ok := metricValue(d.metrics(), `pagergate_incidents_total{outcome="opened"}`); !ok || v != 3 {
+		t.Errorf("pagergate_incidents_total{outcome=\"opened\"} = %v (found %v), want 3", v, ok)
+	}
+
 	d.stop()
 	if n := len(e.incidentsFor(id)); n != 1 {
 		t.Errorf("after stop: %d incidents for the request, want 1", n)
@@ -322,4 +339,68 @@ func TestRequireActiveIncident(t *testing.T) {
 		t.Errorf("reason %q lacks %s", r.GetResolveReason(), bob)
 	}
 	d.stop()
+}
+
+// SPEC §2 and §7: a request reviewed while pagergate was down gets its
+// notes and its incident resolved at the next start, exactly once, with
+// the same state file and with a fresh one ("losing the file loses no
+// correctness").
+//
+// BUG (fresh state file): app/run.go, Processor.reconcile only revisits
+// requests that are PENDING or have an open record in the local store
+// (records.OpenRecords). With a new state file the approved request is in
+// neither list, so its incident stays open forever. Teleport's plugin data
+// (incident_id, resolution) or the pager's open incidents with the
+// teleport-access-request/ key would find it.
+func TestResolvedWhileDown(t *testing.T) {
+	t.Parallel()
+	for _, fresh := range []bool{false, true} {
+		name := "same state file"
+		if fresh {
+			name = "fresh state file"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOpts{})
+			d := e.start(e.writeConfig())
+
+			reviewed := e.createRequest(alice, []string{"editor"}, notify(svcTeleport), "reviewed while down")
+			pending := e.createRequest(alice, []string{"auditor"}, notify(svcTeleport), "still pending")
+			inc := e.waitIncident(reviewed)
+			e.waitIncident(pending)
+			for _, id := range []string{reviewed, pending} {
+				e.waitFor("incident recorded for "+id, func() bool { return e.pluginData(id)["incident_id"] != "" })
+			}
+			d.stop()
+
+			if err := e.tp.Approve(reviewed, "reviewer@example.com", "while pagergate was down"); err != nil {
+				t.Fatal(err)
+			}
+			var opts []configOpt
+			if fresh {
+				opts = append(opts, withStorePath(filepath.Join(e.dir, "fresh.db")))
+			}
+			d = e.start(e.writeConfig(opts...))
+			d.waitLogEntry("backlog reconciled", func(l logEntry) bool { return l.str("msg") == "backlog reconciled" })
+			// A shorter wait than waitTimeout: the fresh case fails (BUG above).
+			wctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			if err := e.pd.WaitFor(wctx, func(pd *fakepd.Server) bool {
+				i, _ := pd.Incident(inc.ID)
+				return i.Status == "resolved"
+			}); err != nil {
+				t.Fatalf("BUG: the incident of a request approved while pagergate was down is still open after the restart (%s): %v", name, err)
+			}
+			notes := e.pd.Notes(inc.ID)
+			if len(notes) != 2 || !strings.HasPrefix(notes[0], "[review #1]") || !strings.HasPrefix(notes[1], "Access request has been approved") {
+				t.Errorf("notes = %q, want the review and the resolution once each", notes)
+			}
+			for _, id := range []string{reviewed, pending} {
+				if n := len(e.incidentsFor(id)); n != 1 {
+					t.Errorf("request %s: %d incidents, want 1", id, n)
+				}
+			}
+			d.stop()
+		})
+	}
 }

@@ -1,4 +1,4 @@
-//go:build e2e
+//go:build e2e || bench
 
 // Harness of the end-to-end suite: the real pagergate binary runs as a
 // separate process against loopback fakes of both sides.
@@ -37,7 +37,12 @@
 // its own JSON file; a daemon reads only what it wrote itself (from the
 // file offset at its start). Config options: withApprovalMode,
 // withAutoApprove, withPager, withWebhook, withTop, withDefaultNotify,
-// withNoWebhook, withWorkers, withStorePath, or any func(*daemonConfig).
+// withNoWebhook, withWorkers, withStorePath, withWebhookCert, or any
+// func(*daemonConfig).
+//
+// e.run(cfgPath, args, env...) runs any subcommand without waiting for
+// readiness (cfgPath "" when the command writes no log); d.wait(timeout)
+// returns its exit code.
 //
 // Waiting never sleeps: every wait polls a condition every 15 ms (or wakes
 // on fakepd changes) until waitTimeout passes, then fails the test.
@@ -45,8 +50,9 @@
 // Helpers: createRequest, waitIncident, waitIncidentIn, waitResolved,
 // waitState, waitFor, waitPD, incidentsFor, pluginData, pdUserID, and for
 // raw webhook deliveries httpsClient, postWebhook, postV3, signV3,
-// v3Annotated, customAction. Daemon: stop, stopWithin, kill, signal, exited, logContains,
-// waitLog, waitLogEntry, logEntries, metrics, stderrText.
+// v3Annotated, customAction. Daemon: stop, stopWithin, kill, signal,
+// exited, wait, logContains, waitLog, waitLogEntry, logEntries, metrics
+// (with metricValue), stderrText.
 package e2e
 
 import (
@@ -70,6 +76,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -120,7 +127,11 @@ func testMain(m *testing.M) int {
 	if err != nil {
 		goBin = "/usr/local/go/bin/go"
 	}
-	build := exec.Command(goBin, "build", "-race", "-o", binPath, "./cmd/pagergate")
+	args := []string{"build", "-race", "-o", binPath, "./cmd/pagergate"}
+	if !raceBuild { // benchmarks measure a normal build
+		args = []string{"build", "-o", binPath, "./cmd/pagergate"}
+	}
+	build := exec.Command(goBin, args...)
 	build.Dir = ".."
 	build.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -318,6 +329,8 @@ type daemonConfig struct {
 	Severity    string // default "debug"
 	// RequestTimeout is pager.request_timeout (default "5s").
 	RequestTimeout string
+	// CertFile and KeyFile replace the env's webhook certificate.
+	CertFile, KeyFile string
 }
 
 type configOpt func(*daemonConfig)
@@ -343,6 +356,9 @@ func withDefaultNotify(svc string) configOpt {
 func withNoWebhook() configOpt         { return func(c *daemonConfig) { c.NoWebhook = true } }
 func withWorkers(n int) configOpt      { return func(c *daemonConfig) { c.Workers = n } }
 func withStorePath(p string) configOpt { return func(c *daemonConfig) { c.StorePath = p } }
+func withWebhookCert(certFile, keyFile string) configOpt {
+	return func(c *daemonConfig) { c.CertFile, c.KeyFile = certFile, keyFile }
+}
 
 // q quotes s as an HCL string.
 func q(s string) string { b, _ := json.Marshal(s); return string(b) }
@@ -359,6 +375,8 @@ func (e *env) writeConfig(opts ...configOpt) string {
 		LogPath:        filepath.Join(e.dir, fmt.Sprintf("pagergate-%d.log", n)),
 		Severity:       "debug",
 		RequestTimeout: "5s",
+		CertFile:       e.certFile,
+		KeyFile:        e.keyFile,
 	}
 	for _, o := range opts {
 		o(c)
@@ -428,8 +446,8 @@ func (e *env) render(c *daemonConfig) string {
 			w("  }")
 		}
 		w("  tls {")
-		w("    cert_file = %s", q(e.certFile))
-		w("    key_file  = %s", q(e.keyFile))
+		w("    cert_file = %s", q(c.CertFile))
+		w("    key_file  = %s", q(c.KeyFile))
 		if e.clientCAFile != "" {
 			w("    client_ca_file = %s", q(e.clientCAFile))
 		}
@@ -510,7 +528,8 @@ func (l *lockedBuffer) String() string {
 }
 
 // run starts the binary with args and returns the process without waiting
-// for readiness; extraEnv adds NAME=value entries.
+// for readiness; extraEnv entries NAME=value set a variable, a bare NAME
+// removes it.
 func (e *env) run(cfgPath string, args []string, extraEnv ...string) *daemon {
 	e.t.Helper()
 	d := &daemon{
@@ -528,7 +547,14 @@ func (e *env) run(cfgPath string, args []string, extraEnv ...string) *daemon {
 	}
 	d.cmd = exec.Command(binPath, args...)
 	d.cmd.Dir = e.dir
-	d.cmd.Env = append(os.Environ(), extraEnv...)
+	d.cmd.Env = os.Environ()
+	for _, kv := range extraEnv {
+		name, _, set := strings.Cut(kv, "=")
+		d.cmd.Env = slices.DeleteFunc(d.cmd.Env, func(x string) bool { return strings.HasPrefix(x, name+"=") })
+		if set {
+			d.cmd.Env = append(d.cmd.Env, kv)
+		}
+	}
 	d.cmd.Stdout = d.stderr
 	d.cmd.Stderr = d.stderr
 	if err := d.cmd.Start(); err != nil {
@@ -758,9 +784,37 @@ func (d *daemon) metrics() string {
 	return string(b)
 }
 
+// metricValue returns the value of the sample whose name and labels are
+// written exactly as series (e.g. `pagergate_incidents_total{outcome="opened"}`)
+// in a /metrics text.
+func metricValue(text, series string) (float64, bool) {
+	for _, l := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(l, series+" ")
+		if !ok {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(rest, &v); err == nil {
+			return v, true
+		}
+	}
+	return 0, false
+}
+
 func (d *daemon) dump() {
-	d.t.Logf("pagergate %v: exit %d\noutput:\n%s\nlog (tail):\n%s", d.cmd.Args[1:], d.exitCode,
-		tail(d.stderr.String(), 40), tail(d.logText(), 60))
+	d.t.Logf("pagergate %v: exit %d\noutput:\n%s\nlog %s (tail):\n%s", d.cmd.Args[1:], d.exitCode,
+		tail(d.stderr.String(), 40), d.logPath, tail(withoutFx(d.logText()), 60))
+}
+
+// withoutFx drops fx's own lines from a JSON log.
+func withoutFx(log string) string {
+	var keep []string
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.Contains(l, `"logger":"fx"`) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 func tail(s string, lines int) string {
@@ -1146,7 +1200,7 @@ func newIssuer(cn string, notBefore, notAfter time.Time) (*issuer, error) {
 		NotBefore:             notBefore,
 		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		DNSNames:              []string{"localhost"},

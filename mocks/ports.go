@@ -159,6 +159,45 @@ func (c *MockAccessRequestsListPendingCall) DoAndReturn(f func(context.Context) 
 	return c
 }
 
+// ListRequests mocks base method.
+func (m *MockAccessRequests) ListRequests(ctx context.Context) ([]domain.Request, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListRequests", ctx)
+	ret0, _ := ret[0].([]domain.Request)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListRequests indicates an expected call of ListRequests.
+func (mr *MockAccessRequestsMockRecorder) ListRequests(ctx any) *MockAccessRequestsListRequestsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListRequests", reflect.TypeOf((*MockAccessRequests)(nil).ListRequests), ctx)
+	return &MockAccessRequestsListRequestsCall{Call: call}
+}
+
+// MockAccessRequestsListRequestsCall wrap *gomock.Call
+type MockAccessRequestsListRequestsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockAccessRequestsListRequestsCall) Return(arg0 []domain.Request, arg1 error) *MockAccessRequestsListRequestsCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockAccessRequestsListRequestsCall) Do(f func(context.Context) ([]domain.Request, error)) *MockAccessRequestsListRequestsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockAccessRequestsListRequestsCall) DoAndReturn(f func(context.Context) ([]domain.Request, error)) *MockAccessRequestsListRequestsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Ping mocks base method.
 func (m *MockAccessRequests) Ping(ctx context.Context) (domain.Cluster, error) {
 	m.ctrl.T.Helper()

@@ -17,6 +17,8 @@ type AccessRequests interface {
 	GetRequest(ctx context.Context, id string) (domain.Request, error)
 	// ListPending returns every pending request.
 	ListPending(ctx context.Context) ([]domain.Request, error)
+	// ListRequests returns every request Teleport still holds, in any state.
+	ListRequests(ctx context.Context) ([]domain.Request, error)
 	// Resolve approves or denies a request by review or by setting its
 	// state (v.Mode). ErrAlreadyReviewed, ErrAlreadyResolved,
 	// *PermissionError are the expected failures.

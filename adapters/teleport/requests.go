@@ -36,6 +36,19 @@ func (c *Client) GetRequest(ctx context.Context, id string) (domain.Request, err
 	return domain.Request{}, fmt.Errorf("get access request %s: %w", id, ports.ErrNotFound)
 }
 
+// ListRequests returns every access request, in any state.
+func (c *Client) ListRequests(ctx context.Context) ([]domain.Request, error) {
+	reqs, err := c.api.GetAccessRequests(ctx, types.AccessRequestFilter{})
+	if err != nil {
+		return nil, translate(ctx, err, "list access requests", PermRead)
+	}
+	out := make([]domain.Request, 0, len(reqs))
+	for _, r := range reqs {
+		out = append(out, toDomain(r))
+	}
+	return out, nil
+}
+
 // ListPending returns every pending request.
 func (c *Client) ListPending(ctx context.Context) ([]domain.Request, error) {
 	reqs, err := c.api.GetAccessRequests(ctx, types.AccessRequestFilter{State: types.RequestState_PENDING})

@@ -1,0 +1,641 @@
+//go:build e2e && realteleport
+
+// The realteleport suite runs the real pagergate binary against a real
+// Teleport Auth Service (Community Edition, v14.2.3, built from source by
+// teleportbin/build.sh and cached by version) and the fake PagerDuty.
+//
+// Run it with:
+//
+//	go test -race -count=1 -timeout 30m -tags 'e2e realteleport' -run '^TestRealTeleport' ./e2e/
+//
+// PAGERGATE_TELEPORT_BIN may name a directory that already holds the
+// `teleport` and `tctl` binaries; otherwise the test runs build.sh (a cold
+// build takes several minutes and needs the Go module proxy).
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// pluginUser is the Teleport user pagergate runs as against the real
+// Auth Service (the name the seed guide uses).
+const pluginUser = "access-plugin"
+
+// realRBAC is the seed guide's roles and users in the form Teleport
+// Community Edition accepts: no review_requests, no thresholds; the
+// plugin approves with set_state, so its role may update requests.
+// Requesters annotate their requests through their role's
+// request.annotations, which Teleport copies into system annotations.
+var realRBAC = fmt.Sprintf(`kind: role
+version: v5
+metadata:
+  name: editor-requester
+spec:
+  allow:
+    request:
+      roles: ['editor']
+      annotations:
+        pagerduty_notify_service: [%[1]q]
+---
+kind: role
+version: v5
+metadata:
+  name: demo-role
+spec:
+  allow:
+    logins: ['nobody']
+---
+kind: role
+version: v5
+metadata:
+  name: demo-role-requester
+spec:
+  allow:
+    request:
+      roles: ['demo-role']
+      annotations:
+        pagerduty_services: [%[2]q]
+        pagerduty_notify_service: [%[1]q]
+---
+kind: role
+version: v5
+metadata:
+  name: %[3]s
+spec:
+  allow:
+    rules:
+    - resources: ['access_request']
+      verbs: ['list', 'read', 'update']
+    - resources: ['access_plugin_data']
+      verbs: ['update']
+---
+kind: user
+version: v2
+metadata:
+  name: %[3]s
+spec:
+  roles: ['%[3]s']
+---
+kind: user
+version: v2
+metadata:
+  name: %[4]s
+spec:
+  roles: ['editor-requester', 'demo-role-requester']
+---
+kind: user
+version: v2
+metadata:
+  name: %[5]s
+spec:
+  roles: ['editor-requester', 'demo-role-requester']
+`, svcTeleport, svcCritical, pluginUser, alice, bob)
+
+// TestRealTeleport runs the scenarios of the e2e suite that matter most
+// against a real Auth Service, in one world: one Teleport process, one
+// fake PagerDuty, one pagergate state file. Scenario numbers are those of
+// the e2e suite.
+func TestRealTeleport(t *testing.T) {
+	bins := teleportBinaries(t)
+	e := newEnv(t, envOpts{})
+	tp := startRealTeleport(t, bins)
+	tp.create(realRBAC)
+	tp.signIdentity(pluginUser, e.identity)
+	cfg := tp.config(e)
+	d := e.start(cfg)
+	checkPing(t, d)
+
+	// 1: a pending request opens one incident in its notify service; the
+	// annotations come from the requester's role.
+	pendingID := tp.createRequest(alice, "editor", "deploy hotfix 42")
+	inc := e.waitIncidentIn(pendingID, svcTeleport)
+	for _, want := range []string{alice, "editor", "deploy hotfix 42", pendingID} {
+		if !strings.Contains(inc.Title+"\n"+inc.Details, want) {
+			t.Errorf("scenario 1: incident lacks %q:\n%s\n%s", want, inc.Title, inc.Details)
+		}
+	}
+	if r := tp.request(pendingID); r.stateName() != "PENDING" {
+		t.Errorf("scenario 1: request state %s, want PENDING", r.stateName())
+	} else {
+		// Teleport gathers request.annotations from every role of the
+		// requester (duplicates kept); one incident per service anyway.
+		t.Logf("scenario 1: system annotations %v", r.Spec.SystemAnnotations)
+	}
+
+	// 2: an admin approves; the incident gets the resolution note and is
+	// resolved.
+	approveID := tp.createRequest(alice, "editor", "read the logs")
+	inc = e.waitIncident(approveID)
+	tp.tctl("request", "approve", approveID, "--reason=approved by the admin")
+	e.waitResolved(approveID)
+	wantNote(t, "scenario 2", e.waitNotes(inc.ID, 1), "APPROVED", "approved by the admin")
+
+	// 3: an admin denies.
+	denyID := tp.createRequest(alice, "editor", "write the logs")
+	inc = e.waitIncident(denyID)
+	tp.tctl("request", "deny", denyID, "--reason=not today")
+	e.waitResolved(denyID)
+	wantNote(t, "scenario 3", e.waitNotes(inc.ID, 1), "DENIED", "not today")
+
+	// 4: a deleted request counts as expired.
+	expireID := tp.createRequest(alice, "editor", "expires")
+	inc = e.waitIncident(expireID)
+	tp.tctl("request", "rm", expireID)
+	e.waitResolved(expireID)
+	wantNote(t, "scenario 4", e.waitNotes(inc.ID, 1), "EXPIRED")
+
+	// 6: an on-call requester is approved at once by set_state.
+	autoID := tp.createRequest(bob, "demo-role", "on call, investigating")
+	tp.waitState(autoID, "APPROVED")
+	if r := tp.request(autoID); !strings.Contains(r.Spec.ResolveReason, bob) {
+		t.Errorf("scenario 6: resolve reason %q does not name %s", r.Spec.ResolveReason, bob)
+	}
+	tp.wantDelegator(autoID, "pagerduty:"+bob)
+	inc = e.waitResolved(autoID)
+	wantNote(t, "scenario 6", e.waitNotes(inc.ID, 1), bob)
+
+	// 7: the same request by someone not on call stays pending.
+	notOnCallID := tp.createRequest(alice, "demo-role", "not on call")
+	e.waitIncident(notOnCallID)
+	d.waitLogEntry("a decision on "+notOnCallID, func(l logEntry) bool {
+		return l.str("request_id") == notOnCallID && l.str("decision") != "" && l.str("decision") != "notify"
+	})
+	if got := tp.state(notOnCallID); got != "PENDING" {
+		t.Errorf("scenario 7: request state %s, want PENDING", got)
+	}
+
+	// 9: a responder on call for the notify service approves from the pager.
+	buttonID := tp.createRequest(alice, "editor", "pager button")
+	inc = e.waitIncident(buttonID)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	code, err := e.pd.SendAction(ctx, inc.ID, carol, "approve", "go ahead")
+	cancel()
+	if err != nil || code/100 != 2 {
+		t.Fatalf("scenario 9: pager approve answered %d, %v", code, err)
+	}
+	tp.waitState(buttonID, "APPROVED")
+	if r := tp.request(buttonID); !strings.Contains(r.Spec.ResolveReason, carol) {
+		t.Errorf("scenario 9: resolve reason %q does not name %s", r.Spec.ResolveReason, carol)
+	}
+	tp.wantDelegator(buttonID, "pagerduty:"+carol)
+	e.waitResolved(buttonID)
+
+	// 11: a request created while pagergate is down gets its incident at
+	// the next start.
+	d.stop()
+	backlogID := tp.createRequest(alice, "editor", "while down")
+	tp.waitListed(backlogID)
+	d = e.start(cfg)
+	e.waitIncident(backlogID)
+
+	// 15: Teleport restarts; pagergate reconnects on its own and keeps
+	// working on old and new requests.
+	tp.restart()
+	afterID := tp.createRequest(alice, "editor", "after restart")
+	e.waitIncident(afterID)
+	tp.tctl("request", "approve", backlogID, "--reason=after the restart")
+	e.waitResolved(backlogID)
+	d.waitReady()
+
+	// Exactly one incident per request, whatever happened in between.
+	for _, id := range []string{pendingID, approveID, denyID, expireID, autoID, notOnCallID, buttonID, backlogID, afterID} {
+		if n := len(e.incidentsFor(id)); n != 1 {
+			t.Errorf("request %s has %d incidents, want 1", id, n)
+		}
+	}
+	d.stop()
+}
+
+// checkPing makes sure the daemon saw a real Teleport: the version check
+// ran against 14.x.
+func checkPing(t *testing.T, d *daemon) {
+	t.Helper()
+	d.waitLogEntry("the server version", func(l logEntry) bool {
+		for _, v := range l {
+			if s, ok := v.(string); ok && strings.HasPrefix(s, "14.") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// wantNote fails unless one of notes holds every want.
+func wantNote(t *testing.T, scenario string, notes []string, want ...string) {
+	t.Helper()
+	for _, n := range notes {
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(strings.ToUpper(n), strings.ToUpper(w))
+		}
+		if ok {
+			return
+		}
+	}
+	t.Errorf("%s: no note holds %q; notes: %q", scenario, want, notes)
+}
+
+// ---- binaries ----
+
+var (
+	binsOnce sync.Once
+	binsDir  string
+	binsErr  error
+)
+
+// teleportBinaries returns the directory holding `teleport` and `tctl`:
+// PAGERGATE_TELEPORT_BIN, or what teleportbin/build.sh built or found in
+// its cache.
+func teleportBinaries(t *testing.T) string {
+	t.Helper()
+	binsOnce.Do(func() {
+		if dir := os.Getenv("PAGERGATE_TELEPORT_BIN"); dir != "" {
+			binsDir = dir
+			return
+		}
+		began := time.Now()
+		cmd := exec.Command("bash", "teleportbin/build.sh")
+		cmd.Stderr = os.Stderr // progress and build time
+		out, err := cmd.Output()
+		if err != nil {
+			binsErr = fmt.Errorf("teleportbin/build.sh: %w", err)
+			return
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		binsDir = lines[len(lines)-1]
+		t.Logf("teleport binaries in %s (%s)", binsDir, time.Since(began).Round(time.Second))
+	})
+	if binsErr != nil {
+		t.Fatal(binsErr)
+	}
+	for _, b := range []string{"teleport", "tctl"} {
+		if _, err := os.Stat(filepath.Join(binsDir, b)); err != nil {
+			t.Fatalf("teleport binaries: %v", err)
+		}
+	}
+	return binsDir
+}
+
+// ---- the Auth Service process ----
+
+// realTeleport is one `teleport start` process, auth service only, on a
+// fixed loopback port so a restart keeps the address.
+type realTeleport struct {
+	t          *testing.T
+	bins       string
+	dir        string
+	addr       string // auth gRPC/TLS listener
+	diagAddr   string // /readyz
+	serverConf string // the server's config
+	tctlConf   string // tctl's own config: same data dir, its own log
+	cmd        *exec.Cmd
+	out        *lockedBuffer
+	done       chan struct{}
+}
+
+// startRealTeleport starts the Auth Service and waits until tctl can talk
+// to it; the process is stopped at cleanup.
+func startRealTeleport(t *testing.T, bins string) *realTeleport {
+	t.Helper()
+	dir := t.TempDir()
+	ports := freePorts(t, 2)
+	r := &realTeleport{
+		t:        t,
+		bins:     bins,
+		dir:      dir,
+		addr:     fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		diagAddr: fmt.Sprintf("127.0.0.1:%d", ports[1]),
+	}
+	r.serverConf = r.writeConfig("teleport.yaml", "teleport.log")
+	r.tctlConf = r.writeConfig("tctl.yaml", "tctl.log")
+	r.start()
+	t.Cleanup(func() {
+		r.stop()
+		if t.Failed() {
+			t.Logf("teleport output (tail):\n%s\nteleport log (tail):\n%s",
+				tail(r.out.String(), 30), tail(readFile(filepath.Join(dir, "teleport.log")), 60))
+		}
+	})
+	return r
+}
+
+func (r *realTeleport) writeConfig(name, logName string) string {
+	r.t.Helper()
+	conf := fmt.Sprintf(`version: v3
+teleport:
+  nodename: pagergate-e2e
+  data_dir: %q
+  log:
+    output: %q
+    severity: INFO
+  storage:
+    type: sqlite
+auth_service:
+  enabled: true
+  listen_addr: %q
+  cluster_name: pagergate-e2e
+  authentication:
+    type: local
+    second_factor: "off"
+proxy_service:
+  enabled: false
+ssh_service:
+  enabled: false
+`, filepath.Join(r.dir, "data"), filepath.Join(r.dir, logName), r.addr)
+	path := filepath.Join(r.dir, name)
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+	return path
+}
+
+// start runs `teleport start` and waits for /readyz and a working tctl.
+func (r *realTeleport) start() {
+	r.t.Helper()
+	r.out = &lockedBuffer{}
+	r.done = make(chan struct{})
+	r.cmd = exec.Command(filepath.Join(r.bins, "teleport"), "start", "-c", r.serverConf, "--diag-addr", r.diagAddr)
+	r.cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true")
+	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
+	began := time.Now()
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatalf("start teleport: %v", err)
+	}
+	done := r.done
+	go func() {
+		_ = r.cmd.Wait()
+		close(done)
+	}()
+	client := &http.Client{Timeout: 2 * time.Second}
+	err := poll(func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+		}
+		resp, err := client.Get("http://" + r.diagAddr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	select {
+	case <-done:
+		r.t.Fatalf("teleport exited before ready:\n%s", tail(r.out.String(), 40))
+	default:
+	}
+	if err != nil {
+		r.t.Fatalf("teleport not ready: %v\n%s", err, tail(r.out.String(), 40))
+	}
+	if err := poll(func() bool { _, err := r.tryTctl("status"); return err == nil }); err != nil {
+		r.t.Fatalf("tctl status never worked: %v", err)
+	}
+	r.t.Logf("teleport %s ready in %s", r.addr, time.Since(began).Round(time.Millisecond))
+}
+
+// stop ends the process (SIGTERM, then SIGKILL after 30 s) and waits.
+func (r *realTeleport) stop() {
+	if r.cmd == nil {
+		return
+	}
+	select {
+	case <-r.done:
+		return
+	default:
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(30 * time.Second):
+		_ = r.cmd.Process.Kill()
+		<-r.done
+	}
+}
+
+// restart stops the process and starts it again on the same address and
+// data directory.
+func (r *realTeleport) restart() {
+	r.t.Helper()
+	r.stop()
+	r.start()
+}
+
+// tryTctl runs tctl with its own config and returns its combined output.
+func (r *realTeleport) tryTctl(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(r.bins, "tctl"), append([]string{"-c", r.tctlConf}, args...)...)
+	cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("tctl %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// tctl runs tctl and fails the test on error.
+func (r *realTeleport) tctl(args ...string) string {
+	r.t.Helper()
+	out, err := r.tryTctl(args...)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return out
+}
+
+// create applies YAML resources with `tctl create -f`.
+func (r *realTeleport) create(yaml string) {
+	r.t.Helper()
+	path := filepath.Join(r.dir, fmt.Sprintf("resources-%d.yaml", time.Now().UnixNano()))
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+	r.tctl("create", "-f", path)
+}
+
+// signIdentity writes an identity file for user to path.
+func (r *realTeleport) signIdentity(user, path string) {
+	r.t.Helper()
+	_ = os.Remove(path)
+	r.tctl("auth", "sign", "--user="+user, "--format=file", "--ttl=48h", "--out="+path)
+}
+
+// config writes a pagergate config for e pointing at this Auth Service
+// with approval_mode "set_state" (Community Edition).
+func (r *realTeleport) config(e *env) string {
+	r.t.Helper()
+	path := e.writeConfig(withApprovalMode("set_state"))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	old := "addr     = " + q(e.tp.Addr())
+	if !strings.Contains(string(data), old) {
+		r.t.Fatalf("config %s has no line %s", path, old)
+	}
+	data = []byte(strings.Replace(string(data), old, "addr     = "+q(r.addr), 1))
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+	return path
+}
+
+var uuidRe = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// createRequest creates a request as an admin for user and returns its ID.
+func (r *realTeleport) createRequest(user, role, reason string) string {
+	r.t.Helper()
+	out := r.tctl("request", "create", user, "--roles="+role, "--reason="+reason)
+	id := uuidRe.FindString(out)
+	if id == "" {
+		r.t.Fatalf("no request ID in tctl output:\n%s", out)
+	}
+	return id
+}
+
+// accessRequest is the part of a request's JSON the test reads.
+type accessRequest struct {
+	Metadata struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+	Spec struct {
+		User              string              `json:"user"`
+		Roles             []string            `json:"roles"`
+		State             any                 `json:"state"`
+		ResolveReason     string              `json:"resolve_reason"`
+		SystemAnnotations map[string][]string `json:"system_annotations"`
+	} `json:"spec"`
+}
+
+// stateName returns the state as a name whichever way JSON holds it.
+func (a accessRequest) stateName() string {
+	names := map[float64]string{0: "NONE", 1: "PENDING", 2: "APPROVED", 3: "DENIED", 4: "PROMOTED"}
+	switch s := a.Spec.State.(type) {
+	case string:
+		return s
+	case float64:
+		return names[s]
+	}
+	return fmt.Sprint(a.Spec.State)
+}
+
+// lookup returns the request, or ok=false when Teleport has none.
+func (r *realTeleport) lookup(id string) (accessRequest, bool, error) {
+	out, err := r.tryTctl("request", "get", id, "--format=json")
+	if err != nil {
+		if strings.Contains(strings.ToLower(out), "not found") {
+			return accessRequest{}, false, nil
+		}
+		return accessRequest{}, false, err
+	}
+	var list []accessRequest
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		return accessRequest{}, false, fmt.Errorf("decode tctl request get: %w\n%s", err, out)
+	}
+	for _, a := range list {
+		if a.Metadata.Name == id {
+			return a, true, nil
+		}
+	}
+	return accessRequest{}, false, nil
+}
+
+// request returns the request; it fails the test if there is none.
+func (r *realTeleport) request(id string) accessRequest {
+	r.t.Helper()
+	a, ok, err := r.lookup(id)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if !ok {
+		r.t.Fatalf("request %s not found", id)
+	}
+	return a
+}
+
+// state returns the request's state name.
+func (r *realTeleport) state(id string) string {
+	r.t.Helper()
+	return r.request(id).stateName()
+}
+
+// waitState polls until the request is in state.
+func (r *realTeleport) waitState(id, state string) {
+	r.t.Helper()
+	var got string
+	err := poll(func() bool {
+		a, ok, err := r.lookup(id)
+		if err != nil || !ok {
+			return false
+		}
+		got = a.stateName()
+		return got == state
+	})
+	if err != nil {
+		r.t.Fatalf("request %s: state %q, want %s", id, got, state)
+	}
+}
+
+// waitListed polls until `tctl request ls` shows the request (Teleport
+// lists a new request about a second after creating it).
+func (r *realTeleport) waitListed(id string) {
+	r.t.Helper()
+	err := poll(func() bool {
+		out, err := r.tryTctl("request", "ls")
+		return err == nil && strings.Contains(out, id)
+	})
+	if err != nil {
+		r.t.Fatalf("request %s never listed: %v", id, err)
+	}
+}
+
+// wantDelegator fails unless Teleport's audit log records that the plugin
+// user set the request's state on behalf of delegator (Teleport keeps the
+// delegator only in the access_request.update audit event).
+func (r *realTeleport) wantDelegator(id, delegator string) {
+	r.t.Helper()
+	var seen []string
+	err := poll(func() bool {
+		seen = seen[:0]
+		files, _ := filepath.Glob(filepath.Join(r.dir, "data", "log", "*", "*.log"))
+		for _, f := range files {
+			for _, line := range strings.Split(readFile(f), "\n") {
+				var ev struct {
+					Event     string `json:"event"`
+					ID        string `json:"id"`
+					Delegator string `json:"delegator"`
+					UpdatedBy string `json:"updated_by"`
+				}
+				if json.Unmarshal([]byte(line), &ev) != nil || ev.Event != "access_request.update" || ev.ID != id {
+					continue
+				}
+				seen = append(seen, ev.Delegator+" by "+ev.UpdatedBy)
+				if ev.Delegator == delegator && ev.UpdatedBy == pluginUser {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if err != nil {
+		r.t.Errorf("request %s: no audit event access_request.update by %s for %s; seen %q", id, pluginUser, delegator, seen)
+	}
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
