@@ -68,6 +68,15 @@ func (p *Processor) load(ctx context.Context, req *domain.Request) (state, error
 			if len(raw) == 0 {
 				raw = nil
 			}
+			if req.State != domain.StatePending && !rec.Done() && strings.HasPrefix(rec.Intent.Effect, "open:") {
+				// An incident may have been opened and the process stopped
+				// before recording it; the request was resolved meanwhile, so
+				// Plan will not open again. Adopt what the pager holds under
+				// the key, before planning its notes and resolution.
+				if err := p.adopt(ctx, &rec); err != nil {
+					return state{}, err
+				}
+			}
 			p.remember(rec)
 			return state{rec: rec, raw: raw}, nil
 		}
@@ -105,14 +114,6 @@ func (p *Processor) mirror(ctx context.Context, rec domain.Record) {
 func (p *Processor) perform(ctx context.Context, req domain.Request, st state, eff domain.Effect) error {
 	now := p.cfg.Now()
 	recovering := st.gone // a deleted request may have been handled by a peer
-	if eff.Kind == domain.EffectResolve && !st.gone && strings.HasPrefix(st.rec.Intent.Effect, "open:") {
-		// An incident may have been opened and the process stopped before
-		// recording it; the request was resolved meanwhile, so Plan will not
-		// open again. Adopt what the pager holds under the key.
-		if err := p.adopt(ctx, &st.rec); err != nil {
-			return err
-		}
-	}
 	if !st.gone {
 		in := st.rec.Intent
 		if in.Effect != "" {

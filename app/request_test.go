@@ -357,9 +357,13 @@ func TestIncidentOpenedJustBeforeACrashIsResolvedWithTheRequest(t *testing.T) {
 	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: "open:Access Requests", Owner: "replica-a", At: now.Add(-time.Minute)}})
 	req := notifyOnly("r1")
 	req.State = domain.StateApproved
+	req.Reviews = []domain.Review{{Author: "bob", State: domain.StateApproved, Created: now}}
 	h.pg.EXPECT().FindIncidents(gomock.Any(), "teleport-access-request/r1").Return([]domain.Incident{
 		{ID: "PI9", ServiceID: "PSN", Status: domain.IncidentTriggered}}, nil)
-	h.pg.EXPECT().AddNote(gomock.Any(), "PI9", "Access request has been approved")
+	gomock.InOrder(
+		h.pg.EXPECT().AddNote(gomock.Any(), "PI9", gomock.Cond(func(s string) bool { return strings.HasPrefix(s, "[review #1]") })),
+		h.pg.EXPECT().AddNote(gomock.Any(), "PI9", "Access request has been approved"),
+	)
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI9")
 	if err := h.p.handle(ctx, req); err != nil {
 		t.Fatal(err)
