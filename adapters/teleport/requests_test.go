@@ -36,6 +36,17 @@ func TestGetRequestAndListPending(t *testing.T) {
 	if len(pending) != 1 || pending[0].ID != a {
 		t.Errorf("ListPending = %+v, want only %s", pending, a)
 	}
+	all, err := c.ListRequests(ctx)
+	if err != nil {
+		t.Fatalf("ListRequests: %v", err)
+	}
+	states := map[string]domain.State{}
+	for _, r := range all {
+		states[r.ID] = r.State
+	}
+	if len(all) != 2 || states[a] != domain.StatePending || states[b] != domain.StatePromoted {
+		t.Errorf("ListRequests = %v, want %s pending and %s promoted", states, a, b)
+	}
 	if err := srv.Delete(a); err != nil {
 		t.Fatal(err)
 	}
