@@ -344,14 +344,8 @@ func TestRequireActiveIncident(t *testing.T) {
 // SPEC §2 and §7: a request reviewed while pagergate was down gets its
 // notes and its incident resolved at the next start, exactly once, with
 // the same state file and with a fresh one ("losing the file loses no
-// correctness").
-//
-// BUG (fresh state file): app/run.go, Processor.reconcile only revisits
-// requests that are PENDING or have an open record in the local store
-// (records.OpenRecords). With a new state file the approved request is in
-// neither list, so its incident stays open forever. Teleport's plugin data
-// (incident_id, resolution) or the pager's open incidents with the
-// teleport-access-request/ key would find it.
+// correctness"). With a fresh file it is the one-time scan of resolved
+// requests after start (Processor.scanResolved) that finds it.
 func TestResolvedWhileDown(t *testing.T) {
 	t.Parallel()
 	for _, fresh := range []bool{false, true} {
@@ -382,14 +376,13 @@ func TestResolvedWhileDown(t *testing.T) {
 			}
 			d = e.start(e.writeConfig(opts...))
 			d.waitLogEntry("backlog reconciled", func(l logEntry) bool { return l.str("msg") == "backlog reconciled" })
-			// A shorter wait than waitTimeout: the fresh case fails (BUG above).
 			wctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
 			if err := e.pd.WaitFor(wctx, func(pd *fakepd.Server) bool {
 				i, _ := pd.Incident(inc.ID)
 				return i.Status == "resolved"
 			}); err != nil {
-				t.Fatalf("BUG: the incident of a request approved while pagergate was down is still open after the restart (%s): %v", name, err)
+				t.Fatalf("the incident of a request approved while pagergate was down is still open after the restart (%s): %v", name, err)
 			}
 			notes := e.pd.Notes(inc.ID)
 			if len(notes) != 2 || !strings.HasPrefix(notes[0], "[review #1]") || !strings.HasPrefix(notes[1], "Access request has been approved") {
