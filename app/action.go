@@ -54,9 +54,9 @@ func final(err error) bool {
 func (p *Processor) handleAction(ctx context.Context, a domain.Action, log *zap.Logger) (domain.Outcome, error) {
 	var inc domain.Incident
 	key := a.IncidentKey
-	if r, ok := p.routes.Load(a.IncidentID); ok {
-		key = domain.IncidentKey(r.(route).requestID)
-		inc = domain.Incident{ID: a.IncidentID, Key: key, ServiceID: r.(route).serviceID}
+	if r, ok := p.routes.get(a.IncidentID); ok {
+		key = domain.IncidentKey(r.requestID)
+		inc = domain.Incident{ID: a.IncidentID, Key: key, ServiceID: r.serviceID}
 	} else if key == "" || p.cfg.Policy.Approvers != domain.ApproversAny {
 		var err error
 		if inc, err = p.pg.GetIncident(ctx, a.IncidentID); err != nil {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +168,24 @@ func TestActionOnAnIncidentWeOpenedNeedsNoIncidentLookup(t *testing.T) {
 	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any())
 	if out, err := h.p.HandleAction(ctx, approveBy("PUB")); err != nil || out != domain.OutcomeDone {
 		t.Fatalf("HandleAction() = %v, %v", out, err)
+	}
+}
+
+func TestRouteCacheIsBounded(t *testing.T) {
+	c := newRouteCache()
+	for i := range maxRoutes + 10 {
+		c.put(fmt.Sprint(i), route{requestID: fmt.Sprint("r", i)})
+	}
+	if _, ok := c.get("0"); ok {
+		t.Error("the oldest entry was kept past the bound")
+	}
+	if r, ok := c.get(fmt.Sprint(maxRoutes + 9)); !ok || r.requestID != fmt.Sprint("r", maxRoutes+9) {
+		t.Errorf("newest entry = %+v, %v", r, ok)
+	}
+	c.mu.Lock()
+	n := len(c.m)
+	c.mu.Unlock()
+	if n != maxRoutes {
+		t.Errorf("cache holds %d entries, want %d", n, maxRoutes)
 	}
 }

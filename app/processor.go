@@ -42,8 +42,8 @@ type Processor struct {
 	scanned    atomic.Bool // resolved requests listed once after start
 	readyOnce  sync.Once
 
-	provisioned sync.Map // service ID -> struct{}
-	routes      sync.Map // incident ID -> route, for open records
+	provisioned sync.Map    // service ID -> struct{}
+	routes      *routeCache // incident ID -> request and service
 
 	effectCtx    context.Context
 	cancelEffect context.CancelFunc
@@ -71,7 +71,7 @@ func NewProcessor(cfg Config, tp ports.AccessRequests, oc ports.OnCall, pg ports
 	p := &Processor{
 		cfg: cfg.withDefaults(), tp: tp, oc: oc, pg: pg, records: records, dedup: dedup,
 		metrics: m, log: log.Named("app"),
-		items: make(map[string]*item), wake: make(chan struct{}, 1),
+		items: make(map[string]*item), wake: make(chan struct{}, 1), routes: newRouteCache(),
 	}
 	p.cluster.Store(&domain.Cluster{})
 	return p

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -185,17 +186,48 @@ func (p *Processor) adopt(ctx context.Context, rec *domain.Record) error {
 // route is what a pager action needs to know about one of our incidents.
 type route struct{ requestID, serviceID string }
 
-// remember keeps the incidents of open records in memory, so a pager
-// action maps its incident to the request without asking the pager; done
-// records are forgotten.
+// remember keeps the incidents of records seen, so a pager action maps its
+// incident to the request without asking the pager.
 func (p *Processor) remember(rec domain.Record) {
 	for _, in := range rec.Incidents {
-		if rec.Done() {
-			p.routes.Delete(in.IncidentID)
-		} else {
-			p.routes.Store(in.IncidentID, route{requestID: rec.RequestID, serviceID: in.ServiceID})
-		}
+		p.routes.put(in.IncidentID, route{requestID: rec.RequestID, serviceID: in.ServiceID})
 	}
+}
+
+// routeCache is a bounded map from incident ID to route; the oldest entry
+// goes first when it is full.
+type routeCache struct {
+	mu   sync.Mutex
+	m    map[string]route
+	ring []string
+	next int
+}
+
+// maxRoutes bounds the route cache (about 100 bytes an entry).
+const maxRoutes = 16384
+
+func newRouteCache() *routeCache {
+	return &routeCache{m: make(map[string]route), ring: make([]string, maxRoutes)}
+}
+
+func (c *routeCache) put(id string, r route) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[id]; !ok {
+		if old := c.ring[c.next]; old != "" {
+			delete(c.m, old)
+		}
+		c.ring[c.next] = id
+		c.next = (c.next + 1) % len(c.ring)
+	}
+	c.m[id] = r
+}
+
+func (c *routeCache) get(id string) (route, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.m[id]
+	return r, ok
 }
 
 func (p *Processor) openIncident(ctx context.Context, req domain.Request, service string) (domain.IncidentRef, error) {
