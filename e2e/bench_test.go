@@ -16,7 +16,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -575,30 +574,8 @@ type v3Template struct{ before, after []byte }
 
 func newV3Template(t *testing.T, e *env, incidentID, actorEmail, content string) v3Template {
 	t.Helper()
-	inc, ok := e.pd.Incident(incidentID)
-	if !ok {
-		t.Fatalf("no incident %s", incidentID)
-	}
-	uid := e.pdUserID(actorEmail)
 	const marker = "@@EVENT_ID@@"
-	ev := map[string]any{"event": map[string]any{
-		"id":            marker,
-		"event_type":    "incident.annotated",
-		"resource_type": "incident",
-		"occurred_at":   time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
-		"agent": map[string]any{"id": uid, "type": "user_reference", "summary": actorEmail,
-			"html_url": e.pdURL + "/users/" + uid, "self": e.pdURL + "/users/" + uid},
-		"client": nil,
-		"data": map[string]any{
-			"incident": map[string]any{"id": inc.ID, "type": "incident_reference", "html_url": inc.HTMLURL,
-				"self": e.pdURL + "/incidents/" + inc.ID},
-			"id": "PN" + strings.ToUpper(randHex(5)), "content": content, "trimmed": false, "type": "incident_note",
-		},
-	}}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := e.v3AnnotatedEvent(incidentID, actorEmail, content, marker)
 	before, after, ok := bytes.Cut(b, []byte(marker))
 	if !ok {
 		t.Fatal("template marker lost")

@@ -1093,13 +1093,19 @@ func (e *env) signV3(body []byte) string { return fakepd.Sign(e.secret, body) }
 // actorEmail added note content to the incident.
 func (e *env) v3Annotated(incidentID, actorEmail, content string) []byte {
 	e.t.Helper()
+	return e.v3AnnotatedEvent(incidentID, actorEmail, content, "01"+strings.ToUpper(randHex(12)))
+}
+
+// v3AnnotatedEvent is v3Annotated with a given event ID.
+func (e *env) v3AnnotatedEvent(incidentID, actorEmail, content, eventID string) []byte {
+	e.t.Helper()
 	inc, ok := e.pd.Incident(incidentID)
 	if !ok {
 		e.t.Fatalf("no incident %s", incidentID)
 	}
 	uid := e.pdUserID(actorEmail)
 	ev := map[string]any{"event": map[string]any{
-		"id":            "01" + strings.ToUpper(randHex(12)),
+		"id":            eventID,
 		"event_type":    "incident.annotated",
 		"resource_type": "incident",
 		"occurred_at":   time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
