@@ -10,7 +10,7 @@ import (
 
 // Module provides the registry as ports.Metrics and runs the always-on
 // metrics and health listener of the `metrics {}` block; /readyz asks the
-// ports.Readiness in the graph.
+// Checks in the graph.
 var Module = fx.Module("metrics",
 	fx.Provide(
 		NewRegistry,
@@ -20,8 +20,8 @@ var Module = fx.Module("metrics",
 	fx.Invoke(func(*Server) {}),
 )
 
-func fromConfig(lc fx.Lifecycle, cfg *config.Config, reg *Registry, ready ports.Readiness, log *zap.Logger) *Server {
-	s := NewServer(cfg.Metrics.ListenAddr, reg, Checks{"pagergate": ready}, log)
+func fromConfig(lc fx.Lifecycle, cfg *config.Config, reg *Registry, checks Checks, log *zap.Logger) *Server {
+	s := NewServer(cfg.Metrics.ListenAddr, reg, checks, log)
 	lc.Append(fx.StartStopHook(s.Start, s.Stop))
 	return s
 }

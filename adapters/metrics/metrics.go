@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
+	"sort"
 	"sync"
 	"time"
 
@@ -114,8 +114,27 @@ func (r *Registry) Handler() http.Handler {
 	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{})
 }
 
-// Checks are the readiness conditions of /readyz, by name.
+// Checks are the readiness conditions of /readyz, by name. Together they
+// are one ports.Readiness: ready when every check is.
 type Checks map[string]ports.Readiness
+
+var _ ports.Readiness = Checks(nil)
+
+// Ready returns nil when every check passes, else the failing ones by name.
+func (c Checks) Ready() error {
+	names := make([]string, 0, len(c))
+	for name := range c {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, name := range names {
+		if err := c[name].Ready(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // Server is the metrics and health listener.
 type Server struct {
@@ -139,16 +158,10 @@ func NewServer(addr string, reg *Registry, checks Checks, log *zap.Logger) *Serv
 // failing ones.
 func ReadyHandler(checks Checks) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		var bad []string
-		for name, c := range checks {
-			if err := c.Ready(); err != nil {
-				bad = append(bad, name+": "+err.Error())
-			}
-		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if len(bad) > 0 {
+		if err := checks.Ready(); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, strings.Join(bad, "\n"))
+			fmt.Fprintln(w, err)
 			return
 		}
 		fmt.Fprintln(w, "ready")

@@ -29,6 +29,8 @@ type Client struct {
 	cache   ports.Cache
 	metrics ports.Metrics
 	pd      *pd.Client
+	// transport sends every call; it also tracks reachability.
+	transport *retryTransport
 	// limit is the page size of list calls; tests lower it.
 	limit uint
 }
@@ -63,7 +65,7 @@ func New(cfg Config, log *zap.Logger, cache ports.Cache, m ports.Metrics) (*Clie
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	hc.Transport = &retryTransport{
+	rt := &retryTransport{
 		base:       base,
 		limiter:    newLimiter(cfg.RateLimit),
 		log:        log,
@@ -73,10 +75,11 @@ func New(cfg Config, log *zap.Logger, cache ports.Cache, m ports.Metrics) (*Clie
 		wait:       cfg.RetryWait,
 		maxWait:    cfg.MaxRetryWait,
 	}
+	hc.Transport = rt
 	client := pd.NewClient(cfg.APIKey, pd.WithAPIEndpoint(cfg.APIEndpoint))
 	client.HTTPClient = &hc
 
-	return &Client{cfg: cfg, log: log, cache: cache, metrics: m, pd: client, limit: pageLimit}, nil
+	return &Client{cfg: cfg, log: log, cache: cache, metrics: m, pd: client, transport: rt, limit: pageLimit}, nil
 }
 
 // Check verifies that the API key works (GET /abilities) and that the bot

@@ -28,6 +28,8 @@ type retryTransport struct {
 	maxRetries int
 	wait       time.Duration
 	maxWait    time.Duration
+
+	health health
 }
 
 var _ http.RoundTripper = (*retryTransport)(nil)
@@ -145,6 +147,7 @@ type latencyObserver interface {
 }
 
 func (t *retryTransport) count(endpoint string, resp *http.Response, err error, took time.Duration) {
+	t.health.observe(resp != nil && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests)
 	if t.metrics == nil {
 		return
 	}

@@ -379,3 +379,28 @@ func TestOverLoopback(t *testing.T) {
 		t.Errorf("GET /incidents/{id} calls = %d, want a retry after the timeout", n)
 	}
 }
+
+// TestReadyTracksReachability: failed attempts in a row make the client
+// unready (SPEC §13 "pager reachable recently"); one success heals it.
+func TestReadyTracksReachability(t *testing.T) {
+	contractRouter(t)
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, func(c *Config) { c.MaxRetries = 2; c.RetryWait = time.Millisecond })
+		if err := h.client.Ready(); err != nil {
+			t.Fatalf("Ready() before any call = %v", err)
+		}
+		h.fake.FailNext(3, http.StatusInternalServerError)
+		if _, err := h.client.OnCallsNow(t.Context(), "PU00001", []string{"PE00001"}); !errors.Is(err, ports.ErrUnavailable) {
+			t.Fatalf("OnCallsNow on 500s = %v", err)
+		}
+		if err := h.client.Ready(); !errors.Is(err, ErrUnreachable) {
+			t.Errorf("Ready() after 3 failed attempts = %v, want ErrUnreachable", err)
+		}
+		if _, err := h.client.OnCallsNow(t.Context(), "PU00001", []string{"PE00001"}); err != nil {
+			t.Fatalf("OnCallsNow = %v", err)
+		}
+		if err := h.client.Ready(); err != nil {
+			t.Errorf("Ready() after a success = %v", err)
+		}
+	})
+}

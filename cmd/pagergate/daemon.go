@@ -78,7 +78,10 @@ func modules(cfg *config.Config, log *zap.Logger) fx.Option {
 		fx.Provide(
 			newProcessor,
 			func(p *app.Processor) ports.Actions { return p },
-			func(p *app.Processor) ports.Readiness { return p },
+			func(p *app.Processor, pd *pagerduty.Client) metrics.Checks {
+				return metrics.Checks{"teleport watcher": p, "pager": pd}
+			},
+			func(c metrics.Checks) ports.Readiness { return c },
 		),
 		fx.Invoke(runProcessor),
 	}
