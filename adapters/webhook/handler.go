@@ -194,18 +194,23 @@ func isJSON(contentType string) bool {
 	return err == nil && mt == "application/json"
 }
 
+// drainLimit bounds how much of an oversized body is read and thrown away so
+// the client receives the 413 instead of a reset connection; beyond it the
+// connection is closed.
+const drainLimit = 4 << 20
+
 // readBody reads at most BodyLimit bytes; status is 0 on success.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, string) {
 	tooLarge := fmt.Sprintf("body larger than %d bytes", s.cfg.BodyLimit)
-	if r.ContentLength > s.cfg.BodyLimit {
-		return nil, http.StatusRequestEntityTooLarge, tooLarge
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.BodyLimit))
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.BodyLimit+1))
 	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, http.StatusRequestEntityTooLarge, tooLarge
-		}
 		return nil, http.StatusBadRequest, "body could not be read"
+	}
+	if int64(len(body)) > s.cfg.BodyLimit {
+		if n, _ := io.CopyN(io.Discard, r.Body, drainLimit); n == drainLimit {
+			w.Header().Set("Connection", "close")
+		}
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
 	}
 	return body, 0, ""
 }

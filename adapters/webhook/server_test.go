@@ -193,6 +193,9 @@ func TestRequestErrors(t *testing.T) {
 	c := e.client()
 	good := customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"))
 	big := []byte(`{"messages":[],"pad":"` + strings.Repeat("x", 2000) + `"}`)
+	// Far past the limit: the server must still answer 413, not reset the
+	// connection while the client is writing.
+	huge := []byte(`{"pad":"` + strings.Repeat("x", 1<<20) + `"}`)
 	tests := []struct {
 		name        string
 		method      string
@@ -208,6 +211,9 @@ func TestRequestErrors(t *testing.T) {
 		{"no content type", "POST", PathDeny, "", good, false, http.StatusUnsupportedMediaType},
 		{"oversized", "POST", PathApprove, "application/json", big, false, http.StatusRequestEntityTooLarge},
 		{"oversized, chunked", "POST", PathApprove, "application/json", big, true, http.StatusRequestEntityTooLarge},
+		{"1 MiB", "POST", PathV3, "application/json", huge, false, http.StatusRequestEntityTooLarge},
+		{"1 MiB again on a new connection", "POST", PathV3, "application/json", huge, false, http.StatusRequestEntityTooLarge},
+		{"1 MiB, chunked", "POST", PathV3, "application/json", huge, true, http.StatusRequestEntityTooLarge},
 		{"not JSON", "POST", PathApprove, "application/json", []byte(`{"messages":`), false, http.StatusBadRequest},
 		{"trailing data", "POST", PathApprove, "application/json", append(append([]byte{}, good...), []byte(`{}`)...), false, http.StatusBadRequest},
 		{"no messages", "POST", PathApprove, "application/json", []byte(`{}`), false, http.StatusBadRequest},
