@@ -150,8 +150,13 @@ func (p *Processor) Submit(r domain.Request) {
 		it.timer.Stop()
 		it.timer = nil
 	}
+	p.enqueueLocked(r.ID, it)
+}
+
+// enqueueLocked hands a request to the workers; p.mu is held.
+func (p *Processor) enqueueLocked(id string, it *item) {
 	it.running = true
-	p.queue = append(p.queue, r.ID)
+	p.queue = append(p.queue, id)
 	p.metrics.Gauge("queue_depth", float64(len(p.queue)))
 	p.signal()
 }
@@ -227,9 +232,7 @@ func (p *Processor) finish(id string, err error) {
 	if it.dirty {
 		it.dirty = false
 		it.attempt = 0
-		it.running = true
-		p.queue = append(p.queue, id)
-		p.signal()
+		p.enqueueLocked(id, it)
 		return
 	}
 	if err == nil {
@@ -256,9 +259,7 @@ func (p *Processor) retry(id string) {
 		return
 	}
 	it.timer = nil
-	it.running = true
-	p.queue = append(p.queue, id)
-	p.signal()
+	p.enqueueLocked(id, it)
 }
 
 // backoff is full-jitter exponential between RetryMin and RetryMax.
