@@ -368,7 +368,9 @@ func TestOverLoopback(t *testing.T) {
 		_, err := c.GetIncident(ctx, in.ID)
 		done <- err
 	}()
-	if err := fake.WaitFor(ctx, func(s *fakepd.Server) bool { return s.Calls()["GET /incidents/{id}"] >= 1 }); err != nil {
+	// The fake counts a call before applying its latency, so lift the
+	// latency only once a second attempt (the retry) has arrived.
+	if err := fake.WaitFor(ctx, func(s *fakepd.Server) bool { return s.Calls()["GET /incidents/{id}"] >= 2 }); err != nil {
 		t.Fatal(err)
 	}
 	fake.SetLatency(0)
