@@ -256,17 +256,12 @@ func (s *Server) createIncident(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Incident *incidentBody `json:"incident"`
 	}
-	if aerr := decodeBody(r, &body); aerr != nil {
-		writeError(w, aerr)
+	by, ok := s.beginWrite(w, r, &body)
+	if !ok {
 		return
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	by, aerr := s.fromUserLocked(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
+	var aerr *apiError
 	b := body.Incident
 	switch {
 	case b == nil:
@@ -308,9 +303,8 @@ func (s *Server) createIncident(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	inc := s.byID[r.PathValue("id")]
-	if inc == nil {
-		writeError(w, notFound("Incident"))
+	inc, ok := s.pathIncidentLocked(w, r)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"incident": s.incidentJSONLocked(inc, true)})
@@ -435,20 +429,13 @@ func (s *Server) updateIncident(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Incident *incidentBody `json:"incident"`
 	}
-	if aerr := decodeBody(r, &body); aerr != nil {
-		writeError(w, aerr)
+	by, ok := s.beginWrite(w, r, &body)
+	if !ok {
 		return
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	by, aerr := s.fromUserLocked(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	inc := s.byID[r.PathValue("id")]
-	if inc == nil {
-		writeError(w, notFound("Incident"))
+	inc, ok := s.pathIncidentLocked(w, r)
+	if !ok {
 		return
 	}
 	if body.Incident == nil {
@@ -477,17 +464,11 @@ func (s *Server) manageIncidents(w http.ResponseWriter, r *http.Request) {
 			incidentBody
 		} `json:"incidents"`
 	}
-	if aerr := decodeBody(r, &body); aerr != nil {
-		writeError(w, aerr)
+	by, ok := s.beginWrite(w, r, &body)
+	if !ok {
 		return
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	by, aerr := s.fromUserLocked(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
 	if len(body.Incidents) == 0 {
 		writeError(w, invalid("incidents cannot be empty"))
 		return
@@ -522,9 +503,8 @@ func (s *Server) manageIncidents(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listNotes(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	inc := s.byID[r.PathValue("id")]
-	if inc == nil {
-		writeError(w, notFound("Incident"))
+	inc, ok := s.pathIncidentLocked(w, r)
+	if !ok {
 		return
 	}
 	notes := make([]any, 0, len(inc.notes))
@@ -540,20 +520,13 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 			Content string `json:"content"`
 		} `json:"note"`
 	}
-	if aerr := decodeBody(r, &body); aerr != nil {
-		writeError(w, aerr)
+	by, ok := s.beginWrite(w, r, &body)
+	if !ok {
 		return
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	by, aerr := s.fromUserLocked(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	inc := s.byID[r.PathValue("id")]
-	if inc == nil {
-		writeError(w, notFound("Incident"))
+	inc, ok := s.pathIncidentLocked(w, r)
+	if !ok {
 		return
 	}
 	if body.Note == nil || strings.TrimSpace(body.Note.Content) == "" {
@@ -562,6 +535,34 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 	}
 	n := s.addNoteLocked(inc, by.id, body.Note.Content)
 	writeJSON(w, http.StatusCreated, map[string]any{"note": s.noteJSONLocked(n)})
+}
+
+// beginWrite decodes a write's body, takes s.mu and checks the From user.
+// On success the caller holds s.mu and must release it; on failure the
+// answer is written and s.mu is not held.
+func (s *Server) beginWrite(w http.ResponseWriter, r *http.Request, body any) (*user, bool) {
+	if aerr := decodeBody(r, body); aerr != nil {
+		writeError(w, aerr)
+		return nil, false
+	}
+	s.mu.Lock()
+	by, aerr := s.fromUserLocked(r)
+	if aerr != nil {
+		s.mu.Unlock()
+		writeError(w, aerr)
+		return nil, false
+	}
+	return by, true
+}
+
+// pathIncidentLocked returns the incident the path names, or answers 404.
+func (s *Server) pathIncidentLocked(w http.ResponseWriter, r *http.Request) (*incident, bool) {
+	inc := s.byID[r.PathValue("id")]
+	if inc == nil {
+		writeError(w, notFound("Incident"))
+		return nil, false
+	}
+	return inc, true
 }
 
 func (s *Server) addNoteLocked(inc *incident, userID, content string) note {
