@@ -31,7 +31,7 @@ import (
 // drainTimeout bounds the graceful stop (SPEC §8).
 const drainTimeout = 20 * time.Second
 
-func cmdStart(args []string, _ interface{ Write([]byte) (int, error) }) error {
+func cmdStart(args []string) error {
 	fs := flags("start")
 	path := fs.String("c", defaultConfigPath, "configuration file")
 	fs.StringVar(path, "config", defaultConfigPath, "configuration file")

@@ -62,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch cmd {
 	case "start":
-		err = cmdStart(rest, stderr)
+		err = cmdStart(rest)
 	case "configure":
 		err = cmdConfigure(rest, stdout)
 	case "check":
