@@ -152,12 +152,16 @@ pager "pagerduty" {
     # Also require a triggered or acknowledged incident assigned to the
     # requester in one of those services.
     require_active_incident = {{.Pager.AutoApprove.RequireActiveIncident}}
-    # When not empty, every requested role must be listed here.
+    # When not empty, every requested role must match an entry here.
+    # Entries match like Teleport role conditions: exact and
+    # case-sensitive, "*" as a wildcard ("dev-*"), "^...$" as a regular
+    # expression ("^db-(ro|rw)$").
     allowed_roles = []
-    # Roles never approved automatically.
+    # Roles never approved automatically (matched the same way).
     denied_roles = []
-    # Teleport user name => PagerDuty email, for names that are not
-    # emails (GitHub SSO users, for example); others are used as the email.
+    # Teleport user name (exact, case-sensitive) => PagerDuty email, for
+    # names that are not emails (GitHub SSO users, for example); others
+    # are used as the email.
     user_map = {
       # "octocat" = "octo.cat@example.com"
     }

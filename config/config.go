@@ -122,12 +122,15 @@ type AutoApproveSettings struct {
 	// RequireActiveIncident also requires a triggered or acknowledged
 	// incident assigned to the requester. Default false.
 	RequireActiveIncident bool
-	// AllowedRoles, when not empty, must hold every requested role.
+	// AllowedRoles, when not empty, must match every requested role.
+	// Entries match like Teleport role conditions: exact and
+	// case-sensitive, "*" as a wildcard, "^...$" as a regular expression.
 	AllowedRoles []string
-	// DeniedRoles are never auto-approved.
+	// DeniedRoles are never auto-approved (matched like AllowedRoles).
 	DeniedRoles []string
-	// UserMap maps Teleport user names to pager user emails; users not in
-	// it are looked up by their name as an email.
+	// UserMap maps Teleport user names (exact, case-sensitive) to pager
+	// user emails; users not in it are looked up by their name as an
+	// email.
 	UserMap map[string]string
 }
 

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -455,6 +457,15 @@ func (c *checker) autoApprove(a *AutoApprove, pb block, d AutoApproveSettings) A
 			"%s must be 0 (any level) or more; got %d.", b.key("max_escalation_level"), a.MaxEscalationLevel)
 		out.MaxEscalationLevel = d.MaxEscalationLevel
 	}
+	c.roleLists(a, b)
+	c.userMap(a.UserMap, b)
+	return out
+}
+
+// roleLists checks allowed_roles and denied_roles: no empty entry, no role
+// in both, and every "^...$" entry a valid regular expression (entries
+// match role names as Teleport role conditions do, SPEC §4 rule 5).
+func (c *checker) roleLists(a *AutoApprove, b block) {
 	allowed := map[string]bool{}
 	for _, r := range a.AllowedRoles {
 		allowed[r] = true
@@ -475,15 +486,41 @@ func (c *checker) autoApprove(a *AutoApprove, pb block, d AutoApproveSettings) A
 				c.errorf(b.value(name), "Empty value", "%s must not hold an empty role name.", b.key(name))
 				break
 			}
+			if len(r) >= 2 && strings.HasPrefix(r, "^") && strings.HasSuffix(r, "$") {
+				if _, err := regexp.Compile(r); err != nil {
+					c.errorf(b.value(name), "Invalid role pattern",
+						"%s entry %q is not a valid regular expression: %v. Entries match role names like Teleport role conditions: exact, \"*\" as a wildcard, or \"^...$\" as a regular expression.",
+						b.key(name), r, err)
+				}
+			}
 		}
 	}
-	for from, to := range a.UserMap {
+}
+
+// userMap checks user_map: no empty names, and no two keys that differ
+// only by case (keys are exact Teleport user names; two such keys would
+// look like one entry to a reader but map two users).
+func (c *checker) userMap(m map[string]string, b block) {
+	keys := make([]string, 0, len(m))
+	for from, to := range m {
 		if from == "" || to == "" {
 			c.errorf(b.value("user_map"), "Empty value", "%s must not hold empty names.", b.key("user_map"))
-			break
+			return
 		}
+		keys = append(keys, from)
 	}
-	return out
+	sort.Strings(keys)
+	seen := map[string]string{}
+	for _, k := range keys {
+		fold := strings.ToLower(k)
+		if prev, ok := seen[fold]; ok {
+			c.errorf(b.value("user_map"), "Ambiguous user_map keys",
+				"%s has keys %q and %q, which differ only by case. Keys are exact Teleport user names; keep the one that is the user's name.",
+				b.key("user_map"), prev, k)
+			continue
+		}
+		seen[fold] = k
+	}
 }
 
 func (c *checker) store(stores []Store, d StoreSettings) StoreSettings {

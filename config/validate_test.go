@@ -208,6 +208,16 @@ func TestInvalid(t *testing.T) {
 			summary: "Overlapping roles", detail: `Role "admin" is in both pager.pagerduty.auto_approve.allowed_roles and pager.pagerduty.auto_approve.denied_roles`, at: "denied_roles",
 		},
 		{
+			name:    "bad role regex",
+			src:     teleportOK + pagerWith("  auto_approve {\n    denied_roles = [\"^admin-($\"]\n  }\n"),
+			summary: "Invalid role pattern", detail: `pager.pagerduty.auto_approve.denied_roles entry "^admin-($" is not a valid regular expression`, at: "denied_roles",
+		},
+		{
+			name:    "user_map keys differing only by case",
+			src:     teleportOK + pagerWith("  auto_approve {\n    user_map = {\n      octocat = \"a@example.com\"\n      OctoCat = \"b@example.com\"\n    }\n  }\n"),
+			summary: "Ambiguous user_map keys", detail: `pager.pagerduty.auto_approve.user_map has keys "OctoCat" and "octocat"`, at: "user_map",
+		},
+		{
 			name:    "webhook without tls",
 			src:     teleportOK + pagerOK + "webhook {\n  signing_secrets = [\"s\"]\n}\n",
 			summary: "Missing TLS block", detail: `webhook needs a tls block with cert_file and key_file`, at: "webhook {",

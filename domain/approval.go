@@ -51,10 +51,10 @@ func (p Policy) PrecheckApproval(r Request) (ApprovalCandidate, error) {
 		return ApprovalCandidate{}, ErrNoApprovalServices
 	}
 	for _, role := range r.Roles {
-		if len(p.AllowedRoles) > 0 && !containsFold(p.AllowedRoles, role) {
+		if len(p.AllowedRoles) > 0 && !anyRoleMatches(p.AllowedRoles, role, false) {
 			return ApprovalCandidate{}, &RoleError{Role: role, Allowed: true}
 		}
-		if containsFold(p.DeniedRoles, role) {
+		if anyRoleMatches(p.DeniedRoles, role, true) {
 			return ApprovalCandidate{}, &RoleError{Role: role}
 		}
 	}

@@ -77,12 +77,11 @@ func (p Policy) ApprovalServices(r Request) []string {
 }
 
 // PagerEmail returns the pager email of a Teleport user: the user map entry
-// if any, else the username itself when it looks like an email.
+// if any (keys are exact Teleport user names: case-sensitive, as Teleport
+// user names are), else the username itself when it looks like an email.
 func (p Policy) PagerEmail(user string) (string, bool) {
-	for k, v := range p.UserMap {
-		if strings.EqualFold(k, user) {
-			return strings.ToLower(strings.TrimSpace(v)), true
-		}
+	if v, ok := p.UserMap[user]; ok {
+		return strings.ToLower(strings.TrimSpace(v)), true
 	}
 	if LooksLikeEmail(user) {
 		return strings.ToLower(user), true
@@ -110,13 +109,4 @@ func dedupFold(in []string) []string {
 		out = append(out, v)
 	}
 	return out
-}
-
-func containsFold(list []string, s string) bool {
-	for _, v := range list {
-		if strings.EqualFold(v, s) {
-			return true
-		}
-	}
-	return false
 }

@@ -45,7 +45,9 @@ func TestPagerEmail(t *testing.T) {
 		ok   bool
 	}{
 		{"Alice@Example.com", "alice@example.com", true},
-		{"OctoCat", "cat@example.com", true},
+		{"octocat", "cat@example.com", true},
+		{"OctoCat", "", false},
+		{"Octo@Cat.io", "octo@cat.io", true},
 		{"bob", "", false},
 		{"@x", "", false},
 		{"a@", "", false},
@@ -74,8 +76,12 @@ func TestPrecheckApprovalPasses(t *testing.T) {
 		{"rule 1: services annotated, enabled", func(*Policy) {}, approvalReq("db"), ApprovalCandidate{Email: "alice@example.com", Services: []string{"Critical", "Other"}}},
 		{"rule 2: user_map maps a non-email name", func(p *Policy) { p.UserMap = map[string]string{"gh-alice": "alice@example.com"} },
 			func() Request { r := approvalReq("db"); r.User = "gh-alice"; return r }(), ApprovalCandidate{Email: "alice@example.com", Services: []string{"Critical", "Other"}}},
-		{"rule 5: every role allowed", func(p *Policy) { p.AllowedRoles = []string{"db", "web"} }, approvalReq("db", "WEB"), ApprovalCandidate{Email: "alice@example.com", Services: []string{"Critical", "Other"}}},
+		{"rule 5: every role allowed", func(p *Policy) { p.AllowedRoles = []string{"db", "web"} }, approvalReq("db", "web"), ApprovalCandidate{Email: "alice@example.com", Services: []string{"Critical", "Other"}}},
 		{"rule 5: denied list does not match", func(p *Policy) { p.DeniedRoles = []string{"admin"} }, approvalReq("db"), ApprovalCandidate{Email: "alice@example.com", Services: []string{"Critical", "Other"}}},
+		{"rule 5: denied match is case-sensitive", func(p *Policy) { p.DeniedRoles = []string{"ADMIN"} }, approvalReq("admin"), ApprovalCandidate{Email: "alice@example.com", Services: []string{"Critical", "Other"}}},
+		{"rule 5: allowed glob", func(p *Policy) { p.AllowedRoles = []string{"dev-*"} }, approvalReq("dev-db", "dev-"), ApprovalCandidate{Email: "alice@example.com", Services: []string{"Critical", "Other"}}},
+		{"rule 5: allowed regex", func(p *Policy) { p.AllowedRoles = []string{"^(db|web)-ro$"} }, approvalReq("db-ro", "web-ro"), ApprovalCandidate{Email: "alice@example.com", Services: []string{"Critical", "Other"}}},
+		{"rule 5: dots in a glob are literal", func(p *Policy) { p.DeniedRoles = []string{"admin.*"} }, approvalReq("adminX"), ApprovalCandidate{Email: "alice@example.com", Services: []string{"Critical", "Other"}}},
 	}
 	for _, tt := range tests {
 		p := DefaultPolicy()
@@ -102,7 +108,14 @@ func TestPrecheckApprovalSkips(t *testing.T) {
 		{"rule 1: no services annotation", func(*Policy) {}, pending("alice@example.com", []string{"db"}, nil), ErrNoApprovalServices},
 		{"rule 2: username not an email", func(*Policy) {}, func() Request { r := approvalReq("db"); r.User = "alice"; return r }(), ErrNoPagerEmail},
 		{"rule 5: role outside allowed_roles", func(p *Policy) { p.AllowedRoles = []string{"db"} }, approvalReq("db", "admin"), &RoleError{Role: "admin", Allowed: true}},
-		{"rule 5: role in denied_roles", func(p *Policy) { p.DeniedRoles = []string{"ADMIN"} }, approvalReq("admin"), &RoleError{Role: "admin"}},
+		{"rule 5: role in denied_roles", func(p *Policy) { p.DeniedRoles = []string{"admin"} }, approvalReq("admin"), &RoleError{Role: "admin"}},
+		{"rule 5: allowed is case-sensitive", func(p *Policy) { p.AllowedRoles = []string{"dev"} }, approvalReq("DEV"), &RoleError{Role: "DEV", Allowed: true}},
+		{"rule 5: denied glob", func(p *Policy) { p.DeniedRoles = []string{"admin-*"} }, approvalReq("db", "admin-prod"), &RoleError{Role: "admin-prod"}},
+		{"rule 5: denied regex", func(p *Policy) { p.DeniedRoles = []string{"^admin-.*$"} }, approvalReq("admin-prod"), &RoleError{Role: "admin-prod"}},
+		{"rule 5: a glob matches the whole name", func(p *Policy) { p.AllowedRoles = []string{"dev-*"} }, approvalReq("prod-dev-x"), &RoleError{Role: "prod-dev-x", Allowed: true}},
+		{"rule 5: a regex matches the whole name", func(p *Policy) { p.AllowedRoles = []string{"^dev$"} }, approvalReq("devops"), &RoleError{Role: "devops", Allowed: true}},
+		{"rule 5: a bad regex in denied_roles denies", func(p *Policy) { p.DeniedRoles = []string{"^admin($"} }, approvalReq("db"), &RoleError{Role: "db"}},
+		{"rule 5: a bad regex in allowed_roles allows nothing", func(p *Policy) { p.AllowedRoles = []string{"^db($"} }, approvalReq("db"), &RoleError{Role: "db", Allowed: true}},
 	}
 	for _, tt := range tests {
 		p := DefaultPolicy()
