@@ -119,19 +119,20 @@ func (r Record) PluginData() map[string]string {
 	if !r.Created.IsZero() {
 		set(KeyCreated, r.Created.UTC().Format(time.RFC3339))
 	}
-	set(KeyRequestReason, r.RequestReason)
+	set(KeyRequestReason, CapReason(r.RequestReason))
 	if r.ReviewsNoted > 0 {
 		set(KeyReviewsCount, strconv.Itoa(r.ReviewsNoted))
 	}
 	if r.Resolution != StateUnknown {
 		set(KeyResolution, r.Resolution.Word())
 	}
-	set(KeyResolveReason, r.ResolveReason)
+	set(KeyResolveReason, CapReason(r.ResolveReason))
 	if r.ApprovalDone {
 		set(KeyApproval, "done")
 	}
 	if r.Intent.Effect != "" {
-		set(KeyIntent, r.Intent.Effect+"|"+r.Intent.Owner+"|"+strconv.FormatInt(r.Intent.At.Unix(), 10))
+		// The effect names a service, which may hold the separator.
+		set(KeyIntent, escape(r.Intent.Effect)+"|"+escape(r.Intent.Owner)+"|"+strconv.FormatInt(r.Intent.At.Unix(), 10))
 	}
 	if !r.Updated.IsZero() {
 		set(KeyUpdated, strconv.FormatInt(r.Updated.Unix(), 10))
@@ -197,7 +198,7 @@ func RecordFromPluginData(id string, m map[string]string) (Record, error) {
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s %q: %w", KeyIntent, v, err))
 			}
-			r.Intent = Intent{Effect: f[0], Owner: f[1], At: time.Unix(sec, 0).UTC()}
+			r.Intent = Intent{Effect: unescape(f[0]), Owner: unescape(f[1]), At: time.Unix(sec, 0).UTC()}
 		}
 	}
 	if v := m[KeyUpdated]; v != "" {

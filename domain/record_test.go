@@ -2,8 +2,10 @@ package domain
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -135,5 +137,50 @@ func TestFullPluginDataNamesEveryKey(t *testing.T) {
 	}
 	if got, err := RecordFromPluginData("r", m); err != nil || got.User != "alice" || got.Intent.Effect != "" {
 		t.Errorf("empty values must read as absent: %+v, %v", got, err)
+	}
+}
+
+// A service name may hold the separators of the stored intent; a peer must
+// still read the claim back, or it would ignore it and act twice.
+func TestIntentWithSeparatorsRoundTrips(t *testing.T) {
+	for _, svc := range []string{"Ops | Platform", "a|b|c", "100% | done;", "%7C"} {
+		eff := Effect{Kind: EffectOpenIncident, Service: svc}
+		rec := Record{RequestID: "r1", Intent: Intent{Effect: eff.Key(), Owner: "host|1", At: t0}}
+		got, err := RecordFromPluginData("r1", rec.PluginData())
+		if err != nil {
+			t.Errorf("service %q: RecordFromPluginData() error = %v", svc, err)
+			continue
+		}
+		if diff := cmp.Diff(rec.Intent, got.Intent); diff != "" {
+			t.Errorf("service %q: intent diff (-want +got):\n%s", svc, diff)
+		}
+		if back := ParseEffect(got.Intent.Effect); back != eff {
+			t.Errorf("service %q: ParseEffect(%q) = %+v, want %+v", svc, got.Intent.Effect, back, eff)
+		}
+	}
+	// An intent written before escaping existed still reads.
+	old, err := RecordFromPluginData("r1", map[string]string{KeyIntent: "open:Ops 100%|host-1|1795255200"})
+	if err != nil || old.Intent.Effect != "open:Ops 100%" || old.Intent.Owner != "host-1" {
+		t.Errorf("unescaped intent = %+v, %v", old.Intent, err)
+	}
+}
+
+// The request reason is stored cut to MaxReasonLen, with a mark that says
+// so; the resolve reason too.
+func TestPluginDataCapsReasons(t *testing.T) {
+	long := strings.Repeat("ü", MaxReasonLen+500)
+	rec := Record{RequestID: "r1", RequestReason: long, ResolveReason: long, Resolution: StateApproved}
+	m := rec.PluginData()
+	for _, k := range []string{KeyRequestReason, KeyResolveReason} {
+		if n := utf8.RuneCountInString(m[k]); n > MaxReasonLen {
+			t.Errorf("%s holds %d characters, want at most %d", k, n, MaxReasonLen)
+		}
+		if !strings.HasPrefix(m[k], strings.Repeat("ü", 100)) || !strings.HasSuffix(m[k], "…") {
+			t.Errorf("%s does not keep the start and mark the cut: %.40q…%q", k, m[k], m[k][len(m[k])-8:])
+		}
+	}
+	short := Record{RequestID: "r1", RequestReason: "fix prod"}
+	if got := short.PluginData()[KeyRequestReason]; got != "fix prod" {
+		t.Errorf("short reason stored as %q", got)
 	}
 }
