@@ -2,6 +2,7 @@ package domain
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,32 @@ func TestIncidentContent(t *testing.T) {
 	}
 	if got := RequestLink("proxy:3080", "id"); got != "https://proxy:3080/web/requests/id" {
 		t.Errorf("RequestLink = %q", got)
+	}
+}
+
+// A huge reason is cut in the incident, which says so, names the limit and
+// the full length, and points to Teleport for the rest.
+func TestIncidentDetailsCapTheReason(t *testing.T) {
+	reason := strings.Repeat("x", MaxReasonLen+1234)
+	got := Details(Request{ID: "4f1c", Reason: reason}, Cluster{ProxyAddr: "teleport.example.com"})
+	line := ""
+	for _, l := range strings.Split(got, "\n") {
+		if strings.HasPrefix(l, "Reason: ") {
+			line = strings.TrimPrefix(l, "Reason: ")
+		}
+	}
+	if n := len([]rune(line)); n != MaxReasonLen {
+		t.Errorf("reason line holds %d characters, want %d", n, MaxReasonLen)
+	}
+	wantNote := fmt.Sprintf("Reason cut to %d of %d characters; the full reason is in Teleport.", MaxReasonLen, len(reason))
+	if !strings.Contains(got, wantNote) {
+		t.Errorf("Details() does not say the reason was cut (want %q):\n%.300s", wantNote, got)
+	}
+	if len(got) > MaxReasonLen+1000 {
+		t.Errorf("Details() is %d bytes for a %d-byte reason", len(got), len(reason))
+	}
+	if short := Details(Request{ID: "x", Reason: "fix prod"}, Cluster{}); strings.Contains(short, "cut to") {
+		t.Errorf("short reason marked as cut: %q", short)
 	}
 }
 

@@ -10,6 +10,14 @@ import (
 // MaxTitleLen is PagerDuty's limit on an incident title.
 const MaxTitleLen = 255
 
+// MaxReasonLen caps, in characters, the request reason copied into incident
+// details and into plugin data. A reason is a sentence or a ticket link;
+// the requester controls it, and without a cap a megabyte reason would be
+// paged to phones and rewritten in full by every compare-and-swap of the
+// record (twice per effect), near the item size limits of Teleport's
+// backends (400 KB on DynamoDB). The full reason stays in Teleport.
+const MaxReasonLen = 2048
+
 // Title returns the incident title of a request, cut to MaxTitleLen runes.
 func Title(r Request) string {
 	t := fmt.Sprintf("Access request from %s for %s", r.User, strings.Join(r.Roles, ", "))
@@ -39,7 +47,10 @@ func Details(r Request, c Cluster) string {
 	line("User", r.User)
 	line("Roles", strings.Join(r.Roles, ", "))
 	line("Resources", strings.Join(r.Resources, ", "))
-	line("Reason", r.Reason)
+	line("Reason", CapReason(r.Reason))
+	if n := utf8.RuneCountInString(r.Reason); n > MaxReasonLen {
+		fmt.Fprintf(&b, "(Reason cut to %d of %d characters; the full reason is in Teleport.)\n", MaxReasonLen, n)
+	}
 	line("Created", formatTime(r.Created))
 	line("Expires", formatTime(r.Expires))
 	line("Cluster", c.Name)
@@ -94,6 +105,10 @@ const ResolutionMarker = "Access request has been "
 
 // ApprovalMarker starts every auto-approval note.
 const ApprovalMarker = "Auto-approved: "
+
+// CapReason cuts a reason to MaxReasonLen characters, the last one an
+// ellipsis when it was cut.
+func CapReason(s string) string { return truncate(s, MaxReasonLen) }
 
 func formatTime(t time.Time) string {
 	if t.IsZero() {
