@@ -14,8 +14,9 @@ import (
 	"github.com/pagergate/pagergate/ports"
 )
 
-// maxPasses bounds the effects of one pass (conflicts included), so a
-// request that keeps conflicting is retried later instead of spinning.
+// maxPasses bounds the effects of one pass (lost compare-and-swaps
+// included), so a request that keeps losing is retried later instead of
+// spinning.
 const maxPasses = 64
 
 // state is one request's record as loaded, with what CAS must expect.
@@ -38,7 +39,7 @@ func (p *Processor) handle(ctx context.Context, req domain.Request) error {
 			return nil
 		}
 		err = p.perform(ctx, req, st, eff)
-		if errors.Is(err, ports.ErrConflict) {
+		if errors.Is(err, errCASLost) {
 			p.metrics.Count("plugin_data_conflicts", eff.String())
 			continue
 		}
@@ -129,7 +130,7 @@ func (p *Processor) perform(ctx context.Context, req domain.Request, st state, e
 		claimed.Intent = domain.Intent{Effect: eff.Key(), Owner: p.cfg.ReplicaID, At: now}
 		set := claimed.FullPluginData()
 		if err := p.tp.UpdatePluginData(ctx, req.ID, set, st.raw); err != nil {
-			return fmt.Errorf("record intent: %w", err)
+			return fmt.Errorf("record intent: %w", casLost(err))
 		}
 		st.rec, st.raw = claimed, set
 	}
@@ -158,12 +159,21 @@ func (p *Processor) perform(ctx context.Context, req domain.Request, st state, e
 				p.mirror(ctx, done)
 				return nil
 			}
-			return fmt.Errorf("record result: %w", err)
+			return fmt.Errorf("record result: %w", casLost(err))
 		}
 	}
 	p.mirror(ctx, done)
 	p.remember(done)
 	return nil
+}
+
+// casLost marks a plugin-data conflict as a lost compare-and-swap; other
+// errors pass as they are.
+func casLost(err error) error {
+	if errors.Is(err, ports.ErrConflict) {
+		return fmt.Errorf("%w: %w", errCASLost, err)
+	}
+	return err
 }
 
 // adopt adds the active incidents found under the request's key to the

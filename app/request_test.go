@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,46 @@ func TestAnotherReplicaWinsTheCASSoNoSecondIncident(t *testing.T) {
 	}
 	if rec := h.record("r1"); len(rec.Incidents) != 1 || rec.Incidents[0].IncidentID != "PI-PEER" {
 		t.Errorf("record = %+v, want the peer's incident only", rec)
+	}
+}
+
+// Only a lost plugin-data compare-and-swap re-plans at once (SPEC §8): a
+// pager 409, or a taken key with no open incident, ends the pass with the
+// error, and the scheduler retries it with backoff.
+func TestPagerConflictEndsThePassInsteadOfReplanning(t *testing.T) {
+	h := newHarness(t, nil)
+	writes := 0
+	h.tp.EXPECT().UpdatePluginData(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(
+		func(ctx context.Context, id string, set, expect map[string]string) error {
+			writes++
+			return h.casPD(ctx, id, set, expect)
+		}).AnyTimes()
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil).Times(1)
+	conflict := fmt.Errorf("create incident: PagerDuty answered 409 Conflict: %w", ports.ErrConflict)
+	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{}, conflict).Times(1)
+
+	err := h.p.handle(ctx, notifyOnly("r1"))
+	if !errors.Is(err, ports.ErrConflict) || errors.Is(err, errCASLost) {
+		t.Fatalf("handle() = %v, want the pager's conflict, not a lost CAS", err)
+	}
+	if writes != 1 {
+		t.Errorf("plugin data written %d times in one pass, want 1 (the intent)", writes)
+	}
+}
+
+// Teleport's CompareFailed on the request update ("too many concurrent
+// writes") is not a lost plugin-data CAS either.
+func TestTeleportRequestConflictEndsThePass(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.setRecord(domain.Record{RequestID: "r1", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
+	h.oc.EXPECT().FindUserByEmail(gomock.Any(), "alice@example.com").Return(alice, nil).Times(1)
+	h.oc.EXPECT().FindService(gomock.Any(), "Critical").Return(critSvc, nil).Times(1)
+	h.oc.EXPECT().OnCallsNow(gomock.Any(), "PUA", []string{"EPC"}).Return([]domain.OnCall{{UserID: "PUA", EscalationPolicyID: "EPC", Level: 1}}, nil).Times(1)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Return(fmt.Errorf("set state: %w: too many concurrent writes", ports.ErrConflict)).Times(1)
+
+	if err := h.p.handle(ctx, withApproval("r1")); !errors.Is(err, ports.ErrConflict) {
+		t.Fatalf("handle() = %v, want the request update's conflict", err)
 	}
 }
 
