@@ -27,15 +27,16 @@ type harness struct {
 	rec *memRecords
 	p   *Processor
 
-	mu sync.Mutex
-	pd map[string]map[string]string
+	mu    sync.Mutex
+	pd    map[string]map[string]string
+	pdGet map[string]int // plugin data reads by request
 }
 
 func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	t.Helper()
 	ctrl := gomock.NewController(t)
 	h := &harness{t: t, tp: mocks.NewMockAccessRequests(ctrl), oc: mocks.NewMockOnCall(ctrl),
-		pg: mocks.NewMockPager(ctrl), rec: newMemRecords(), pd: map[string]map[string]string{}}
+		pg: mocks.NewMockPager(ctrl), rec: newMemRecords(), pd: map[string]map[string]string{}, pdGet: map[string]int{}}
 	cfg := Config{Policy: domain.DefaultPolicy(), ReplicaID: "replica-a", Now: func() time.Time { return now },
 		RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond, Workers: 4}
 	if mutate != nil {
@@ -49,7 +50,15 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 func (h *harness) getPD(_ context.Context, id string) (map[string]string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.pdGet[id]++
 	return maps.Clone(h.pd[id]), nil
+}
+
+// reads returns how often the plugin data of a request was read.
+func (h *harness) reads(id string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.pdGet[id]
 }
 
 func (h *harness) casPD(_ context.Context, id string, set, expect map[string]string) error {

@@ -36,10 +36,12 @@ type Processor struct {
 	wake    chan struct{}
 	closing bool
 	active  int
+	// settled are resolved requests a pass found nothing left to do for;
+	// the scan after a reconnect does not read them again.
+	settled map[string]struct{}
 
 	connected  atomic.Bool
 	reconciled atomic.Bool
-	scanned    atomic.Bool // resolved requests listed once after start
 	readyOnce  sync.Once
 
 	provisioned sync.Map    // service ID -> struct{}
@@ -76,6 +78,7 @@ func NewProcessor(cfg Config, tp ports.AccessRequests, oc ports.OnCall, pg ports
 		cfg: cfg.withDefaults(), tp: tp, oc: oc, pg: pg, records: records, dedup: dedup,
 		metrics: m, log: log.Named("app"),
 		items: make(map[string]*item), wake: make(chan struct{}, 1), routes: newRouteCache(),
+		settled: make(map[string]struct{}),
 	}
 	p.cluster.Store(&domain.Cluster{})
 	return p
@@ -240,6 +243,9 @@ func (p *Processor) finish(id string, err error) {
 		return
 	}
 	if err == nil {
+		if it.req.State.Resolved() && it.req.State != domain.StateExpired {
+			p.settled[id] = struct{}{}
+		}
 		delete(p.items, id)
 		return
 	}

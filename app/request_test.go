@@ -339,11 +339,11 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	h.rec.PutRecord(ctx, domain.Record{RequestID: "r2", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI2"}}})
 	h.tp.EXPECT().GetRequest(gomock.Any(), "r2").Return(domain.Request{}, ports.ErrNotFound)
 	// r3 was approved while we were away, and the local store never knew it
-	// (a new store file): the one-time scan finds it.
+	// (a new store file): the scan of resolved requests finds it.
 	r3 := notifyOnly("r3")
 	r3.State = domain.StateApproved
 	h.setRecord(domain.Record{RequestID: "r3", ApprovalDone: true, Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI3"}}})
-	h.tp.EXPECT().ListRequests(gomock.Any()).Return([]domain.Request{notifyOnly("r1"), r3}, nil).Times(1)
+	first := h.tp.EXPECT().ListRequests(gomock.Any()).Return([]domain.Request{notifyOnly("r1"), r3}, nil).Times(1)
 	h.pg.EXPECT().AddNote(gomock.Any(), "PI3", "Access request has been approved")
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI3")
 	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
@@ -370,12 +370,46 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	if rec := h.record("r3"); rec.Resolution != domain.StateApproved {
 		t.Errorf("request resolved while away: record = %+v", rec)
 	}
-	// A reconnect does not scan again (ListRequests is expected once).
+	// A reconnect scans again, but a request settled since is not read.
+	reads := h.reads("r3")
+	h.tp.EXPECT().ListRequests(gomock.Any()).Return([]domain.Request{notifyOnly("r1"), r3}, nil).Times(1).After(first)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{notifyOnly("r1")}})
 	waitFor(t, func() bool { return h.p.Pending() == 0 })
+	if got := h.reads("r3"); got != reads {
+		t.Errorf("settled request read %d more times after the reconnect, want 0", got-reads)
+	}
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventDisconnected, Err: errors.New("stream reset")})
 	if !errors.Is(h.p.Ready(), ErrDisconnected) {
 		t.Errorf("Ready() after disconnect = %v", h.p.Ready())
+	}
+}
+
+// A peer opened the incident; this replica never touched the request and
+// its store is empty. The request is approved while this replica's watcher
+// is disconnected, after its first scan: the scan after the reconnect
+// resolves the incident (SPEC §2).
+func TestResolvedWhileDisconnectedIsFoundAfterEveryReconnect(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	r1 := notifyOnly("r1")
+	h.setRecord(domain.Record{RequestID: "r1", User: r1.User, ApprovalDone: true,
+		Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
+	first := h.tp.EXPECT().ListRequests(gomock.Any()).Return(nil, nil).Times(1)
+	h.p.Start()
+	defer h.p.Stop(ctx)
+	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{r1}})
+	waitFor(t, func() bool { return h.p.Pending() == 0 })
+
+	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventDisconnected, Err: errors.New("stream reset")})
+	approved := r1
+	approved.State = domain.StateApproved
+	h.tp.EXPECT().ListRequests(gomock.Any()).Return([]domain.Request{approved}, nil).Times(1).After(first)
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been approved").Times(1)
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").Times(1)
+	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced})
+	waitFor(t, func() bool { return h.p.Pending() == 0 })
+	if rec := h.record("r1"); rec.Resolution != domain.StateApproved {
+		t.Errorf("record after the reconnect = %+v, want resolved", rec)
 	}
 }
 

@@ -105,32 +105,34 @@ func (p *Processor) reconcile(ctx context.Context, pending []domain.Request) {
 			p.Submit(r)
 		}
 	}
-	if !p.scanned.Load() {
-		n, err := p.scanResolved(ctx, seen)
-		if err != nil {
-			p.log.Warn("resolved requests not scanned; will try at the next reconnect", zap.Error(err))
-		} else {
-			p.scanned.Store(true)
-			stale += n
-		}
+	n, err := p.scanResolved(ctx, seen)
+	if err != nil {
+		p.log.Warn("resolved requests not scanned; will try at the next reconnect", zap.Error(err))
 	}
+	stale += n
 	p.reconciled.Store(true)
 	p.log.Info("backlog reconciled", zap.Int("pending", len(pending)), zap.Int("closed_while_away", stale))
 	p.readyOnce.Do(func() { p.log.Info("ready") })
 }
 
-// scanResolved runs once per process: it schedules every resolved request
-// the local store does not know as done, so incidents of requests resolved
-// while pagergate was away are resolved even when the store file is new or
-// was lost (SPEC §7). Requests whose plugin data says done cost one read.
+// scanResolved runs after every (re)connect: it schedules every resolved
+// request Teleport still holds that is not settled, so the incidents of
+// requests resolved while the watcher was away are resolved, whoever
+// opened them, even when the local store is new or was lost (SPEC §2,
+// §7). Settled requests (a pass found nothing left to do) and requests the
+// local store knows as done cost nothing; each other one costs one plugin
+// data read in a worker, so after the first scan a reconnect reads only
+// the requests resolved since, at the pool's concurrency.
 func (p *Processor) scanResolved(ctx context.Context, seen map[string]bool) (int, error) {
 	all, err := p.tp.ListRequests(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("list requests: %w", err)
 	}
+	listed := make(map[string]struct{}, len(all))
 	n := 0
 	for _, r := range all {
-		if seen[r.ID] || r.State == domain.StatePending {
+		listed[r.ID] = struct{}{}
+		if seen[r.ID] || r.State == domain.StatePending || p.isSettled(r.ID) {
 			continue
 		}
 		if rec, ok, err := p.records.GetRecord(ctx, r.ID); err == nil && ok && rec.Done() {
@@ -140,5 +142,25 @@ func (p *Processor) scanResolved(ctx context.Context, seen map[string]bool) (int
 		n++
 		p.Submit(r)
 	}
+	p.pruneSettled(listed)
 	return n, nil
+}
+
+func (p *Processor) isSettled(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.settled[id]
+	return ok
+}
+
+// pruneSettled forgets settled requests Teleport no longer holds, so the
+// set stays as small as Teleport's own list.
+func (p *Processor) pruneSettled(listed map[string]struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id := range p.settled {
+		if _, ok := listed[id]; !ok {
+			delete(p.settled, id)
+		}
+	}
 }
