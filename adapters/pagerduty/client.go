@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	pd "github.com/PagerDuty/go-pagerduty"
 	"go.uber.org/zap"
@@ -33,6 +34,10 @@ type Client struct {
 	transport *retryTransport
 	// limit is the page size of list calls; tests lower it.
 	limit uint
+
+	probeMu   sync.Mutex
+	stopProbe context.CancelFunc // set by Start
+	probeDone chan struct{}
 }
 
 var (
@@ -123,7 +128,7 @@ func (e *apiError) Unwrap() error {
 		return ports.ErrNotFound
 	case e.status == http.StatusConflict:
 		return ports.ErrConflict
-	case e.status == http.StatusTooManyRequests, e.status >= 500:
+	case e.status == http.StatusTooManyRequests, e.status == http.StatusRequestTimeout, e.status >= 500:
 		return ports.ErrUnavailable
 	}
 	return nil

@@ -42,7 +42,8 @@ type Config struct {
 	// jitter (default DefaultRetryWait).
 	RetryWait time.Duration
 	// MaxRetryWait caps one backoff wait. A 429 asking to wait longer is not
-	// retried (default DefaultMaxRetryWait).
+	// retried (default DefaultMaxRetryWait); the wait it asks for, capped at
+	// 60 s (PagerDuty's window), still holds every call back.
 	MaxRetryWait time.Duration
 	// CacheTTL is how long user and service lookups are cached (default
 	// DefaultCacheTTL).

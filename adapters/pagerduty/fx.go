@@ -10,7 +10,7 @@ import (
 
 // Module provides the PagerDuty client as ports.OnCall and ports.Pager,
 // built from the `pager {}` block (kind "pagerduty", or "fake" pointed at
-// the in-process fake).
+// the in-process fake); its readiness probe runs between start and stop.
 var Module = fx.Module("pagerduty",
 	fx.Provide(
 		fromConfig,
@@ -25,6 +25,11 @@ func ConfigFrom(s config.PagerSettings) Config {
 		RateLimit: s.RateLimit, RequestTimeout: s.RequestTimeout, CacheTTL: s.CacheTTL}
 }
 
-func fromConfig(cfg *config.Config, log *zap.Logger, cache ports.Cache, m ports.Metrics) (*Client, error) {
-	return New(ConfigFrom(cfg.Pager), log, cache, m)
+func fromConfig(lc fx.Lifecycle, cfg *config.Config, log *zap.Logger, cache ports.Cache, m ports.Metrics) (*Client, error) {
+	c, err := New(ConfigFrom(cfg.Pager), log, cache, m)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StartStopHook(c.Start, c.Stop))
+	return c, nil
 }

@@ -43,16 +43,28 @@ type harness struct {
 // retries; mod adjusts the client's Config.
 func newHarness(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
+	return newFaultHarness(t, nil, mod)
+}
+
+// newFaultHarness is newHarness with fault in front of the contract check
+// (nil: none), for answers PagerDuty's document does not list (408, 502
+// after the write was stored).
+func newFaultHarness(t *testing.T, fault func(http.Handler) http.Handler, mod func(*Config)) *harness {
+	t.Helper()
 	fake := fakepd.New(fakepd.Options{})
 	fake.AddUser(botEmail, "Teleport Bot")
 	bodies := &bodyLog{bodies: map[string][]string{}}
 	cc := newContractCheck(t, bodies.wrap(withPriorities(fake.Handler())))
 	h := &harness{fake: fake, contract: cc, metrics: newCountMetrics(), bodies: bodies}
+	var front http.Handler = cc
+	if fault != nil {
+		front = fault(cc)
+	}
 	cfg := Config{
 		APIKey:         fakepd.DefaultAPIKey,
 		UserEmail:      botEmail,
 		APIEndpoint:    testEndpoint,
-		HTTPClient:     &http.Client{Transport: handlerTransport{h: cc}},
+		HTTPClient:     &http.Client{Transport: handlerTransport{h: front}},
 		RequestTimeout: time.Second,
 		RetryWait:      time.Millisecond,
 		MaxRetryWait:   20 * time.Millisecond,

@@ -175,17 +175,49 @@ func (c *Client) listIncidents(ctx context.Context, o pd.ListIncidentsOptions) (
 	})
 }
 
-// AddNote posts a note on an incident as Config.UserEmail.
+// AddNote posts a note on an incident as Config.UserEmail, exactly once:
+// when an attempt's outcome is unknown, it looks for the note on the
+// incident before it posts again.
 func (c *Client) AddNote(ctx context.Context, incidentID, text string) error {
 	if !validID(incidentID) {
 		return idError("incident", incidentID)
 	}
 	// go-pagerduty takes the From header of a note from User.Summary.
 	note := pd.IncidentNote{User: pd.APIObject{Summary: c.cfg.UserEmail}, Content: text}
-	if _, err := c.pd.CreateIncidentNoteWithContext(ctx, incidentID, note); err != nil {
-		return fmt.Errorf("add note to incident %s: %w", incidentID, c.fail(ctx, err))
+	for attempt := 0; ; attempt++ {
+		_, err := c.pd.CreateIncidentNoteWithContext(withOutcome(ctx), incidentID, note)
+		if err == nil {
+			return nil
+		}
+		err = fmt.Errorf("add note to incident %s: %w", incidentID, c.fail(ctx, err))
+		if !outcomeUnknown(err) || attempt >= c.cfg.MaxRetries || ctx.Err() != nil {
+			return err
+		}
+		// PagerDuty has no dedup key for notes: before posting again, look
+		// whether the attempt whose answer was lost stored it (SPEC §8).
+		if serr := sleep(ctx, c.transport.backoff(attempt)); serr != nil {
+			return err
+		}
+		notes, lerr := c.ListNotes(ctx, incidentID)
+		if lerr != nil {
+			// Unknown either way: the caller retries with its own check.
+			return errors.Join(err, lerr)
+		}
+		if slices.Contains(notes, text) {
+			c.log.Debug("note found stored after a lost answer", zap.String("pd_incident_id", incidentID))
+			return nil
+		}
 	}
-	return nil
+}
+
+// outcomeUnknown reports whether a failed write may have taken effect: its
+// answer was lost (transport failure, timeout) or was 408 or 5xx. A 429 or
+// another 4xx says it did not.
+func outcomeUnknown(err error) bool {
+	if ae, ok := asAPIError(err); ok {
+		return ae.status == http.StatusRequestTimeout || ae.status >= 500
+	}
+	return errors.Is(err, ports.ErrUnavailable)
 }
 
 // ListNotes returns the texts of an incident's notes, oldest first.

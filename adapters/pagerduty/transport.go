@@ -34,7 +34,8 @@ type retryTransport struct {
 
 var _ http.RoundTripper = (*retryTransport)(nil)
 
-// RoundTrip sends req, retrying 429, 5xx answers and transport failures.
+// RoundTrip sends req, retrying 429, 408 and 5xx answers and transport
+// failures (see withOutcome for calls that must not be repeated blindly).
 // After the last attempt it returns the last answer (or error) as is, so
 // the caller sees the real status.
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -49,7 +50,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		began := time.Now()
 		resp, err := t.attempt(ctx, req, attempt)
-		t.count(endpoint, resp, err, time.Since(began))
+		t.count(ctx, endpoint, resp, err, time.Since(began))
 
 		retry, wait := t.decide(ctx, resp, err, attempt)
 		if !retry || !replayable(req) {
@@ -106,7 +107,7 @@ func (t *retryTransport) decide(ctx context.Context, resp *http.Response, err er
 		return false, 0
 	}
 	if err != nil {
-		return true, t.backoff(attempt)
+		return !outcomeMatters(ctx), t.backoff(attempt)
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
@@ -114,6 +115,9 @@ func (t *retryTransport) decide(ctx context.Context, resp *http.Response, err er
 		if !ok {
 			wait = t.backoff(attempt)
 		}
+		// PagerDuty's window is one minute: a longer wait is a broken
+		// header, and would stall every call of the process.
+		wait = min(wait, maxRetryAfter)
 		if wait > t.maxWait {
 			// PagerDuty asks for more patience than we have: the caller
 			// retries later. Everyone else still holds back.
@@ -122,10 +126,30 @@ func (t *retryTransport) decide(ctx context.Context, resp *http.Response, err er
 		}
 		t.limiter.pause(wait)
 		return true, wait
-	case resp.StatusCode >= 500:
-		return true, t.backoff(attempt)
+	case resp.StatusCode >= 500, resp.StatusCode == http.StatusRequestTimeout:
+		return !outcomeMatters(ctx), t.backoff(attempt)
 	}
 	return false, 0
+}
+
+// maxRetryAfter caps a wait PagerDuty asks for (Retry-After or
+// ratelimit-reset) at its rate-limit window.
+const maxRetryAfter = time.Minute
+
+type outcomeKey struct{}
+
+// withOutcome marks a call whose retry is not blind: after an answer that
+// leaves the outcome unknown (a transport failure, a timeout, 408 or 5xx)
+// the transport returns it instead of sending the request again, so the
+// caller can look whether the first attempt took effect. 429s, which say
+// the request was not processed, are still retried.
+func withOutcome(ctx context.Context) context.Context {
+	return context.WithValue(ctx, outcomeKey{}, true)
+}
+
+func outcomeMatters(ctx context.Context) bool {
+	v, _ := ctx.Value(outcomeKey{}).(bool)
+	return v
 }
 
 // backoff is the jittered exponential wait before retry attempt+1: half of
@@ -146,8 +170,16 @@ type latencyObserver interface {
 	Observe(endpoint string, d time.Duration)
 }
 
-func (t *retryTransport) count(endpoint string, resp *http.Response, err error, took time.Duration) {
-	t.health.observe(resp != nil && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests)
+func (t *retryTransport) count(ctx context.Context, endpoint string, resp *http.Response, err error, took time.Duration) {
+	switch {
+	case err != nil && errors.Is(ctx.Err(), context.Canceled):
+		// The caller gave up: this says nothing about PagerDuty.
+	case resp != nil && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests &&
+		resp.StatusCode != http.StatusRequestTimeout:
+		t.health.observe(true)
+	default:
+		t.health.observe(false)
+	}
 	if t.metrics == nil {
 		return
 	}
