@@ -40,9 +40,10 @@ type Processor struct {
 	// the scan after a reconnect does not read them again.
 	settled map[string]struct{}
 
-	connected  atomic.Bool
-	reconciled atomic.Bool
-	readyOnce  sync.Once
+	connected      atomic.Bool
+	reconciled     atomic.Bool
+	lastDisconnect atomic.Pointer[error]
+	readyOnce      sync.Once
 
 	provisioned sync.Map    // service ID -> struct{}
 	routes      *routeCache // incident ID -> request and service
@@ -85,7 +86,7 @@ func NewProcessor(cfg Config, tp ports.AccessRequests, oc ports.OnCall, pg ports
 }
 
 // SetCluster records what Ping said (proxy address for links, edition for
-// the approval mode).
+// the approval mode). Dispatch sets it from each EventSynced.
 func (p *Processor) SetCluster(c domain.Cluster) { p.cluster.Store(&c) }
 
 // Cluster returns what SetCluster recorded.

@@ -18,9 +18,13 @@ var (
 )
 
 // Ready implements ports.Readiness: the watcher is connected and the backlog
-// found at the last (re)connect was scheduled.
+// found at the last (re)connect was scheduled. While disconnected it says
+// why, as the watcher last reported.
 func (p *Processor) Ready() error {
 	if !p.connected.Load() {
+		if why := p.lastDisconnect.Load(); why != nil && *why != nil {
+			return fmt.Errorf("%w: %w", ErrDisconnected, *why)
+		}
 		return ErrDisconnected
 	}
 	if !p.reconciled.Load() {
@@ -63,6 +67,11 @@ func (p *Processor) Dispatch(ctx context.Context, ev domain.Event) {
 		p.Submit(domain.Request{ID: ev.RequestID, State: domain.StateExpired})
 	case domain.EventSynced:
 		p.metrics.Count("events", "synced")
+		if ev.Cluster != (domain.Cluster{}) && ev.Cluster != p.Cluster() {
+			p.SetCluster(ev.Cluster)
+			p.log.Info("teleport cluster", zap.String("cluster", ev.Cluster.Name),
+				zap.String("approval_mode", string(p.Mode())))
+		}
 		p.connected.Store(true)
 		p.metrics.Gauge("watcher_connected", 1)
 		p.reconcile(ctx, ev.Pending)
@@ -70,6 +79,7 @@ func (p *Processor) Dispatch(ctx context.Context, ev domain.Event) {
 		p.metrics.Count("events", "disconnected")
 		p.connected.Store(false)
 		p.reconciled.Store(false)
+		p.lastDisconnect.Store(&ev.Err)
 		p.metrics.Gauge("watcher_connected", 0)
 		p.log.Warn("teleport watcher disconnected", zap.Error(ev.Err))
 	}

@@ -262,3 +262,29 @@ func TestResolveFailureIsRetriedAndResolvedIncidentsAreFine(t *testing.T) {
 		t.Error("not resolved")
 	}
 }
+
+// The cluster comes with the watcher's sync (the daemon starts before
+// Teleport answers), and readiness says why the watcher is disconnected.
+func TestSyncCarriesTheClusterAndReadinessSaysWhy(t *testing.T) {
+	h := newHarness(t, nil)
+	h.tp.EXPECT().ListRequests(gomock.Any()).Return(nil, nil).AnyTimes()
+	if !errors.Is(h.p.Ready(), ErrDisconnected) {
+		t.Fatalf("Ready() before the first sync = %v, want ErrDisconnected", h.p.Ready())
+	}
+	why := errors.New("connect to teleport at 127.0.0.1:3025: connection refused")
+	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventDisconnected, Err: why})
+	if err := h.p.Ready(); !errors.Is(err, ErrDisconnected) || !errors.Is(err, why) {
+		t.Errorf("Ready() while dialing = %v, want ErrDisconnected and why", err)
+	}
+	if h.p.Mode() != domain.ModeSetState {
+		t.Errorf("Mode() before the sync = %s, want set_state", h.p.Mode())
+	}
+	cl := domain.Cluster{Name: "prod", ProxyAddr: "teleport.example.com:443", AdvancedWorkflows: true}
+	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Cluster: cl})
+	if h.p.Cluster() != cl || h.p.Mode() != domain.ModeReview {
+		t.Errorf("after the sync: Cluster() = %+v, Mode() = %s; want %+v, review", h.p.Cluster(), h.p.Mode(), cl)
+	}
+	if err := h.p.Ready(); err != nil {
+		t.Errorf("Ready() after the sync = %v", err)
+	}
+}

@@ -166,14 +166,7 @@ func RecordFromPluginData(id string, m map[string]string) (Record, error) {
 		r.ReviewsNoted = n
 	}
 	if v := m[KeyResolution]; v != "" {
-		r.Resolution = ParseState(v)
-		if r.Resolution == StateUnknown || r.Resolution == StatePending {
-			// The reference plugin writes its own words; any value means done.
-			r.Resolution = StateExpired
-			if strings.EqualFold(v, "approved") || strings.EqualFold(v, "denied") {
-				r.Resolution = ParseState(v)
-			}
-		}
+		r.Resolution = parseResolution(v)
 	}
 	if v := m[KeyIncidents]; v != "" {
 		for _, part := range strings.Split(v, ";") {
@@ -190,16 +183,11 @@ func RecordFromPluginData(id string, m map[string]string) (Record, error) {
 	}
 	r.ApprovalDone = m[KeyApproval] != ""
 	if v := m[KeyIntent]; v != "" {
-		f := strings.Split(v, "|")
-		if len(f) != 3 {
-			errs = append(errs, fmt.Errorf("%s %q: want effect|owner|unix", KeyIntent, v))
-		} else {
-			sec, err := strconv.ParseInt(f[2], 10, 64)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s %q: %w", KeyIntent, v, err))
-			}
-			r.Intent = Intent{Effect: unescape(f[0]), Owner: unescape(f[1]), At: time.Unix(sec, 0).UTC()}
+		in, err := parseIntent(v)
+		if err != nil {
+			errs = append(errs, err)
 		}
+		r.Intent = in
 	}
 	if v := m[KeyUpdated]; v != "" {
 		if sec, err := strconv.ParseInt(v, 10, 64); err == nil {
@@ -210,6 +198,33 @@ func RecordFromPluginData(id string, m map[string]string) (Record, error) {
 		return r, fmt.Errorf("%w for request %s: %w", ErrBadPluginData, id, errors.Join(errs...))
 	}
 	return r, nil
+}
+
+// parseResolution reads a resolution written by pagergate or by the
+// reference plugin, which writes its own words: any value means done.
+func parseResolution(v string) State {
+	st := ParseState(v)
+	if st != StateUnknown && st != StatePending {
+		return st
+	}
+	if strings.EqualFold(v, "approved") || strings.EqualFold(v, "denied") {
+		return ParseState(v)
+	}
+	return StateExpired
+}
+
+// parseIntent reads "effect|owner|unix" (effect and owner escaped).
+func parseIntent(v string) (Intent, error) {
+	f := strings.Split(v, "|")
+	if len(f) != 3 {
+		return Intent{}, fmt.Errorf("%s %q: want effect|owner|unix", KeyIntent, v)
+	}
+	sec, err := strconv.ParseInt(f[2], 10, 64)
+	in := Intent{Effect: unescape(f[0]), Owner: unescape(f[1]), At: time.Unix(sec, 0).UTC()}
+	if err != nil {
+		return in, fmt.Errorf("%s %q: %w", KeyIntent, v, err)
+	}
+	return in, nil
 }
 
 var escaper = strings.NewReplacer("%", "%25", "|", "%7C", ";", "%3B")

@@ -95,7 +95,8 @@ const (
 	// EventDelete: a request was deleted (it counts as expired); RequestID holds its ID.
 	EventDelete
 	// EventSynced: the watcher (re)connected and listed every pending request;
-	// Pending holds them. Events after it are newer than the list.
+	// Pending holds them and Cluster what Ping reported. Events after it
+	// are newer than the list.
 	EventSynced
 	// EventDisconnected: the watcher lost its stream; Err says why.
 	EventDisconnected
@@ -107,6 +108,7 @@ type Event struct {
 	RequestID string
 	Request   Request
 	Pending   []Request
+	Cluster   Cluster
 	Err       error
 }
 

@@ -33,9 +33,10 @@ type AccessRequests interface {
 
 // Watcher streams Teleport access request events.
 type Watcher interface {
-	// Watch sends events to out until ctx ends, reconnecting with backoff by
-	// itself. After each (re)connect it sends one domain.EventSynced with
-	// every pending request; on a lost stream, one EventDisconnected. It
+	// Watch sends events to out until ctx ends, connecting and
+	// reconnecting with backoff by itself. After each (re)connect it sends
+	// one domain.EventSynced with every pending request and the cluster; on
+	// a lost stream or a failed connection, one EventDisconnected. It
 	// returns ctx's error, or an error that retrying cannot fix.
 	Watch(ctx context.Context, out chan<- domain.Event) error
 }

@@ -32,6 +32,7 @@ const (
 	DefaultBackoffMin     = 20 * time.Millisecond
 	DefaultBackoffMax     = 10 * time.Second
 	DefaultReloadInterval = 5 * time.Second
+	DefaultInitTimeout    = 15 * time.Second
 )
 
 // Config configures a Client. Set either IdentityFile or the ClientCrt,
@@ -49,7 +50,8 @@ type Config struct {
 	// ClientCrt, ClientKey and RootCAs are PEM files of the plugin's client
 	// certificate, its key and the cluster's CA.
 	ClientCrt, ClientKey, RootCAs string
-	// DialTimeout bounds the first connection (default 30s).
+	// DialTimeout bounds one connection attempt (default 30s); attempts
+	// are repeated with backoff until one succeeds.
 	DialTimeout time.Duration
 	// PluginName owns the plugin data on requests (default "pagerduty", the
 	// reference plugin's name).
@@ -60,6 +62,9 @@ type Config struct {
 	// ReloadInterval is how often the identity file is checked for changes
 	// when RefreshIdentity is set (default 5s).
 	ReloadInterval time.Duration
+	// InitTimeout bounds the wait for a new watch stream's first (init)
+	// event; the stream is then dropped and a new one opened (default 15s).
+	InitTimeout time.Duration
 	// DirectAuth says Addr is an Auth Service: with an identity file, only a
 	// direct connection is tried. By default the api client also tries Addr
 	// as a Proxy (web, reverse tunnel, TLS routing), which an identity file
@@ -86,22 +91,32 @@ func (c Config) withDefaults() Config {
 	if c.ReloadInterval <= 0 {
 		c.ReloadInterval = DefaultReloadInterval
 	}
+	if c.InitTimeout <= 0 {
+		c.InitTimeout = DefaultInitTimeout
+	}
 	return c
 }
 
-// Client talks to Teleport for pagergate.
+// Client talks to Teleport for pagergate. New makes no network call: the
+// connection is made by Watch (with backoff, until it succeeds) or by
+// Dial. Until then every call fails with ports.ErrUnavailable.
 type Client struct {
-	cfg     Config
-	log     *zap.Logger
-	api     *client.Client
-	dyn     *client.DynamicIdentityFileCreds // set when the identity is refreshed
-	cluster domain.Cluster
+	cfg   Config
+	log   *zap.Logger
+	creds client.Credentials
+	dyn   *client.DynamicIdentityFileCreds // set when the identity is refreshed
+
+	connMu  sync.Mutex
+	api     *client.Client // nil until connected; guarded by connMu
+	cluster domain.Cluster // what Ping reported at connect; guarded by connMu
+	closed  bool           // guarded by connMu
 
 	connected atomic.Bool
 	watchErr  atomic.Pointer[error]
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
+	startOnce sync.Once
 	closeOnce sync.Once
 }
 
@@ -111,9 +126,13 @@ var (
 	_ ports.Readiness      = (*Client)(nil)
 )
 
-// New loads the credentials, connects to cfg.Addr, pings the cluster and
-// checks its version. It refuses expired credentials.
-func New(ctx context.Context, cfg Config, log *zap.Logger) (*Client, error) {
+// ErrUnsupported says the cluster's version is one pagergate refuses;
+// retrying cannot fix it.
+var ErrUnsupported = errors.New("unsupported teleport version")
+
+// New checks the configuration and loads the credentials; it refuses
+// expired ones. It does not connect.
+func New(cfg Config, log *zap.Logger) (*Client, error) {
 	cfg = cfg.withDefaults()
 	log = log.Named("teleport")
 	if cfg.Addr == "" {
@@ -129,47 +148,106 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*Client, error) {
 	if cfg.DirectAuth {
 		creds = authOnly{creds}
 	}
-	api, err := client.New(ctx, client.Config{
-		Addrs:       []string{cfg.Addr},
-		Credentials: []client.Credentials{creds},
-		DialTimeout: cfg.DialTimeout,
+	return &Client{cfg: cfg, log: log, creds: creds, dyn: dyn, stop: make(chan struct{})}, nil
+}
+
+// Dial is New, one connection attempt (bounded by DialTimeout and ctx) and
+// Start: for callers that need Teleport now, like `pagergate check`.
+func Dial(ctx context.Context, cfg Config, log *zap.Logger) (*Client, error) {
+	c, err := New(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.connect(ctx); err != nil {
+		return nil, err
+	}
+	c.Start()
+	return c, nil
+}
+
+// Start starts the identity file watcher (with RefreshIdentity). Close
+// stops it.
+func (c *Client) Start() {
+	c.startOnce.Do(func() {
+		if c.dyn != nil {
+			c.wg.Add(1)
+			go c.watchIdentity()
+		}
+	})
+}
+
+// connect makes one connection attempt: dial, Ping, version check. It
+// does nothing when connected already.
+func (c *Client) connect(ctx context.Context) error {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	if c.api != nil {
+		return nil
+	}
+	if c.closed {
+		return fmt.Errorf("connect to teleport: %w: client closed", ports.ErrUnavailable)
+	}
+	api, err := client.New(ctx, c.apiConfig())
+	if err != nil {
+		return fmt.Errorf("connect to teleport at %s: %w: %v", c.cfg.Addr, ports.ErrUnavailable, err)
+	}
+	cluster, err := ping(ctx, api)
+	if err == nil {
+		err = c.CheckVersion(cluster)
+	}
+	if err != nil {
+		api.Close()
+		return err
+	}
+	c.api, c.cluster = api, cluster
+	c.log.Info("connected to teleport",
+		zap.String("cluster", cluster.Name),
+		zap.String("version", cluster.Version),
+		zap.String("proxy_addr", cluster.ProxyAddr),
+		zap.Bool("advanced_workflows", cluster.AdvancedWorkflows))
+	return nil
+}
+
+func (c *Client) apiConfig() client.Config {
+	return client.Config{
+		Addrs:       []string{c.cfg.Addr},
+		Credentials: []client.Credentials{c.creds},
+		DialTimeout: c.cfg.DialTimeout,
 		// The watcher reconnects by itself; a tripped breaker would only
 		// delay it.
 		CircuitBreakerConfig: breaker.NoopBreakerConfig(),
 		DialOpts: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff: backoff.Config{
-				BaseDelay:  cfg.BackoffMin,
+				BaseDelay:  c.cfg.BackoffMin,
 				Multiplier: 1.6,
 				Jitter:     0.2,
-				MaxDelay:   cfg.BackoffMax,
+				MaxDelay:   c.cfg.BackoffMax,
 			},
-			MinConnectTimeout: cfg.DialTimeout,
+			MinConnectTimeout: c.cfg.DialTimeout,
 		})},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("connect to teleport at %s: %w: %v", cfg.Addr, ports.ErrUnavailable, err)
 	}
-	c := &Client{cfg: cfg, log: log, api: api, dyn: dyn, stop: make(chan struct{})}
-	cluster, err := c.Ping(ctx)
-	if err != nil {
-		api.Close()
-		return nil, err
+}
+
+// conn returns the api client, or ports.ErrUnavailable before the first
+// connection.
+func (c *Client) conn(what string) (*client.Client, error) {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	if c.api == nil {
+		return nil, fmt.Errorf("%s: %w: not connected to teleport at %s yet", what, ports.ErrUnavailable, c.cfg.Addr)
 	}
-	if err := c.CheckVersion(cluster); err != nil {
-		api.Close()
-		return nil, err
+	return c.api, nil
+}
+
+// credentialsExpired reports, once a connection attempt failed, whether it
+// is because every credential has expired (SPEC §2: that stops the
+// daemon). A refreshed identity is re-read by the file watcher meanwhile.
+func (c *Client) credentialsExpired() error {
+	if exp, ok := c.creds.Expiry(); ok && time.Now().After(exp) {
+		return fmt.Errorf("teleport credentials expired at %s: issue new ones (tctl auth sign or tbot)",
+			exp.UTC().Format(time.RFC3339))
 	}
-	c.cluster = cluster
-	log.Info("connected to teleport",
-		zap.String("cluster", cluster.Name),
-		zap.String("version", cluster.Version),
-		zap.String("proxy_addr", cluster.ProxyAddr),
-		zap.Bool("advanced_workflows", cluster.AdvancedWorkflows))
-	if dyn != nil {
-		c.wg.Add(1)
-		go c.watchIdentity()
-	}
-	return c, nil
+	return nil
 }
 
 // authOnly hides the SSH side of credentials so that the api client dials
@@ -299,24 +377,41 @@ func (c *Client) watchIdentity() {
 	}
 }
 
-// Close stops the identity watcher and closes the connection.
+// Close stops the identity watcher and closes the connection, if any.
 func (c *Client) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
 		close(c.stop)
 		c.wg.Wait()
-		err = c.api.Close()
+		c.connMu.Lock()
+		defer c.connMu.Unlock()
+		c.closed = true
+		if c.api != nil {
+			err = c.api.Close()
+		}
 	})
 	return err
 }
 
-// Cluster returns what Ping reported when New connected.
-func (c *Client) Cluster() domain.Cluster { return c.cluster }
+// Cluster returns what Ping reported at connect (zero before).
+func (c *Client) Cluster() domain.Cluster {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	return c.cluster
+}
 
 // Ping reports the cluster name, version, proxy address and whether it has
 // Advanced Access Workflows (access reviews).
 func (c *Client) Ping(ctx context.Context) (domain.Cluster, error) {
-	rsp, err := c.api.Ping(ctx)
+	api, err := c.conn("ping teleport")
+	if err != nil {
+		return domain.Cluster{}, err
+	}
+	return ping(ctx, api)
+}
+
+func ping(ctx context.Context, api *client.Client) (domain.Cluster, error) {
+	rsp, err := api.Ping(ctx)
 	if err != nil {
 		return domain.Cluster{}, translate(ctx, err, "ping teleport", "")
 	}
@@ -344,13 +439,13 @@ const (
 func (c *Client) CheckVersion(cl domain.Cluster) error {
 	v := "v" + cl.Version
 	if !semver.IsValid(v) {
-		return fmt.Errorf("teleport reports version %q, which is not a semantic version", cl.Version)
+		return fmt.Errorf("%w: teleport reports version %q, which is not a semantic version", ErrUnsupported, cl.Version)
 	}
 	var major int
 	fmt.Sscanf(semver.Major(v), "v%d", &major)
 	switch {
 	case major < MinMajor:
-		return fmt.Errorf("teleport %s is too old: pagergate needs 13.0.0 or newer", cl.Version)
+		return fmt.Errorf("%w: teleport %s is too old: pagergate needs 13.0.0 or newer", ErrUnsupported, cl.Version)
 	case major < TestedMinMajor || major > TestedMaxMajor:
 		c.log.Warn("teleport version outside the tested range 15.x-18.x", zap.String("version", cl.Version))
 	}

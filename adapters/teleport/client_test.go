@@ -53,7 +53,7 @@ func TestTLSFilesCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.ClientCrt, cfg.ClientKey, cfg.RootCAs = crt, key, ca
-	_, err = New(ctxT(t), cfg, zaptest.NewLogger(t))
+	_, err = Dial(ctxT(t), cfg, zaptest.NewLogger(t))
 	if err == nil || !strings.Contains(err.Error(), crt) || !strings.Contains(err.Error(), "expired at") {
 		t.Errorf("New(expired certificate) = %v, want an error naming %s and its expiry", err, crt)
 	}
@@ -65,7 +65,7 @@ func TestExpiredIdentityRefused(t *testing.T) {
 	if err := srv.WriteIdentityFile(path, "pagergate", -2*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	_, err := New(ctxT(t), testConfig(srv, path), zaptest.NewLogger(t))
+	_, err := Dial(ctxT(t), testConfig(srv, path), zaptest.NewLogger(t))
 	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "expired at") {
 		t.Errorf("New(expired identity) = %v, want an error naming %s and its expiry", err, path)
 	}
@@ -77,7 +77,7 @@ func TestMissingCredentials(t *testing.T) {
 		{Addr: "127.0.0.1:1", ClientCrt: "a.crt"},
 		{IdentityFile: "x"},
 	} {
-		if _, err := New(context.Background(), cfg, zap.NewNop()); err == nil {
+		if _, err := New(cfg, zap.NewNop()); err == nil {
 			t.Errorf("New(%+v) succeeded, want an error", cfg)
 		}
 	}
@@ -197,7 +197,7 @@ func TestNewRefusesOldCluster(t *testing.T) {
 	if err := srv.WriteIdentityFile(path, "pagergate", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	_, err := New(ctxT(t), testConfig(srv, path), zaptest.NewLogger(t))
+	_, err := Dial(ctxT(t), testConfig(srv, path), zaptest.NewLogger(t))
 	if err == nil || !strings.Contains(err.Error(), "13.0.0") {
 		t.Errorf("New against 12.1.0 = %v, want a too-old error", err)
 	}

@@ -7,18 +7,19 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/pagergate/pagergate/config"
-	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/ports"
 )
 
 // Module provides the Teleport client as ports.AccessRequests and
-// ports.Watcher (and the domain.Cluster Ping reported at connect), built from the `teleport {}` block, closed on stop.
+// ports.Watcher, built from the `teleport {}` block. Building it makes no
+// network call (credentials are read and checked): the watcher connects,
+// with backoff, once started, so the daemon serves health while Teleport
+// is unreachable. Closed on stop.
 var Module = fx.Module("teleport",
 	fx.Provide(
 		fromConfig,
 		func(c *Client) ports.AccessRequests { return c },
 		func(c *Client) ports.Watcher { return c },
-		func(c *Client) domain.Cluster { return c.Cluster() },
 	),
 )
 
@@ -29,10 +30,13 @@ func ConfigFrom(s config.TeleportSettings) Config {
 }
 
 func fromConfig(lc fx.Lifecycle, cfg *config.Config, log *zap.Logger) (*Client, error) {
-	c, err := New(context.Background(), ConfigFrom(cfg.Teleport), log)
+	c, err := New(ConfigFrom(cfg.Teleport), log)
 	if err != nil {
 		return nil, err
 	}
-	lc.Append(fx.StopHook(c.Close))
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error { c.Start(); return nil },
+		OnStop:  func(context.Context) error { return c.Close() },
+	})
 	return c, nil
 }

@@ -55,7 +55,7 @@ func connect(t *testing.T, cfg Config) *Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	c, err := New(ctx, cfg, zaptest.NewLogger(t))
+	c, err := Dial(ctx, cfg, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

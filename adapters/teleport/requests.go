@@ -24,7 +24,11 @@ const (
 
 // GetRequest returns one request; ports.ErrNotFound when it is gone.
 func (c *Client) GetRequest(ctx context.Context, id string) (domain.Request, error) {
-	reqs, err := c.api.GetAccessRequests(ctx, types.AccessRequestFilter{ID: id})
+	api, err := c.conn("get access request " + id)
+	if err != nil {
+		return domain.Request{}, err
+	}
+	reqs, err := api.GetAccessRequests(ctx, types.AccessRequestFilter{ID: id})
 	if err != nil {
 		return domain.Request{}, translate(ctx, err, "get access request "+id, PermRead)
 	}
@@ -38,7 +42,11 @@ func (c *Client) GetRequest(ctx context.Context, id string) (domain.Request, err
 
 // ListRequests returns every access request, in any state.
 func (c *Client) ListRequests(ctx context.Context) ([]domain.Request, error) {
-	reqs, err := c.api.GetAccessRequests(ctx, types.AccessRequestFilter{})
+	api, err := c.conn("list access requests")
+	if err != nil {
+		return nil, err
+	}
+	reqs, err := api.GetAccessRequests(ctx, types.AccessRequestFilter{})
 	if err != nil {
 		return nil, translate(ctx, err, "list access requests", PermRead)
 	}
@@ -51,7 +59,11 @@ func (c *Client) ListRequests(ctx context.Context) ([]domain.Request, error) {
 
 // ListPending returns every pending request.
 func (c *Client) ListPending(ctx context.Context) ([]domain.Request, error) {
-	reqs, err := c.api.GetAccessRequests(ctx, types.AccessRequestFilter{State: types.RequestState_PENDING})
+	api, err := c.conn("list pending access requests")
+	if err != nil {
+		return nil, err
+	}
+	reqs, err := api.GetAccessRequests(ctx, types.AccessRequestFilter{State: types.RequestState_PENDING})
 	if err != nil {
 		return nil, translate(ctx, err, "list pending access requests", PermRead)
 	}
@@ -144,7 +156,11 @@ func (c *Client) Resolve(ctx context.Context, v domain.Verdict) error {
 
 func (c *Client) review(ctx context.Context, v domain.Verdict, state types.RequestState) error {
 	what := fmt.Sprintf("review access request %s", v.RequestID)
-	_, err := c.api.SubmitAccessReview(ctx, types.AccessReviewSubmission{
+	api, err := c.conn(what)
+	if err != nil {
+		return err
+	}
+	_, err = api.SubmitAccessReview(ctx, types.AccessReviewSubmission{
 		RequestID: v.RequestID,
 		Review: types.AccessReview{
 			ProposedState: state,
@@ -176,7 +192,11 @@ func (c *Client) setState(ctx context.Context, v domain.Verdict, state types.Req
 	if v.Delegator != "" {
 		ctx = apiutils.WithDelegator(ctx, v.Delegator)
 	}
-	err = c.api.SetAccessRequestState(ctx, types.AccessRequestUpdate{
+	api, err := c.conn(what)
+	if err != nil {
+		return err
+	}
+	err = api.SetAccessRequestState(ctx, types.AccessRequestUpdate{
 		RequestID: v.RequestID,
 		State:     state,
 		Reason:    v.Reason,
@@ -193,7 +213,11 @@ func (c *Client) setState(ctx context.Context, v domain.Verdict, state types.Req
 // GetPluginData returns the plugin's data on a request (empty when none);
 // ports.ErrNotFound when the request is gone.
 func (c *Client) GetPluginData(ctx context.Context, id string) (map[string]string, error) {
-	data, err := c.api.GetPluginData(ctx, types.PluginDataFilter{
+	api, err := c.conn("get plugin data of " + id)
+	if err != nil {
+		return nil, err
+	}
+	data, err := api.GetPluginData(ctx, types.PluginDataFilter{
 		Kind:     types.KindAccessRequest,
 		Resource: id,
 		Plugin:   c.cfg.PluginName,
@@ -242,7 +266,11 @@ func (c *Client) UpdatePluginData(ctx context.Context, id string, set, expect ma
 	if len(params.Set) == 0 {
 		return nil
 	}
-	if err := c.api.UpdatePluginData(ctx, params); err != nil {
+	api, err := c.conn("update plugin data of " + id)
+	if err != nil {
+		return err
+	}
+	if err := api.UpdatePluginData(ctx, params); err != nil {
 		return translate(ctx, err, "update plugin data of "+id, PermPluginUpdate)
 	}
 	return nil

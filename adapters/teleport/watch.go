@@ -18,10 +18,13 @@ import (
 var ErrNotConnected = errors.New("teleport watcher is not connected")
 
 // Watch streams access request events to out until ctx ends (see
-// ports.Watcher). After each (re)connect it sends one EventSynced with every
-// pending request; when a stream is lost, one EventDisconnected, then it
-// reconnects with jittered exponential backoff between BackoffMin and
-// BackoffMax. It returns ctx's error.
+// ports.Watcher). It connects first, if no connection was made yet. After
+// each (re)connect it sends one EventSynced with every pending request and
+// the cluster; when a stream is lost or cannot be opened, one
+// EventDisconnected, then it retries with jittered exponential backoff
+// between BackoffMin and BackoffMax. It returns ctx's error, or an error
+// retrying cannot fix (an unsupported Teleport version, every credential
+// expired).
 func (c *Client) Watch(ctx context.Context, out chan<- domain.Event) error {
 	delay := c.cfg.BackoffMin
 	// Report the first failure, and the first after each synced stream.
@@ -31,6 +34,12 @@ func (c *Client) Watch(ctx context.Context, out chan<- domain.Event) error {
 		c.connected.Store(false)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, ErrUnsupported) {
+			return err
+		}
+		if ferr := c.credentialsExpired(); ferr != nil && !synced {
+			return fmt.Errorf("%w (last attempt: %v)", ferr, err)
 		}
 		c.watchErr.Store(&err)
 		if synced {
@@ -72,13 +81,19 @@ func send(ctx context.Context, out chan<- domain.Event, ev domain.Event) bool {
 	}
 }
 
-// watchOnce runs one watch stream: wait for OpInit, list the pending
-// requests, send EventSynced, then forward events until the stream fails.
+// watchOnce connects if needed and runs one watch stream (see stream).
 // synced says whether EventSynced was sent.
 func (c *Client) watchOnce(ctx context.Context, out chan<- domain.Event) (synced bool, err error) {
+	if err := c.connect(ctx); err != nil {
+		return false, err
+	}
+	api, err := c.conn("watch access requests")
+	if err != nil {
+		return false, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := c.api.NewWatcher(ctx, types.Watch{
+	w, err := api.NewWatcher(ctx, types.Watch{
 		Name:  "pagergate",
 		Kinds: []types.WatchKind{{Kind: types.KindAccessRequest}},
 	})
@@ -86,45 +101,89 @@ func (c *Client) watchOnce(ctx context.Context, out chan<- domain.Event) (synced
 		return false, translate(ctx, err, "watch access requests", PermRead)
 	}
 	defer w.Close()
+	return c.stream(ctx, w, out)
+}
 
-	select {
-	case ev := <-w.Events():
-		if ev.Type != types.OpInit {
-			return false, fmt.Errorf("watch access requests: first event is %s, not init", ev.Type)
-		}
-	case <-w.Done():
-		return false, streamErr(ctx, w.Error())
-	case <-ctx.Done():
-		return false, ctx.Err()
+// stream runs one watch stream: wait for OpInit, list the pending
+// requests, send EventSynced, then forward events until the stream ends.
+func (c *Client) stream(ctx context.Context, w types.Watcher, out chan<- domain.Event) (synced bool, err error) {
+	if err := c.awaitInit(ctx, w); err != nil {
+		return false, err
 	}
-
 	pending, err := c.ListPending(ctx)
 	if err != nil {
 		return false, err
 	}
 	// Ready from the moment the backlog is handed over.
 	c.connected.Store(true)
-	if !send(ctx, out, domain.Event{Kind: domain.EventSynced, Pending: pending}) {
+	if !send(ctx, out, domain.Event{Kind: domain.EventSynced, Pending: pending, Cluster: c.Cluster()}) {
 		return true, ctx.Err()
 	}
 	c.log.Info("teleport watcher synced", zap.Int("pending", len(pending)))
+	return true, c.pump(ctx, w, out)
+}
 
+// awaitInit waits for the stream's first event, OpInit, at most
+// InitTimeout: a stream that never confirms is dropped and a new one
+// opened.
+func (c *Client) awaitInit(ctx context.Context, w types.Watcher) error {
+	t := time.NewTimer(c.cfg.InitTimeout)
+	defer t.Stop()
+	select {
+	case ev := <-w.Events():
+		if ev.Type != types.OpInit {
+			return fmt.Errorf("watch access requests: first event is %s, not init", ev.Type)
+		}
+		return nil
+	case <-w.Done():
+		return streamErr(ctx, w.Error())
+	case <-t.C:
+		return fmt.Errorf("watch access requests: %w: no init event within %s", ports.ErrUnavailable, c.cfg.InitTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// pump forwards events until the stream ends; the events it still holds
+// then are forwarded too.
+func (c *Client) pump(ctx context.Context, w types.Watcher, out chan<- domain.Event) error {
 	for {
 		select {
 		case ev := <-w.Events():
-			dev, ok := c.event(ev)
-			if !ok {
-				continue
-			}
-			if !send(ctx, out, dev) {
-				return true, ctx.Err()
+			if !c.forward(ctx, ev, out) {
+				return ctx.Err()
 			}
 		case <-w.Done():
-			return true, streamErr(ctx, w.Error())
+			return c.drain(ctx, w, out)
 		case <-ctx.Done():
-			return true, ctx.Err()
+			return ctx.Err()
 		}
 	}
+}
+
+// drain forwards the events a closed stream still holds, then says why it
+// closed.
+func (c *Client) drain(ctx context.Context, w types.Watcher, out chan<- domain.Event) error {
+	for {
+		select {
+		case ev := <-w.Events():
+			if !c.forward(ctx, ev, out) {
+				return ctx.Err()
+			}
+		default:
+			return streamErr(ctx, w.Error())
+		}
+	}
+}
+
+// forward sends the domain event of ev, if pagergate cares about it; false
+// when ctx ended first.
+func (c *Client) forward(ctx context.Context, ev types.Event, out chan<- domain.Event) bool {
+	dev, ok := c.event(ev)
+	if !ok {
+		return true
+	}
+	return send(ctx, out, dev)
 }
 
 // event translates a watch event; ok is false for events pagergate ignores.

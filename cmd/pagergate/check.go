@@ -128,7 +128,7 @@ func certExpiry(path string) (time.Time, error) {
 }
 
 func (c *checker) teleport(ctx context.Context, cfg *config.Config) {
-	tp, err := teleport.New(ctx, teleport.ConfigFrom(cfg.Teleport), zap.NewNop())
+	tp, err := teleport.Dial(ctx, teleport.ConfigFrom(cfg.Teleport), zap.NewNop())
 	if err != nil {
 		c.line("teleport", err, "")
 		return

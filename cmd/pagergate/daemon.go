@@ -95,6 +95,11 @@ func modules(cfg *config.Config, log *zap.Logger) fx.Option {
 }
 
 func runDaemon(path string, cfg *config.Config, lg *logging, debug bool) error {
+	// Signals are ours from here: a SIGTERM while starting or while
+	// Teleport is still being dialed is a clean stop.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	var d daemon
 	populate := []any{&d.tp}
 	if cfg.Webhook != nil {
@@ -109,9 +114,6 @@ func runDaemon(path string, cfg *config.Config, lg *logging, debug bool) error {
 	if err := fxApp.Start(startCtx); err != nil {
 		return fmt.Errorf("start: %w", unwrapFx(err))
 	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 	log := lg.log.Named("daemon")
 	exit := 0
 loop:
@@ -242,15 +244,16 @@ func replicaID(ctx context.Context, rec ports.Records) (string, error) {
 	return id, rec.PutMeta(ctx, "replica_id", id)
 }
 
-func newProcessor(cfg *config.Config, cluster domain.Cluster, tp ports.AccessRequests, oc ports.OnCall, pg ports.Pager,
+// newProcessor builds the use cases; what Ping reports (edition, proxy
+// address) reaches them with the watcher's first sync.
+func newProcessor(cfg *config.Config, tp ports.AccessRequests, oc ports.OnCall, pg ports.Pager,
 	rec ports.Records, dedup ports.DedupStore, m ports.Metrics, log *zap.Logger) (*app.Processor, error) {
 	id, err := replicaID(context.Background(), rec)
 	if err != nil {
 		return nil, fmt.Errorf("replica id: %w", err)
 	}
 	p := app.NewProcessor(appConfig(cfg, id), tp, oc, pg, rec, dedup, m, log)
-	p.SetCluster(cluster)
-	log.Named("app").Info("replica", zap.String("replica_id", id), zap.String("approval_mode", string(p.Mode())))
+	log.Named("app").Info("replica", zap.String("replica_id", id), zap.String("approval_mode", string(cfg.Teleport.ApprovalMode)))
 	return p, nil
 }
 
