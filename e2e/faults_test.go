@@ -10,6 +10,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/pagergate/pagergate/adapters/fakepd"
+	"github.com/pagergate/pagergate/adapters/teleport/teleporttest"
 )
 
 // fResolutionPrefix starts the note posted before an incident is resolved
@@ -793,4 +795,132 @@ func TestScenario16IdentityRotation(t *testing.T) {
 	incidents, dups, missed := fTally(e.pd, all)
 	fReport(t, 16, "requests", len(all), "rotations", 1, "incidents", incidents, "duplicates", dups, "missed", missed)
 	fDuplicateReport(t, e.pd, all)
+}
+
+// fGet answers the status and body of GET url (0 when it did not answer).
+func fGet(url string) (int, string) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// Scenario 17: Teleport is not listening when pagergate starts (SPEC §2).
+// Within a second it serves /healthz 200, /readyz 503 naming Teleport and
+// /metrics with the watcher disconnected; a SIGTERM while it is still
+// dialing exits 0; Teleport comes up 10 s later and pagergate becomes
+// ready by itself and handles the request created before it connected.
+func TestScenario17StartWithoutTeleport(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	e.tp.Stop()
+	down := time.Now()
+	id := e.createRequest(alice, []string{"editor"}, nil, "created before pagergate connected")
+	cfg := e.writeConfig(withDefaultNotify(svcTeleport), withNoWebhook())
+
+	// A replica stopped while dialing exits 0.
+	e2 := fReplica(t, e)
+	earlyCfg := e2.writeConfig(withDefaultNotify(svcTeleport), withNoWebhook())
+	early := e2.run(earlyCfg, []string{"start", "-c", earlyCfg})
+	e.waitFor("/healthz of the replica stopped while dialing", func() bool { code, _ := fGet(early.metricsURL + "/healthz"); return code == http.StatusOK })
+	stopTook := early.stopWithin(10 * time.Second)
+
+	d := e.run(cfg, []string{"start", "-c", cfg})
+	started := time.Now()
+	var healthy, unready time.Duration
+	var readyBody string
+	for healthy == 0 || unready == 0 {
+		if d.exited() {
+			t.Fatalf("pagergate exited (code %d) with Teleport down; output:\n%s", d.exitCode, d.stderrText())
+		}
+		if time.Since(started) > time.Second {
+			t.Fatalf("after 1 s: /healthz seen 200 after %v, /readyz seen 503 after %v (0: not yet); want both", healthy, unready)
+		}
+		if code, _ := fGet(d.metricsURL + "/healthz"); code == http.StatusOK && healthy == 0 {
+			healthy = time.Since(started)
+		}
+		if code, body := fGet(d.metricsURL + "/readyz"); code == http.StatusServiceUnavailable && unready == 0 {
+			unready, readyBody = time.Since(started), body
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(strings.ToLower(readyBody), "teleport") {
+		t.Errorf("/readyz 503 body = %q, want it to name Teleport", readyBody)
+	}
+	if v, ok := metricValue(d.metrics(), "pagergate_watcher_connected"); !ok || v != 0 {
+		t.Errorf("pagergate_watcher_connected = %v (found %v), want 0", v, ok)
+	}
+	// Teleport stays down for 10 s; pagergate stays up and unready.
+	for time.Since(down) < 10*time.Second {
+		if code := fReadyz(d); code != http.StatusServiceUnavailable || d.exited() {
+			t.Fatalf("while Teleport is down: /readyz = %d, exited = %v", code, d.exited())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_, reason := fGet(d.metricsURL + "/readyz")
+	if err := e.tp.Restart(); err != nil {
+		t.Fatalf("start teleport: %v", err)
+	}
+	up := time.Now()
+	d.waitReady()
+	readyAfter := time.Since(up)
+	inc := e.waitIncident(id)
+	d.stop()
+	fReport(t, 17, "healthz_200_after", healthy.Round(time.Millisecond), "readyz_503_after", unready.Round(time.Millisecond),
+		"sigterm_while_dialing_exit_after", stopTook.Round(time.Millisecond), "ready_after_teleport_up", readyAfter.Round(100*time.Millisecond),
+		"incident", inc.ID, "readyz_while_down", strings.TrimSpace(reason))
+}
+
+// Scenario 18: replica A opens an incident; replica B (which never touched
+// the request, its store empty) has its watcher cut; A is stopped; the
+// request is approved; B's watcher comes back: B resolves the incident,
+// exactly once (SPEC §2: after every reconnect).
+func TestScenario18ReplicaResolvesAfterItsWatcherIsBack(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	eb := fReplica(t, e)
+	const userB = "pagergate-b"
+	e.tp.AddUser(userB, teleporttest.AllPerms)
+	eb.identity = filepath.Join(eb.dir, "identity-b")
+	if err := e.tp.WriteIdentityFile(eb.identity, userB, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	opts := []configOpt{withDefaultNotify(svcTeleport), withNoWebhook()}
+	a := e.start(e.writeConfig(opts...))
+	id := e.createRequest(alice, []string{"editor"}, nil, "two replicas, one cut")
+	inc := e.waitIncident(id)
+
+	b := eb.start(eb.writeConfig(opts...))
+	e.tp.CutWatches(userB)
+	e.waitFor("replica B unready while its watcher is cut", func() bool { return fReadyz(b) == http.StatusServiceUnavailable })
+	a.stop()
+	resolvesBefore := e.pd.Calls()["PUT /incidents"]
+	if err := e.tp.Approve(id, fReviewer, "approved while B was cut"); err != nil {
+		t.Fatal(err)
+	}
+	e.tp.RestoreWatches(userB)
+	b.waitReady()
+	e.waitResolved(id)
+	b.stop()
+
+	got, _ := e.pd.Incident(inc.ID)
+	resolves := e.pd.Calls()["PUT /incidents"] - resolvesBefore
+	notes := fCountNotes(got, fIsResolution)
+	if got.Status != "resolved" || resolves != 1 || notes != 1 {
+		t.Errorf("incident %s: status %s, %d resolve calls, %d resolution notes; want resolved, 1, 1", inc.ID, got.Status, resolves, notes)
+	}
+	byB := 0
+	for _, l := range b.logEntries() {
+		if l.str("msg") == "incident resolved" && l.str("pd_incident_id") == inc.ID {
+			byB++
+		}
+	}
+	if byB != 1 {
+		t.Errorf("replica B logged %d resolutions of %s, want 1", byB, inc.ID)
+	}
+	fReport(t, 18, "incident", inc.ID, "resolve_calls", resolves, "resolution_notes", notes, "resolved_by_b", byB)
 }

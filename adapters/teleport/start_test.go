@@ -214,3 +214,25 @@ func TestClosedStreamDrainsItsEvents(t *testing.T) {
 		t.Errorf("forwarded %d of the %d events the stream held when it closed", len(out), n)
 	}
 }
+
+// The test server can cut one user's watch streams only (the e2e
+// scenarios cut one replica); the client reconnects once they are back.
+func TestWatchAfterCutStreamsAreRestored(t *testing.T) {
+	srv := newServer(t, teleporttest.Options{})
+	c := newClient(t, srv, "pagergate", teleporttest.AllPerms)
+	other := newClient(t, srv, "pagergate-b", teleporttest.AllPerms)
+	events, otherEvents := watching(t, c), watching(t, other)
+	nextKind(t, events, domain.EventSynced)
+	nextKind(t, otherEvents, domain.EventSynced)
+
+	srv.CutWatches("pagergate")
+	nextKind(t, events, domain.EventDisconnected)
+	id := mustCreate(t, srv, "alice", []string{"dev"})
+	if ev := nextKind(t, otherEvents, domain.EventPut); ev.Request.ID != id {
+		t.Errorf("the other user's stream got %s, want %s", ev.Request.ID, id)
+	}
+	srv.RestoreWatches("pagergate")
+	if got := pendingIDs(nextKind(t, events, domain.EventSynced)); !got[id] {
+		t.Errorf("sync after the cut = %v, want %s", got, id)
+	}
+}

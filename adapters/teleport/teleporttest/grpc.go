@@ -272,8 +272,12 @@ func (a *authService) WatchEvents(req *proto.Watch, stream proto.AuthService_Wat
 	s := a.s
 	s.mu.Lock()
 	s.counts.WatchEvents++
+	cut := s.cut[user]
 	s.mu.Unlock()
-	w := s.addWatcher()
+	if cut {
+		return trace.ConnectionProblem(nil, "watch streams of %s are cut", user)
+	}
+	w := s.addWatcher(user)
 	defer s.removeWatcher(w)
 
 	init, err := client.EventToGRPC(types.Event{Type: types.OpInit, Resource: types.NewWatchStatus(req.Kinds)})

@@ -79,7 +79,8 @@ type Server struct {
 	pdata    map[string]*types.PluginDataV3
 	deleg    map[string]string
 	watchers map[*watcher]struct{}
-	changed  chan struct{} // closed and replaced when the watcher set changes
+	cut      map[string]bool // users whose watch streams are refused
+	changed  chan struct{}   // closed and replaced when the watcher set changes
 	counts   Counts
 	addr     string
 	grpc     *grpc.Server
@@ -221,6 +222,7 @@ func (s *Server) Counts() Counts {
 
 // watcher is one WatchEvents stream.
 type watcher struct {
+	user   string
 	events chan types.Event
 	done   chan struct{}
 	err    error
@@ -254,8 +256,8 @@ func (s *Server) emitLocked(ev types.Event) {
 	}
 }
 
-func (s *Server) addWatcher() *watcher {
-	w := &watcher{events: make(chan types.Event, watcherQueue), done: make(chan struct{})}
+func (s *Server) addWatcher(user string) *watcher {
+	w := &watcher{user: user, events: make(chan types.Event, watcherQueue), done: make(chan struct{})}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.watchers[w] = struct{}{}
@@ -320,4 +322,29 @@ func (s *Server) DropStreams() {
 		w.closeLocked(errors.New("watch stream dropped by the server"))
 	}
 	s.notifyLocked()
+}
+
+// CutWatches ends every watch stream of user and refuses new ones (as
+// Unavailable) until RestoreWatches, like a network partition between
+// one plugin replica and the Auth Service that spares its other calls.
+func (s *Server) CutWatches(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cut == nil {
+		s.cut = map[string]bool{}
+	}
+	s.cut[user] = true
+	for w := range s.watchers {
+		if w.user == user {
+			w.closeLocked(errors.New("watch stream cut"))
+		}
+	}
+	s.notifyLocked()
+}
+
+// RestoreWatches lets user open watch streams again.
+func (s *Server) RestoreWatches(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.cut, user)
 }
