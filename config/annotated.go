@@ -211,7 +211,8 @@ webhook {
   # A custom header that must carry a secret value:
   # shared_secret_header = "X-Pagergate-Secret"
   # shared_secret        = env("PAGERGATE_SHARED_SECRET")
-  # Accept unauthenticated deliveries: local demos only.
+  # Accept unauthenticated deliveries: local demos only, and an error
+  # next to any other authentication.
   insecure_no_auth = false
 
   # Who may approve or deny from PagerDuty: "on_call" (responders on call

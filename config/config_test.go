@@ -209,7 +209,6 @@ store "bbolt" {
 }
 webhook {
   listen_addr          = "127.0.0.1:9443"
-  insecure_no_auth     = true
   approvers            = "any"
   on_manual_resolve    = "deny"
   approve_workflow     = "Approve"

@@ -641,11 +641,21 @@ func (c *checker) webhook(w *Webhook, d *WebhookSettings) *WebhookSettings {
 		}
 	}
 
-	if !auth && !w.InsecureNoAuth {
-		c.errorf(w.DefRange, "Unauthenticated webhook",
+	c.webhookAuth(b, auth, w.InsecureNoAuth)
+	return out
+}
+
+// webhookAuth checks that the webhook has authentication, and that the demo
+// switch insecure_no_auth is not set next to it.
+func (c *checker) webhookAuth(b block, auth, insecure bool) {
+	if auth && insecure {
+		c.errorf(attrRange(b.body, "insecure_no_auth", b.def), "Insecure mode next to authentication",
+			"webhook.insecure_no_auth = true accepts unauthenticated deliveries on every route no configured method covers: next to signing_secrets, tls.client_ca_file, basic_auth or shared_secret_header it would leave routes open without saying so (signing_secrets cover /pagerduty/v3 only). Remove insecure_no_auth, or the other methods for a local demo.")
+	}
+	if !auth && !insecure {
+		c.errorf(b.def, "Unauthenticated webhook",
 			"webhook needs at least one authentication: signing_secrets (PagerDuty v3 signatures), tls.client_ca_file (mutual TLS), a basic_auth block, or shared_secret_header with shared_secret. insecure_no_auth = true turns this off for local demos only.")
 	}
-	return out
 }
 
 func (c *checker) log(l *Log, d LogSettings) LogSettings {

@@ -273,6 +273,16 @@ func TestInvalid(t *testing.T) {
 			summary: "Missing public address", detail: `webhook.provision_actions needs webhook.public_addr`, at: "provision_actions",
 		},
 		{
+			name:    "insecure mode next to signing secrets",
+			src:     teleportOK + pagerOK + webhookWith("  insecure_no_auth = true\n"),
+			summary: "Insecure mode next to authentication", detail: `webhook.insecure_no_auth = true accepts unauthenticated deliveries`, at: "insecure_no_auth",
+		},
+		{
+			name:    "insecure mode next to basic auth",
+			src:     teleportOK + pagerOK + "webhook {\n  insecure_no_auth = true\n  basic_auth {\n    user = \"u\"\n    password = \"p\"\n  }\n" + tlsOK + "}\n",
+			summary: "Insecure mode next to authentication", detail: `Remove insecure_no_auth`, at: "insecure_no_auth",
+		},
+		{
 			name:    "client names without client CA",
 			src:     teleportOK + pagerOK + "webhook {\n  signing_secrets = [\"s\"]\n  tls {\n    cert_file = \"/c\"\n    key_file = \"/k\"\n    allowed_client_cns = [\"x\"]\n  }\n}\n",
 			summary: "Client names without mutual TLS", detail: `webhook.tls.allowed_client_cns needs webhook.tls.client_ca_file`, at: "allowed_client_cns",

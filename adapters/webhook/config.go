@@ -41,8 +41,10 @@ type Config struct {
 	// SharedSecretHeader and SharedSecret, when the header is set, require
 	// that header to carry the secret on every action route.
 	SharedSecretHeader, SharedSecret string
-	// InsecureNoAuth accepts routes for which no authentication method is
-	// configured. For local demos only; a warning is logged at each start.
+	// InsecureNoAuth accepts every delivery unauthenticated. For local demos
+	// only; a warning is logged at each start. Together with any other
+	// method it is an error: it would silently leave the routes that method
+	// does not cover open.
 	InsecureNoAuth bool
 	// ApproveWorkflow and DenyWorkflow name the manual Incident Workflows
 	// whose start approves or denies (v3 incident.workflow.started).
@@ -80,6 +82,9 @@ func (cfg Config) validate() error {
 		errs = append(errs, errors.New("webhook: cert_file and key_file are required (HTTPS only)"))
 	}
 	errs = append(errs, validateCredentials(cfg.SigningSecrets, cfg.BasicUser, cfg.BasicPassword, cfg.SharedSecretHeader, cfg.SharedSecret)...)
+	if cfg.InsecureNoAuth && cfg.hasAuth() {
+		errs = append(errs, errors.New("webhook: insecure_no_auth next to another authentication method would leave the routes that method does not cover open; remove insecure_no_auth"))
+	}
 	if !cfg.InsecureNoAuth && !cfg.hasAuth() {
 		errs = append(errs, errors.New("webhook: no authentication configured: set signing_secrets, tls.client_ca_file, basic_auth or shared_secret_header/shared_secret (or insecure_no_auth = true for local demos)"))
 	}

@@ -213,6 +213,9 @@ func (s *Server) Reload(secrets []string, basicUser, basicPassword, sharedSecret
 	if noAuth && !s.cfg.InsecureNoAuth {
 		errs = append(errs, errors.New("webhook: reload would leave no authentication"))
 	}
+	if !noAuth && s.cfg.InsecureNoAuth {
+		errs = append(errs, errors.New("webhook: reload would put authentication next to insecure_no_auth"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		s.log.Error("webhook credentials not reloaded, keeping the previous ones", zap.Error(err))
 	} else {
