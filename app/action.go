@@ -1,9 +1,11 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -14,117 +16,281 @@ import (
 var _ ports.Actions = (*Processor)(nil)
 
 // HandleAction applies an approve / deny / manual resolve delivered by the
-// pager (SPEC §6). Replays answer OutcomeReplayed and change nothing; a
-// delivery that failed transiently is forgotten so the pager's retry works.
+// pager (SPEC §6). It returns an outcome, a final result error (see
+// domain.ActionStatus: the answer for good, nothing changed) or a transient
+// error; a delivery that failed transiently is forgotten so the pager's
+// retry works. Every final result is logged and counted, and noted on the
+// incident where one was named.
 func (p *Processor) HandleAction(ctx context.Context, a domain.Action) (domain.Outcome, error) {
 	log := p.log.With(zap.String("delivery_id", a.DeliveryID), zap.String("verb", a.Verb.String()),
 		zap.String("pd_incident_id", a.IncidentID), zap.String("pd_user_id", a.ActorID))
 	now := p.cfg.Now()
 	if !a.OccurredAt.IsZero() && now.Sub(a.OccurredAt) > p.cfg.ReplayWindow {
-		p.metrics.Count("actions", "too_old")
-		return 0, fmt.Errorf("%w (%s)", domain.ErrDeliveryTooOld, a.OccurredAt.UTC().Format("2006-01-02T15:04:05Z"))
+		err := fmt.Errorf("%w (%s)", domain.ErrDeliveryTooOld, a.OccurredAt.UTC().Format("2006-01-02T15:04:05Z"))
+		p.report(ctx, a, 0, err, "", log)
+		return 0, err
 	}
-	if a.DeliveryID != "" {
-		fresh, err := p.dedup.Remember(ctx, "delivery/"+a.DeliveryID, p.cfg.ReplayWindow)
-		if err != nil {
-			return 0, fmt.Errorf("%w: replay store: %w", ports.ErrUnavailable, err)
-		}
-		if !fresh {
-			p.metrics.Count("actions", "replayed")
-			log.Info("delivery replayed; ignored")
-			return domain.OutcomeReplayed, nil
-		}
+	if len(a.ReplayKeys) == 0 {
+		p.report(ctx, a, 0, domain.ErrNoReplayKey, "", log)
+		return 0, domain.ErrNoReplayKey
 	}
-	out, err := p.handleAction(ctx, a, log)
-	if err != nil && a.DeliveryID != "" && !final(err) {
-		if ferr := p.dedup.Forget(context.WithoutCancel(ctx), "delivery/"+a.DeliveryID); ferr != nil {
-			log.Warn("delivery key not forgotten; a retry will be taken as a replay", zap.Error(ferr))
-		}
+	// An event dated ahead of this clock stays remembered until it is too
+	// old, so its replay is never taken as new.
+	ttl := p.cfg.ReplayWindow + max(0, a.OccurredAt.Sub(now))
+	fresh, err := p.rememberDelivery(ctx, a.ReplayKeys, ttl)
+	if err != nil {
+		return 0, fmt.Errorf("%w: replay store: %w", ports.ErrUnavailable, err)
 	}
+	if fresh == nil {
+		p.metrics.Count("actions", "replayed")
+		log.Info("delivery replayed; ignored", zap.String("outcome", "replayed"))
+		return domain.OutcomeReplayed, nil
+	}
+	out, email, err := p.handleAction(ctx, a, log)
+	if _, final := domain.ActionStatus(out, err); !final {
+		p.forgetDelivery(context.WithoutCancel(ctx), fresh, log)
+	}
+	p.report(ctx, a, out, err, email, log)
 	return out, err
 }
 
-// final reports whether an action error is the answer for good; any other
-// error is transient and the pager may retry the delivery.
-func final(err error) bool {
-	return errors.Is(err, domain.ErrRefused) || errors.Is(err, domain.ErrNotPending) ||
-		errors.Is(err, ports.ErrNotFound) || errors.Is(err, domain.ErrUnknownIncident)
+// rememberDelivery remembers every replay key; it returns the keys it
+// stored, or nil when one of them was seen before (a replay).
+func (p *Processor) rememberDelivery(ctx context.Context, keys []string, ttl time.Duration) ([]string, error) {
+	var fresh []string
+	replay := false
+	for _, k := range keys {
+		ok, err := p.dedup.Remember(ctx, "delivery/"+k, ttl)
+		if err != nil {
+			p.forgetDelivery(context.WithoutCancel(ctx), fresh, p.log)
+			return nil, err
+		}
+		if ok {
+			fresh = append(fresh, k)
+		} else {
+			replay = true
+		}
+	}
+	if replay {
+		return nil, nil
+	}
+	return fresh, nil
 }
 
-func (p *Processor) handleAction(ctx context.Context, a domain.Action, log *zap.Logger) (domain.Outcome, error) {
-	var inc domain.Incident
-	key := a.IncidentKey
-	if r, ok := p.routes.get(a.IncidentID); ok {
-		key = domain.IncidentKey(r.requestID)
-		inc = domain.Incident{ID: a.IncidentID, Key: key, ServiceID: r.serviceID}
-	} else if key == "" || p.cfg.Policy.Approvers != domain.ApproversAny {
-		var err error
-		if inc, err = p.pg.GetIncident(ctx, a.IncidentID); err != nil {
-			return 0, fmt.Errorf("get incident %s: %w", a.IncidentID, err)
+func (p *Processor) forgetDelivery(ctx context.Context, keys []string, log *zap.Logger) {
+	for _, k := range keys {
+		if err := p.dedup.Forget(ctx, "delivery/"+k); err != nil {
+			log.Warn("delivery key not forgotten; a retry will be taken as a replay", zap.Error(err))
 		}
-		key = inc.Key
 	}
-	reqID := domain.RequestIDFromKey(key)
-	if reqID == "" {
-		p.metrics.Count("actions", "unknown_incident")
-		return 0, fmt.Errorf("%w: %s", domain.ErrUnknownIncident, a.IncidentID)
+}
+
+// report logs and counts the result of an action and, for a final result
+// that changed nothing, notes why on the incident the delivery named.
+func (p *Processor) report(ctx context.Context, a domain.Action, out domain.Outcome, err error, email string, log *zap.Logger) {
+	status, final := domain.ActionStatus(out, err)
+	switch {
+	case !final:
+		p.metrics.Count("actions", "failed") // the webhook logs it with its answer
+		return
+	case err == nil:
+		if out == domain.OutcomeIgnored {
+			p.metrics.Count("actions", status)
+		}
+		return // done and replayed are counted, and all are logged, where they happen
 	}
-	log = log.With(zap.String("request_id", reqID))
-	req, err := p.tp.GetRequest(ctx, reqID)
+	p.metrics.Count("actions", status)
+	log.Info("pager action changed nothing", zap.String("decision", "refuse"), zap.String("outcome", status),
+		zap.String("reason", err.Error()))
+	if a.IncidentID == "" || errors.Is(err, errNoIncident) {
+		return // nothing to note on
+	}
+	if errors.Is(err, domain.ErrDeliveryTooOld) || errors.Is(err, domain.ErrNoReplayKey) {
+		return // not remembered, so it may come again and again: no note
+	}
+	if nerr := p.pg.AddNote(ctx, a.IncidentID, domain.RefusalNote(a, email, err)); nerr != nil {
+		log.Warn("refusal note not posted", zap.Error(nerr))
+	}
+}
+
+// handleAction decides and applies one fresh action. It returns the actor's
+// email once known, for the note.
+func (p *Processor) handleAction(ctx context.Context, a domain.Action, log *zap.Logger) (domain.Outcome, string, error) {
+	if a.Verb == domain.VerbManualResolve && p.cfg.Policy.OnManualResolve != domain.ManualResolveDeny {
+		log.Info("incident resolved in the pager; nothing to do", zap.String("outcome", "ignored"))
+		return domain.OutcomeIgnored, "", nil
+	}
+	t, err := p.actionTarget(ctx, a.IncidentID)
+	if a.Verb == domain.VerbManualResolve && errors.Is(err, domain.ErrUnknownIncident) {
+		return domain.OutcomeIgnored, "", nil // any other incident resolved: not ours to mind
+	}
 	if err != nil {
-		return 0, fmt.Errorf("get request %s: %w", reqID, err)
+		return 0, "", err
 	}
+	req := t.req
+	log = log.With(zap.String("request_id", req.ID))
 	if a.Verb == domain.VerbManualResolve {
-		if req.State != domain.StatePending || p.cfg.Policy.OnManualResolve != domain.ManualResolveDeny {
-			log.Info("incident resolved in the pager; nothing to do", zap.String("request_state", req.State.String()))
-			return domain.OutcomeIgnored, nil
+		if req.State != domain.StatePending {
+			log.Info("incident resolved in the pager; request no longer pending", zap.String("outcome", "ignored"),
+				zap.String("request_state", req.State.String()))
+			return domain.OutcomeIgnored, "", nil
 		}
 		a.Verb = domain.VerbDeny
 		if a.Note == "" {
 			a.Note = "incident resolved in PagerDuty"
 		}
 	}
-	email := a.ActorEmail
-	if email == "" && a.ActorID != "" {
-		u, err := p.oc.GetUser(ctx, a.ActorID)
-		if err != nil && !errors.Is(err, ports.ErrNotFound) {
-			return 0, fmt.Errorf("get responder %s: %w", a.ActorID, err)
-		}
-		email = u.Email
+	if a.ActorID == "" {
+		return 0, "", domain.ErrNoActor
 	}
+	who, err := p.actors(ctx, a, req)
+	if err != nil {
+		return 0, "", err
+	}
+	email := who.Actor.Email
 	log = log.With(zap.String("pd_user_email", email))
 	onCall := false
-	if p.cfg.Policy.Approvers != domain.ApproversAny && email != "" && req.State == domain.StatePending {
-		if onCall, err = p.actorOnCall(ctx, a.ActorID, inc.ServiceID); err != nil {
-			return 0, err
+	if p.cfg.Policy.Approvers != domain.ApproversAny && who.Actor.ID != "" && req.State == domain.StatePending {
+		if onCall, err = p.actorOnCall(ctx, a.ActorID, t.serviceID); err != nil {
+			return 0, email, err
 		}
 	}
-	if err := p.cfg.Policy.AuthorizeAction(a, req, email, onCall); err != nil {
-		if errors.Is(err, domain.ErrRefused) {
-			p.metrics.Count("actions", "refused")
-			log.Info("pager action refused", zap.String("decision", "refuse"), zap.String("reason", err.Error()))
-			if nerr := p.pg.AddNote(ctx, a.IncidentID, domain.RefusalNote(a, email, err)); nerr != nil {
-				log.Warn("refusal note not posted", zap.Error(nerr))
-			}
-		} else {
-			p.metrics.Count("actions", "not_pending")
-		}
-		return 0, err
+	if err := p.cfg.Policy.AuthorizeAction(a, req, who, onCall); err != nil {
+		return 0, email, err
 	}
+	return p.applyAction(ctx, a, req, email, log)
+}
+
+func (p *Processor) applyAction(ctx context.Context, a domain.Action, req domain.Request, email string, log *zap.Logger) (domain.Outcome, string, error) {
 	v := domain.ActionVerdict(a, req, email, p.Mode())
 	switch err := p.tp.Resolve(ctx, v); {
 	case err == nil:
 	case errors.Is(err, ports.ErrAlreadyResolved), errors.Is(err, ports.ErrAlreadyReviewed):
-		p.metrics.Count("actions", "not_pending")
-		return 0, fmt.Errorf("%w: %w", domain.ErrNotPending, err)
+		return 0, email, fmt.Errorf("%w: %w", domain.ErrNotPending, err)
 	default:
-		p.metrics.Count("actions", "failed")
-		return 0, fmt.Errorf("submit %s: %w", v.State.Word(), err)
+		return 0, email, fmt.Errorf("submit %s: %w", v.State.Word(), err)
 	}
 	p.metrics.Count("actions", a.Verb.String())
-	log.Info("pager action applied", zap.String("decision", a.Verb.String()), zap.String("reason", v.Reason),
-		zap.String("approval_mode", string(v.Mode)))
-	return domain.OutcomeDone, nil
+	log.Info("pager action applied", zap.String("decision", a.Verb.String()), zap.String("outcome", "done"),
+		zap.String("reason", v.Reason), zap.String("approval_mode", string(v.Mode)))
+	return domain.OutcomeDone, email, nil
+}
+
+// errNoIncident: the pager has no incident with the delivery's ID.
+var errNoIncident = fmt.Errorf("%w: no such incident", domain.ErrUnknownIncident)
+
+// actionTarget is the request an incident was opened for, and the notify
+// service it was opened in.
+type actionTarget struct {
+	req       domain.Request
+	serviceID string
+}
+
+// actionTarget maps an incident to its request, and proves the incident is
+// one pagergate opened for it (SPEC §6): known from a record (route cache,
+// or the request's plugin data), or in one of the request's notify services
+// with the request's incident_key. A key alone proves nothing: PagerDuty
+// dedups it per service only.
+func (p *Processor) actionTarget(ctx context.Context, incidentID string) (actionTarget, error) {
+	if r, ok := p.routes.get(incidentID); ok {
+		req, err := p.actionRequest(ctx, r.requestID)
+		return actionTarget{req: req, serviceID: r.serviceID}, err
+	}
+	inc, err := p.pg.GetIncident(ctx, incidentID)
+	if errors.Is(err, ports.ErrNotFound) {
+		return actionTarget{}, fmt.Errorf("%w: %s", errNoIncident, incidentID)
+	}
+	if err != nil {
+		return actionTarget{}, fmt.Errorf("get incident %s: %w", incidentID, err)
+	}
+	reqID := domain.RequestIDFromKey(inc.Key)
+	if reqID == "" {
+		return actionTarget{}, fmt.Errorf("%w: %s", domain.ErrUnknownIncident, incidentID)
+	}
+	req, err := p.actionRequest(ctx, reqID)
+	if err != nil {
+		return actionTarget{}, err
+	}
+	serviceID, err := p.openedFor(ctx, req, inc)
+	if err != nil {
+		return actionTarget{}, err
+	}
+	p.routes.put(inc.ID, route{requestID: req.ID, serviceID: serviceID})
+	return actionTarget{req: req, serviceID: serviceID}, nil
+}
+
+// actionRequest reads the request; a deleted one is no target.
+func (p *Processor) actionRequest(ctx context.Context, id string) (domain.Request, error) {
+	req, err := p.tp.GetRequest(ctx, id)
+	if errors.Is(err, ports.ErrNotFound) {
+		return domain.Request{}, fmt.Errorf("%w: access request %s not found", domain.ErrUnknownIncident, id)
+	}
+	if err != nil {
+		return domain.Request{}, fmt.Errorf("get request %s: %w", id, err)
+	}
+	return req, nil
+}
+
+// openedFor returns the notify service the incident was opened in for the
+// request, or ErrForeignIncident.
+func (p *Processor) openedFor(ctx context.Context, req domain.Request, inc domain.Incident) (string, error) {
+	raw, err := p.tp.GetPluginData(ctx, req.ID)
+	if err != nil && !errors.Is(err, ports.ErrNotFound) {
+		return "", fmt.Errorf("get plugin data: %w", err)
+	}
+	rec, _ := domain.RecordFromPluginData(req.ID, raw) // the readable part is enough to look up
+	for _, in := range rec.Incidents {
+		if in.IncidentID == inc.ID {
+			return cmp.Or(in.ServiceID, inc.ServiceID), nil
+		}
+	}
+	if inc.Key == domain.IncidentKey(req.ID) && inc.ServiceID != "" {
+		for _, name := range p.cfg.Policy.NotifyServices(req) {
+			svc, err := p.oc.FindService(ctx, name)
+			if errors.Is(err, ports.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return "", fmt.Errorf("find notify service %q: %w", name, err)
+			}
+			if svc.ID == inc.ServiceID {
+				return svc.ID, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%w (request %s)", domain.ErrForeignIncident, req.ID)
+}
+
+// actors reads the actor and, for an approval, the requester from the
+// pager: identity is the pager user ID, and the email is the pager's, never
+// the delivery's. A user the pager does not know resolves to a zero user
+// (refused by the policy).
+func (p *Processor) actors(ctx context.Context, a domain.Action, req domain.Request) (domain.Actors, error) {
+	var who domain.Actors
+	u, err := p.oc.GetUser(ctx, a.ActorID)
+	switch {
+	case errors.Is(err, ports.ErrNotFound):
+		return who, nil
+	case err != nil:
+		return who, fmt.Errorf("get responder %s: %w", a.ActorID, err)
+	}
+	who.Actor = u
+	if a.Verb != domain.VerbApprove {
+		return who, nil
+	}
+	email, ok := p.cfg.Policy.PagerEmail(req.User)
+	if !ok {
+		return who, nil
+	}
+	r, err := p.oc.FindUserByEmail(ctx, email)
+	switch {
+	case errors.Is(err, ports.ErrNotFound):
+	case err != nil:
+		return who, fmt.Errorf("find requester %s: %w", email, err)
+	default:
+		who.Requester = r
+	}
+	return who, nil
 }
 
 // actorOnCall reports whether the responder is on call now for the
@@ -134,6 +300,9 @@ func (p *Processor) actorOnCall(ctx context.Context, userID, serviceID string) (
 		return false, nil
 	}
 	svc, err := p.oc.FindService(ctx, serviceID)
+	if errors.Is(err, ports.ErrNotFound) {
+		return false, nil // the service is gone: nobody is on call for it
+	}
 	if err != nil {
 		return false, fmt.Errorf("find service %s: %w", serviceID, err)
 	}

@@ -14,24 +14,52 @@ import (
 	"github.com/pagergate/pagergate/ports"
 )
 
+// incident is pagergate's incident for r1 in its notify service.
 var incident = domain.Incident{ID: "PI1", Key: "teleport-access-request/r1", ServiceID: "PSN", Status: domain.IncidentTriggered}
 
 func approveBy(actor string) domain.Action {
-	return domain.Action{DeliveryID: "d1", Verb: domain.VerbApprove, IncidentID: "PI1", ActorID: actor, Note: "go ahead", OccurredAt: now}
+	return actionBy(domain.VerbApprove, actor, "d1")
 }
 
-// expectActor sets up the lookups of an action by actor on incident PI1 of r1.
-func (h *harness) expectActor(u domain.PagerUser) {
+func actionBy(verb domain.Verb, actor, delivery string) domain.Action {
+	return domain.Action{DeliveryID: delivery, ReplayKeys: []string{"event:" + delivery}, Verb: verb, IncidentID: "PI1",
+		ActorID: actor, Note: "go ahead", OccurredAt: now}
+}
+
+// expectTarget sets up the reads that map incident PI1 to request req and
+// prove it is pagergate's: the incident, the request, and (no record yet)
+// the request's notify service.
+func (h *harness) expectTarget(req domain.Request) {
 	h.pg.EXPECT().GetIncident(gomock.Any(), "PI1").Return(incident, nil)
-	h.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(notifyOnly("r1"), nil)
+	h.tp.EXPECT().GetRequest(gomock.Any(), req.ID).Return(req, nil)
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
+}
+
+// expectActor sets up the lookups of an approval of r1 (alice's) by u.
+func (h *harness) expectActor(u domain.PagerUser) {
+	h.expectTarget(notifyOnly("r1"))
 	h.oc.EXPECT().GetUser(gomock.Any(), u.ID).Return(u, nil)
+	h.oc.EXPECT().FindUserByEmail(gomock.Any(), "alice@example.com").Return(alice, nil).MaxTimes(1)
+}
+
+func (h *harness) expectOnCall(userID string, on bool) {
+	h.oc.EXPECT().FindService(gomock.Any(), "PSN").Return(notifySvc, nil)
+	var ocs []domain.OnCall
+	if on {
+		ocs = []domain.OnCall{{UserID: userID, EscalationPolicyID: "EPN", Level: 1}}
+	}
+	h.oc.EXPECT().OnCallsNow(gomock.Any(), userID, []string{"EPN"}).Return(ocs, nil)
+}
+
+// expectNote expects one note on incident id containing want.
+func (h *harness) expectNote(id, want string) {
+	h.pg.EXPECT().AddNote(gomock.Any(), id, gomock.Cond(func(s string) bool { return strings.Contains(s, want) }))
 }
 
 func TestActionByOnCallResponderApproves(t *testing.T) {
 	h := newHarness(t, nil)
 	h.expectActor(bob)
-	h.oc.EXPECT().FindService(gomock.Any(), "PSN").Return(notifySvc, nil)
-	h.oc.EXPECT().OnCallsNow(gomock.Any(), "PUB", []string{"EPN"}).Return([]domain.OnCall{{UserID: "PUB", EscalationPolicyID: "EPN", Level: 1}}, nil)
+	h.expectOnCall("PUB", true)
 	h.tp.EXPECT().Resolve(gomock.Any(), domain.Verdict{RequestID: "r1", State: domain.StateApproved, Mode: domain.ModeSetState,
 		Reason: "Approved in PagerDuty by bob@example.com: go ahead", Delegator: "pagerduty:bob@example.com"})
 
@@ -54,11 +82,54 @@ func TestReplayedDeliveryChangesNothing(t *testing.T) {
 	}
 }
 
+// A delivery is a replay when any one of its keys was seen: a captured
+// custom action re-sent with a fresh X-Webhook-Id still carries its
+// message id.
+func TestReplayWithOneKnownKeyIsAReplay(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
+	h.expectActor(bob)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(1)
+	first := approveBy("PUB")
+	first.ReplayKeys = []string{"message:m1", "webhook:w1"}
+	if _, err := h.p.HandleAction(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	again := first
+	again.ReplayKeys = []string{"message:m1", "webhook:w2"}
+	if out, err := h.p.HandleAction(ctx, again); err != nil || out != domain.OutcomeReplayed {
+		t.Fatalf("re-sent with a new header: %v, %v, want replayed", out, err)
+	}
+}
+
+func TestDeliveryWithoutReplayKeyIsRefused(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
+	a := approveBy("PUB")
+	a.ReplayKeys = nil
+	if _, err := h.p.HandleAction(ctx, a); !errors.Is(err, domain.ErrNoReplayKey) {
+		t.Fatalf("HandleAction() = %v, want ErrNoReplayKey", err)
+	}
+}
+
+// An event dated ahead of the clock stays remembered until it is too old.
+func TestFutureDeliveryIsRememberedUntilTooOld(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
+	h.expectActor(bob)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any())
+	a := approveBy("PUB")
+	a.OccurredAt = now.Add(10 * time.Hour)
+	if _, err := h.p.HandleAction(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := h.rec.ttls["delivery/event:d1"], 82*time.Hour; got != want {
+		t.Errorf("replay key kept %v, want %v", got, want)
+	}
+}
+
 func TestActionByTheRequesterIsRefusedWithANote(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
 	h.expectActor(alice)
 	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
-	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", gomock.Cond(func(s string) bool { return strings.Contains(s, "cannot approve their own") }))
+	h.expectNote("PI1", "cannot approve their own")
 
 	_, err := h.p.HandleAction(ctx, approveBy("PUA"))
 	if !errors.Is(err, domain.ErrSelfApproval) {
@@ -70,16 +141,80 @@ func TestActionByTheRequesterIsRefusedWithANote(t *testing.T) {
 	}
 }
 
+// Identity is the pager user ID: the requester's mapped pager user is the
+// actor even though the emails read differently.
+func TestSelfApprovalComparesPagerUserIDs(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Policy.Approvers = domain.ApproversAny
+		c.Policy.UserMap = map[string]string{"gh-alice": "alice@corp.example.com"}
+	})
+	req := notifyOnly("r1")
+	req.User = "gh-alice"
+	h.expectTarget(req)
+	h.oc.EXPECT().GetUser(gomock.Any(), "PUA").Return(alice, nil)
+	h.oc.EXPECT().FindUserByEmail(gomock.Any(), "alice@corp.example.com").Return(domain.PagerUser{ID: "PUA", Email: "alice@corp.example.com"}, nil)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
+	h.expectNote("PI1", "cannot approve their own")
+	if _, err := h.p.HandleAction(ctx, approveBy("PUA")); !errors.Is(err, domain.ErrSelfApproval) {
+		t.Fatalf("HandleAction() = %v, want self-approval refusal", err)
+	}
+}
+
+// A Teleport user with a non-email name and no user_map entry resolves to no
+// pager user: nobody can tell them from a responder, so approvals from the
+// pager are refused; a denial still goes through.
+func TestRequesterWithoutPagerUserCannotBeApprovedFromThePager(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
+	req := notifyOnly("r1")
+	req.User = "alice" // GitHub SSO name; her PagerDuty user is alice@example.com
+	h.expectTarget(req)
+	h.oc.EXPECT().GetUser(gomock.Any(), "PUA").Return(alice, nil)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
+	h.expectNote("PI1", "has no PagerDuty user")
+	if _, err := h.p.HandleAction(ctx, approveBy("PUA")); !errors.Is(err, domain.ErrRequesterUnmapped) {
+		t.Fatalf("approve: %v, want ErrRequesterUnmapped", err)
+	}
+
+	// Same for a requester whose email the pager does not know.
+	h = newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
+	h.expectTarget(notifyOnly("r1"))
+	h.oc.EXPECT().GetUser(gomock.Any(), "PUB").Return(bob, nil)
+	h.oc.EXPECT().FindUserByEmail(gomock.Any(), "alice@example.com").Return(domain.PagerUser{}, ports.ErrNotFound)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
+	h.expectNote("PI1", "has no PagerDuty user")
+	if _, err := h.p.HandleAction(ctx, approveBy("PUB")); !errors.Is(err, domain.ErrRequesterUnmapped) {
+		t.Fatalf("approve of an unknown email: %v, want ErrRequesterUnmapped", err)
+	}
+
+	h = newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
+	h.expectTarget(req)
+	h.oc.EXPECT().GetUser(gomock.Any(), "PUB").Return(bob, nil)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any())
+	if out, err := h.p.HandleAction(ctx, actionBy(domain.VerbDeny, "PUB", "d2")); err != nil || out != domain.OutcomeDone {
+		t.Fatalf("deny: %v, %v", out, err)
+	}
+}
+
 func TestActionByRespondersNotOnCallIsRefused(t *testing.T) {
 	h := newHarness(t, nil)
 	h.expectActor(bob)
-	h.oc.EXPECT().FindService(gomock.Any(), "PSN").Return(notifySvc, nil)
-	h.oc.EXPECT().OnCallsNow(gomock.Any(), "PUB", []string{"EPN"}).Return(nil, nil)
+	h.expectOnCall("PUB", false)
 	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
-	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", gomock.Cond(func(s string) bool { return strings.Contains(s, "not on call") }))
+	h.expectNote("PI1", "not on call")
 
 	if _, err := h.p.HandleAction(ctx, approveBy("PUB")); !errors.Is(err, domain.ErrActorNotOnCall) {
 		t.Fatalf("HandleAction() = %v, want not-on-call refusal", err)
+	}
+}
+
+func TestActorThePagerDoesNotKnowIsRefused(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
+	h.expectTarget(notifyOnly("r1"))
+	h.oc.EXPECT().GetUser(gomock.Any(), "PGHOST").Return(domain.PagerUser{}, ports.ErrNotFound)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
+	h.expectNote("PI1", "not a PagerDuty user")
+	if _, err := h.p.HandleAction(ctx, approveBy("PGHOST")); !errors.Is(err, domain.ErrActorUnknown) {
+		t.Fatalf("HandleAction() = %v, want ErrActorUnknown", err)
 	}
 }
 
@@ -90,47 +225,123 @@ func TestTransientFailureLetsThePagerRetry(t *testing.T) {
 		h.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(domain.Request{}, ports.ErrUnavailable),
 		h.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(notifyOnly("r1"), nil),
 	)
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
 	h.oc.EXPECT().GetUser(gomock.Any(), "PUB").Return(bob, nil)
+	h.oc.EXPECT().FindUserByEmail(gomock.Any(), "alice@example.com").Return(alice, nil)
 	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any())
-	if _, err := h.p.HandleAction(ctx, approveBy("PUB")); !errors.Is(err, ports.ErrUnavailable) {
+	a := approveBy("PUB")
+	a.ReplayKeys = []string{"message:m1", "webhook:w1"}
+	if _, err := h.p.HandleAction(ctx, a); !errors.Is(err, ports.ErrUnavailable) {
 		t.Fatalf("first HandleAction() = %v, want unavailable", err)
 	}
-	if out, err := h.p.HandleAction(ctx, approveBy("PUB")); err != nil || out != domain.OutcomeDone {
+	if out, err := h.p.HandleAction(ctx, a); err != nil || out != domain.OutcomeDone {
 		t.Fatalf("retried HandleAction() = %v, %v", out, err)
 	}
 }
 
-func TestActionOnResolvedRequestIsAConflict(t *testing.T) {
+func TestActionOnResolvedRequestChangesNothingWithANote(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
-	h.pg.EXPECT().GetIncident(gomock.Any(), "PI1").Return(incident, nil)
 	done := notifyOnly("r1")
 	done.State = domain.StateApproved
-	h.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(done, nil)
+	h.expectTarget(done)
 	h.oc.EXPECT().GetUser(gomock.Any(), "PUB").Return(bob, nil)
+	h.oc.EXPECT().FindUserByEmail(gomock.Any(), "alice@example.com").Return(alice, nil)
+	h.expectNote("PI1", "not pending")
 	if _, err := h.p.HandleAction(ctx, approveBy("PUB")); !errors.Is(err, domain.ErrNotPending) {
 		t.Fatalf("HandleAction() = %v, want not pending", err)
 	}
 }
 
-func TestForeignIncidentAndOldDeliveryAreRejected(t *testing.T) {
+func TestUnknownIncidentAndOldDeliveryChangeNothing(t *testing.T) {
 	h := newHarness(t, nil)
 	h.pg.EXPECT().GetIncident(gomock.Any(), "PI1").Return(domain.Incident{ID: "PI1", Key: "db-down"}, nil)
+	h.expectNote("PI1", "not an access request incident")
 	if _, err := h.p.HandleAction(ctx, approveBy("PUB")); !errors.Is(err, domain.ErrUnknownIncident) {
-		t.Fatalf("HandleAction(foreign incident) = %v", err)
+		t.Fatalf("HandleAction(unrelated incident) = %v", err)
 	}
-	old := approveBy("PUB")
-	old.DeliveryID, old.OccurredAt = "d2", now.Add(-73*time.Hour)
+	gone := actionBy(domain.VerbApprove, "PUB", "d3")
+	gone.IncidentID = "PGONE"
+	h.pg.EXPECT().GetIncident(gomock.Any(), "PGONE").Return(domain.Incident{}, ports.ErrNotFound)
+	if _, err := h.p.HandleAction(ctx, gone); !errors.Is(err, domain.ErrUnknownIncident) {
+		t.Fatalf("HandleAction(missing incident) = %v", err) // and no note: there is nothing to note on
+	}
+	old := actionBy(domain.VerbApprove, "PUB", "d2")
+	old.OccurredAt = now.Add(-73 * time.Hour)
 	if _, err := h.p.HandleAction(ctx, old); !errors.Is(err, domain.ErrDeliveryTooOld) {
 		t.Fatalf("HandleAction(old) = %v", err)
 	}
 }
 
-func TestManualResolve(t *testing.T) {
-	resolve := domain.Action{DeliveryID: "d9", Verb: domain.VerbManualResolve, IncidentID: "PI1", ActorID: "PUB", OccurredAt: now}
+// An incident in another service carrying r1's incident_key is not
+// pagergate's: PagerDuty dedups the key per service only, so anyone who can
+// open incidents anywhere could otherwise approve r1. Every verb and
+// approvers setting must change nothing.
+func TestForeignIncidentWithTheRequestKeyChangesNothing(t *testing.T) {
+	foreign := domain.Incident{ID: "PIX", Key: "teleport-access-request/r1", ServiceID: "PSX", Status: domain.IncidentTriggered}
+	foreignSvc := domain.Service{ID: "PSX", Name: "Sandbox", EscalationPolicyID: "EPX"}
+	for _, tc := range []struct {
+		name   string
+		verb   domain.Verb
+		mutate func(*Config)
+	}{
+		{"approve, on_call", domain.VerbApprove, nil},
+		{"approve, any", domain.VerbApprove, func(c *Config) { c.Policy.Approvers = domain.ApproversAny }},
+		{"deny, any", domain.VerbDeny, func(c *Config) { c.Policy.Approvers = domain.ApproversAny }},
+		{"manual resolve, deny", domain.VerbManualResolve, func(c *Config) { c.Policy.OnManualResolve = domain.ManualResolveDeny }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.mutate)
+			h.setRecord(domain.Record{RequestID: "r1", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
+			h.pg.EXPECT().GetIncident(gomock.Any(), "PIX").Return(foreign, nil)
+			h.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(notifyOnly("r1"), nil)
+			h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
+			// The foreign service's own on-call responder is the actor.
+			h.oc.EXPECT().FindService(gomock.Any(), "PSX").Return(foreignSvc, nil).AnyTimes()
+			h.oc.EXPECT().OnCallsNow(gomock.Any(), gomock.Any(), gomock.Any()).Return([]domain.OnCall{{UserID: "PUB", EscalationPolicyID: "EPX"}}, nil).AnyTimes()
+			h.oc.EXPECT().GetUser(gomock.Any(), "PUB").Return(bob, nil).AnyTimes()
+			h.oc.EXPECT().FindUserByEmail(gomock.Any(), gomock.Any()).Return(alice, nil).AnyTimes()
+			h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
+			h.expectNote("PIX", "not opened by pagergate")
+			a := actionBy(tc.verb, "PUB", "d1")
+			a.IncidentID = "PIX"
+			if _, err := h.p.HandleAction(ctx, a); !errors.Is(err, domain.ErrForeignIncident) {
+				t.Fatalf("HandleAction() = %v, want ErrForeignIncident", err)
+			}
+		})
+	}
+}
 
-	ignore := newHarness(t, nil)
-	ignore.pg.EXPECT().GetIncident(gomock.Any(), "PI1").Return(incident, nil)
-	ignore.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(notifyOnly("r1"), nil)
+// The record proves an incident is pagergate's even when the request's
+// notify services no longer name its service.
+func TestRecordedIncidentIsTheRequests(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
+	h.setRecord(domain.Record{RequestID: "r1", Incidents: []domain.IncidentRef{{Service: "Old name", ServiceID: "PSN", IncidentID: "PI1"}}})
+	req := request("r1", nil) // no notify annotation any more
+	h.pg.EXPECT().GetIncident(gomock.Any(), "PI1").Return(incident, nil)
+	h.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(req, nil)
+	h.oc.EXPECT().GetUser(gomock.Any(), "PUB").Return(bob, nil)
+	h.oc.EXPECT().FindUserByEmail(gomock.Any(), "alice@example.com").Return(alice, nil)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any())
+	if out, err := h.p.HandleAction(ctx, approveBy("PUB")); err != nil || out != domain.OutcomeDone {
+		t.Fatalf("HandleAction() = %v, %v", out, err)
+	}
+}
+
+func TestDeliveryWithoutActorChangesNothing(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
+	h.expectTarget(notifyOnly("r1"))
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
+	h.expectNote("PI1", "names no responder")
+	if _, err := h.p.HandleAction(ctx, approveBy("")); !errors.Is(err, domain.ErrNoActor) {
+		t.Fatalf("HandleAction() = %v, want ErrNoActor", err)
+	}
+}
+
+func TestManualResolve(t *testing.T) {
+	resolve := actionBy(domain.VerbManualResolve, "PUB", "d9")
+	resolve.Note = ""
+
+	ignore := newHarness(t, nil) // no lookups at all
 	ignore.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
 	if out, err := ignore.p.HandleAction(ctx, resolve); err != nil || out != domain.OutcomeIgnored {
 		t.Fatalf("on_manual_resolve=ignore: %v, %v", out, err)
@@ -140,7 +351,8 @@ func TestManualResolve(t *testing.T) {
 		c.Policy.OnManualResolve = domain.ManualResolveDeny
 		c.Policy.Approvers = domain.ApproversAny
 	})
-	deny.expectActor(bob)
+	deny.expectTarget(notifyOnly("r1"))
+	deny.oc.EXPECT().GetUser(gomock.Any(), "PUB").Return(bob, nil)
 	deny.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, v domain.Verdict) error {
 		if v.State != domain.StateDenied || !strings.Contains(v.Reason, "incident resolved in PagerDuty") {
 			t.Errorf("verdict = %+v", v)
@@ -150,13 +362,20 @@ func TestManualResolve(t *testing.T) {
 	if out, err := deny.p.HandleAction(ctx, resolve); err != nil || out != domain.OutcomeDone {
 		t.Fatalf("on_manual_resolve=deny: %v, %v", out, err)
 	}
+
+	// Any other incident resolving is none of pagergate's business: no note.
+	other := actionBy(domain.VerbManualResolve, "PUB", "d10")
+	other.IncidentID = "PDB"
+	deny.pg.EXPECT().GetIncident(gomock.Any(), "PDB").Return(domain.Incident{ID: "PDB", Key: "db-down"}, nil)
+	if out, err := deny.p.HandleAction(ctx, other); err != nil || out != domain.OutcomeIgnored {
+		t.Fatalf("unrelated incident resolved: %v, %v", out, err)
+	}
 }
 
 func TestActionOnAnIncidentWeOpenedNeedsNoIncidentLookup(t *testing.T) {
 	h := newHarness(t, nil)
 	h.allowCAS()
 	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
-	h.oc.EXPECT().FindService(gomock.Any(), "PSN").Return(notifySvc, nil)
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil)
 	if err := h.p.handle(ctx, notifyOnly("r1")); err != nil {
 		t.Fatal(err)
@@ -164,7 +383,8 @@ func TestActionOnAnIncidentWeOpenedNeedsNoIncidentLookup(t *testing.T) {
 	h.pg.EXPECT().GetIncident(gomock.Any(), gomock.Any()).Times(0)
 	h.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(notifyOnly("r1"), nil)
 	h.oc.EXPECT().GetUser(gomock.Any(), "PUB").Return(bob, nil)
-	h.oc.EXPECT().OnCallsNow(gomock.Any(), "PUB", []string{"EPN"}).Return([]domain.OnCall{{UserID: "PUB", EscalationPolicyID: "EPN", Level: 1}}, nil)
+	h.oc.EXPECT().FindUserByEmail(gomock.Any(), "alice@example.com").Return(alice, nil)
+	h.expectOnCall("PUB", true)
 	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any())
 	if out, err := h.p.HandleAction(ctx, approveBy("PUB")); err != nil || out != domain.OutcomeDone {
 		t.Fatalf("HandleAction() = %v, %v", out, err)

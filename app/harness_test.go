@@ -117,11 +117,12 @@ type memRecords struct {
 	mu    sync.Mutex
 	recs  map[string]domain.Record
 	keys  map[string]bool
+	ttls  map[string]time.Duration
 	metas map[string]string
 }
 
 func newMemRecords() *memRecords {
-	return &memRecords{recs: map[string]domain.Record{}, keys: map[string]bool{}, metas: map[string]string{}}
+	return &memRecords{recs: map[string]domain.Record{}, keys: map[string]bool{}, ttls: map[string]time.Duration{}, metas: map[string]string{}}
 }
 
 func (m *memRecords) GetRecord(_ context.Context, id string) (domain.Record, bool, error) {
@@ -164,13 +165,13 @@ func (m *memRecords) PutMeta(_ context.Context, k, v string) error {
 	return nil
 }
 
-func (m *memRecords) Remember(_ context.Context, k string, _ time.Duration) (bool, error) {
+func (m *memRecords) Remember(_ context.Context, k string, ttl time.Duration) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.keys[k] {
 		return false, nil
 	}
-	m.keys[k] = true
+	m.keys[k], m.ttls[k] = true, ttl
 	return true, nil
 }
 

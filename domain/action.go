@@ -31,17 +31,23 @@ func (v Verb) String() string {
 	return fmt.Sprintf("Verb(%d)", int(v))
 }
 
-// Action is one approve / deny / resolve delivered by the pager.
+// Action is one approve / deny / resolve delivered by the pager. It holds
+// only what the delivery's authenticity covers: which incident, who acted,
+// what they asked. The incident's key and service and the actor's email
+// are read from the pager, never taken from the delivery's body.
 type Action struct {
-	// DeliveryID identifies the delivery for replay protection.
-	DeliveryID  string
-	Verb        Verb
-	IncidentID  string
-	IncidentKey string
-	// ActorID is the pager user who acted; ActorEmail is filled when the
-	// delivery carries it.
+	// DeliveryID names the delivery in logs.
+	DeliveryID string
+	// ReplayKeys are remembered for the replay window; a delivery with any
+	// key already seen is a replay. They are values the sender cannot
+	// change after the fact (SPEC §6): the signed event id of a v3
+	// delivery; the message id and X-Webhook-Id of a custom action.
+	ReplayKeys []string
+	Verb       Verb
+	IncidentID string
+	// ActorID is the pager user who acted; "" when the delivery names none
+	// (a workflow started by automation).
 	ActorID    string
-	ActorEmail string
 	Note       string
 	OccurredAt time.Time
 }
@@ -49,39 +55,69 @@ type Action struct {
 // Outcome is what handling a pager action did.
 type Outcome int
 
-// Action outcomes.
+// Action outcomes. Every one but OutcomeDone changed nothing.
 const (
 	OutcomeDone Outcome = iota + 1
 	OutcomeReplayed
 	OutcomeIgnored
 )
 
-// Errors of pager actions. Every refusal wraps ErrRefused.
+// Final results of pager actions: each changes nothing and is the answer
+// for good (the pager must not retry). Every refusal by policy wraps
+// ErrRefused.
 var (
-	ErrRefused         = errors.New("action refused")
-	ErrSelfApproval    = fmt.Errorf("%w: the requester cannot approve their own request", ErrRefused)
-	ErrActorNotOnCall  = fmt.Errorf("%w: responder is not on call for the service", ErrRefused)
-	ErrActorUnknown    = fmt.Errorf("%w: responder has no email", ErrRefused)
+	ErrRefused      = errors.New("action refused")
+	ErrSelfApproval = fmt.Errorf("%w: the requester cannot approve their own request", ErrRefused)
+	// ErrRequesterUnmapped: the requester resolves to no pager user, so
+	// nobody can tell a responder from the requester; approvals from the
+	// pager are refused.
+	ErrRequesterUnmapped = fmt.Errorf("%w: the requester has no PagerDuty user, approvals from PagerDuty are refused", ErrRefused)
+	ErrActorNotOnCall    = fmt.Errorf("%w: responder is not on call for the service", ErrRefused)
+	ErrActorUnknown      = fmt.Errorf("%w: responder is not a PagerDuty user with an email", ErrRefused)
+	// ErrNoReplayKey: the delivery carries nothing to remember it by, so
+	// its replays could not be told apart.
+	ErrNoReplayKey = fmt.Errorf("%w: delivery has no id to protect against replays", ErrRefused)
+
 	ErrNotPending      = errors.New("request is not pending")
 	ErrDeliveryTooOld  = errors.New("delivery is older than the replay window")
 	ErrUnknownIncident = errors.New("incident is not an access request incident")
+	// ErrForeignIncident: the incident carries a request's key but is not
+	// one pagergate opened for it (not in the record, not in one of the
+	// request's notify services). PagerDuty dedups incident_key only per
+	// service, so anyone may open such an incident elsewhere.
+	ErrForeignIncident = errors.New("incident was not opened by pagergate for this access request")
+	ErrNoActor         = errors.New("delivery names no responder")
 )
 
-// AuthorizeAction applies the pager-action policy of SPEC §6. onCall says
-// whether the actor is on call for the notify service's escalation policy
-// (only read under ApproversOnCall).
-func (p Policy) AuthorizeAction(a Action, r Request, actorEmail string, onCall bool) error {
+// Actors of a pager action, as the pager knows them. A zero Requester
+// (no ID) means the requester resolves to no pager user.
+type Actors struct {
+	Actor     PagerUser
+	Requester PagerUser
+}
+
+// AuthorizeAction applies the pager-action policy of SPEC §6. Identity is
+// the pager user ID: the actor's ID against the requester's pager user;
+// the emails are compared too, as a second line, case-insensitively.
+// onCall says whether the actor is on call for the escalation policy of
+// the incident's notify service (only read under ApproversOnCall).
+func (p Policy) AuthorizeAction(a Action, r Request, who Actors, onCall bool) error {
 	if r.State != StatePending {
 		return fmt.Errorf("%w: it is %s", ErrNotPending, r.State.Word())
 	}
-	if actorEmail == "" {
+	actor := who.Actor
+	if actor.ID == "" || actor.ID != a.ActorID || strings.TrimSpace(actor.Email) == "" {
 		return ErrActorUnknown
 	}
 	if a.Verb == VerbApprove {
-		if email, ok := p.PagerEmail(r.User); ok && strings.EqualFold(email, actorEmail) {
+		req := who.Requester
+		if req.ID == "" {
+			return ErrRequesterUnmapped
+		}
+		if actor.ID == req.ID || sameEmail(actor.Email, req.Email) || sameEmail(actor.Email, r.User) {
 			return ErrSelfApproval
 		}
-		if strings.EqualFold(r.User, actorEmail) {
+		if email, ok := p.PagerEmail(r.User); ok && sameEmail(actor.Email, email) {
 			return ErrSelfApproval
 		}
 	}
@@ -89,6 +125,11 @@ func (p Policy) AuthorizeAction(a Action, r Request, actorEmail string, onCall b
 		return ErrActorNotOnCall
 	}
 	return nil
+}
+
+func sameEmail(a, b string) bool {
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	return a != "" && strings.EqualFold(a, b)
 }
 
 // ActionVerdict returns the verdict an authorised action submits.
@@ -105,11 +146,54 @@ func ActionVerdict(a Action, r Request, actorEmail string, mode ApprovalMode) Ve
 	return Verdict{RequestID: r.ID, State: st, Reason: reason, Mode: mode, Delegator: Delegator(actorEmail)}
 }
 
-// RefusalNote returns the incident note explaining a refused action.
+// RefusalNote returns the incident note explaining why an action changed
+// nothing (a refusal, or any other final result).
 func RefusalNote(a Action, actorEmail string, err error) string {
 	who := actorEmail
-	if who == "" {
+	switch {
+	case who != "":
+	case a.ActorID != "":
 		who = "user " + a.ActorID
+	default:
+		who = "an unnamed responder"
 	}
 	return fmt.Sprintf("pagergate refused to %s the access request for %s: %v", a.Verb, who, err)
+}
+
+// actionStatuses name the final results, most specific first.
+var actionStatuses = []struct {
+	err    error
+	status string
+}{
+	{ErrRefused, "refused"},
+	{ErrNotPending, "not_pending"},
+	{ErrDeliveryTooOld, "too_old"},
+	{ErrUnknownIncident, "unknown_incident"},
+	{ErrForeignIncident, "foreign_incident"},
+	{ErrNoActor, "no_actor"},
+}
+
+// ActionStatus names what a pager action came to, for answers, logs and
+// metrics: done, replayed, ignored, or the final result its error is
+// (refused, not_pending, too_old, unknown_incident, foreign_incident,
+// no_actor). final is false for an error that is no final result: a
+// transient failure the pager should retry.
+func ActionStatus(o Outcome, err error) (status string, final bool) {
+	if err == nil {
+		switch o {
+		case OutcomeDone:
+			return "done", true
+		case OutcomeReplayed:
+			return "replayed", true
+		case OutcomeIgnored:
+			return "ignored", true
+		}
+		return "", false
+	}
+	for _, s := range actionStatuses {
+		if errors.Is(err, s.err) {
+			return s.status, true
+		}
+	}
+	return "", false
 }

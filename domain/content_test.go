@@ -109,21 +109,33 @@ func TestStates(t *testing.T) {
 	}
 }
 
+var (
+	pdAlice = PagerUser{ID: "PUA", Email: "alice@example.com"}
+	pdBob   = PagerUser{ID: "PUB", Email: "bob@example.com"}
+)
+
+// by returns the action verb by u on a request whose requester is the
+// pager user requester.
+func by(verb Verb, u PagerUser) Action { return Action{Verb: verb, ActorID: u.ID} }
+
 func TestAuthorizeActionAllows(t *testing.T) {
 	req := pending("alice@example.com", []string{"db"}, nil)
+	unmapped := pending("alice", []string{"db"}, nil)
 	tests := []struct {
 		name   string
 		policy Policy
 		a      Action
-		actor  string
+		req    Request
+		who    Actors
 		onCall bool
 	}{
-		{"on-call responder approves", DefaultPolicy(), Action{Verb: VerbApprove}, "bob@example.com", true},
-		{"any responder under approvers=any", Policy{Approvers: ApproversAny}, Action{Verb: VerbApprove}, "bob@example.com", false},
-		{"requester may deny (withdraw) own request", DefaultPolicy(), Action{Verb: VerbDeny}, "alice@example.com", true},
+		{"on-call responder approves", DefaultPolicy(), by(VerbApprove, pdBob), req, Actors{pdBob, pdAlice}, true},
+		{"any responder under approvers=any", Policy{Approvers: ApproversAny}, by(VerbApprove, pdBob), req, Actors{pdBob, pdAlice}, false},
+		{"requester may deny (withdraw) own request", DefaultPolicy(), by(VerbDeny, pdAlice), req, Actors{Actor: pdAlice}, true},
+		{"deny of a requester without pager user", DefaultPolicy(), by(VerbDeny, pdBob), unmapped, Actors{Actor: pdBob}, true},
 	}
 	for _, tt := range tests {
-		if err := tt.policy.AuthorizeAction(tt.a, req, tt.actor, tt.onCall); err != nil {
+		if err := tt.policy.AuthorizeAction(tt.a, tt.req, tt.who, tt.onCall); err != nil {
 			t.Errorf("%s: AuthorizeAction() = %v, want nil", tt.name, err)
 		}
 	}
@@ -132,31 +144,68 @@ func TestAuthorizeActionAllows(t *testing.T) {
 func TestAuthorizeActionRefuses(t *testing.T) {
 	req := pending("alice@example.com", []string{"db"}, nil)
 	mapped := pending("gh-alice", []string{"db"}, nil)
+	unmapped := pending("alice", []string{"db"}, nil)
 	approved := req
 	approved.State = StateApproved
+	aliceOtherEmail := PagerUser{ID: "PUA", Email: "a.smith@example.com"}
 	tests := []struct {
 		name   string
 		policy Policy
 		req    Request
-		actor  string
+		a      Action
+		who    Actors
 		onCall bool
 		want   error
 	}{
-		{"self approval", DefaultPolicy(), req, "ALICE@example.com", true, ErrSelfApproval},
-		{"self approval through user_map", Policy{UserMap: map[string]string{"gh-alice": "alice@example.com"}, Approvers: ApproversAny}, mapped, "alice@example.com", true, ErrSelfApproval},
-		{"self approval under approvers=any", Policy{Approvers: ApproversAny}, req, "alice@example.com", true, ErrSelfApproval},
-		{"responder not on call", DefaultPolicy(), req, "bob@example.com", false, ErrActorNotOnCall},
-		{"responder without email", DefaultPolicy(), req, "", true, ErrActorUnknown},
-		{"request not pending", DefaultPolicy(), approved, "bob@example.com", true, ErrNotPending},
+		{"self approval", DefaultPolicy(), req, by(VerbApprove, pdAlice), Actors{pdAlice, pdAlice}, true, ErrSelfApproval},
+		{"self approval by ID, emails differ", Policy{Approvers: ApproversAny}, mapped, by(VerbApprove, pdAlice), Actors{pdAlice, aliceOtherEmail}, true, ErrSelfApproval},
+		{"self approval by email, case differs", Policy{Approvers: ApproversAny}, req, by(VerbApprove, PagerUser{ID: "PUA2", Email: "ALICE@example.com"}), Actors{PagerUser{ID: "PUA2", Email: "ALICE@example.com"}, pdAlice}, true, ErrSelfApproval},
+		{"self approval through user_map", Policy{UserMap: map[string]string{"gh-alice": "alice@example.com"}, Approvers: ApproversAny}, mapped, by(VerbApprove, PagerUser{ID: "PUA2", Email: "alice@example.com"}), Actors{PagerUser{ID: "PUA2", Email: "alice@example.com"}, pdBob}, true, ErrSelfApproval},
+		{"self approval under approvers=any", Policy{Approvers: ApproversAny}, req, by(VerbApprove, pdAlice), Actors{pdAlice, pdAlice}, true, ErrSelfApproval},
+		{"requester resolves to no pager user", Policy{Approvers: ApproversAny}, unmapped, by(VerbApprove, pdAlice), Actors{Actor: pdAlice}, true, ErrRequesterUnmapped},
+		{"responder not on call", DefaultPolicy(), req, by(VerbApprove, pdBob), Actors{pdBob, pdAlice}, false, ErrActorNotOnCall},
+		{"responder the pager does not know", DefaultPolicy(), req, by(VerbApprove, pdBob), Actors{Requester: pdAlice}, true, ErrActorUnknown},
+		{"responder without email", DefaultPolicy(), req, by(VerbApprove, PagerUser{ID: "PUB"}), Actors{PagerUser{ID: "PUB"}, pdAlice}, true, ErrActorUnknown},
+		{"looked-up user is not the actor", DefaultPolicy(), req, by(VerbApprove, pdBob), Actors{PagerUser{ID: "PUC", Email: "carol@example.com"}, pdAlice}, true, ErrActorUnknown},
+		{"request not pending", DefaultPolicy(), approved, by(VerbApprove, pdBob), Actors{pdBob, pdAlice}, true, ErrNotPending},
 	}
 	for _, tt := range tests {
-		err := tt.policy.AuthorizeAction(Action{Verb: VerbApprove}, tt.req, tt.actor, tt.onCall)
+		err := tt.policy.AuthorizeAction(tt.a, tt.req, tt.who, tt.onCall)
 		if !errors.Is(err, tt.want) {
 			t.Errorf("%s: AuthorizeAction() = %v, want %v", tt.name, err, tt.want)
 		}
 	}
-	if !errors.Is(ErrSelfApproval, ErrRefused) || !errors.Is(ErrActorNotOnCall, ErrRefused) {
-		t.Error("refusals must wrap ErrRefused")
+	for _, e := range []error{ErrSelfApproval, ErrActorNotOnCall, ErrActorUnknown, ErrRequesterUnmapped, ErrNoReplayKey} {
+		if !errors.Is(e, ErrRefused) {
+			t.Errorf("%v must wrap ErrRefused", e)
+		}
+	}
+}
+
+func TestActionStatus(t *testing.T) {
+	tests := []struct {
+		out    Outcome
+		err    error
+		status string
+		final  bool
+	}{
+		{OutcomeDone, nil, "done", true},
+		{OutcomeReplayed, nil, "replayed", true},
+		{OutcomeIgnored, nil, "ignored", true},
+		{0, fmt.Errorf("ctx: %w", ErrSelfApproval), "refused", true},
+		{0, fmt.Errorf("%w: it is approved", ErrNotPending), "not_pending", true},
+		{0, ErrDeliveryTooOld, "too_old", true},
+		{0, ErrUnknownIncident, "unknown_incident", true},
+		{0, ErrForeignIncident, "foreign_incident", true},
+		{0, ErrNoActor, "no_actor", true},
+		{0, errors.New("teleport unreachable"), "", false},
+		{0, nil, "", false},
+	}
+	for _, tt := range tests {
+		status, final := ActionStatus(tt.out, tt.err)
+		if status != tt.status || final != tt.final {
+			t.Errorf("ActionStatus(%v, %v) = %q, %v; want %q, %v", tt.out, tt.err, status, final, tt.status, tt.final)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,15 +42,33 @@ func FuzzParseSignatures(f *testing.F) {
 	})
 }
 
-// encodeCustom writes actions back as a v2 custom action envelope.
+// encodeCustom writes actions back as the custom action envelope they came
+// in: v3 for an action keyed on an event id, else v2.
 func encodeCustom(t *testing.T, actions []domain.Action) []byte {
+	if len(actions) == 1 && len(actions[0].ReplayKeys) == 1 && strings.HasPrefix(actions[0].ReplayKeys[0], replayEvent) {
+		a := actions[0]
+		ev := map[string]any{"id": a.DeliveryID, "event_type": "incident.custom",
+			"data": map[string]any{"id": a.IncidentID, "type": "incident"}}
+		if a.ActorID != "" {
+			ev["agent"] = map[string]any{"id": a.ActorID}
+		}
+		if !a.OccurredAt.IsZero() {
+			ev["occurred_at"] = a.OccurredAt.Format(time.RFC3339Nano)
+		}
+		b, err := json.Marshal(map[string]any{"event": ev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	msgs := []map[string]any{}
 	for _, a := range actions {
 		m := map[string]any{
 			"id": a.DeliveryID, "event": "incident.custom",
-			"incident": map[string]any{"id": a.IncidentID, "incident_key": a.IncidentKey},
-			"log_entries": []any{map[string]any{"type": "custom_log_entry",
-				"agent": map[string]any{"id": a.ActorID, "email": a.ActorEmail}}},
+			"incident": map[string]any{"id": a.IncidentID},
+		}
+		if a.ActorID != "" {
+			m["log_entries"] = []any{map[string]any{"type": "custom_log_entry", "agent": map[string]any{"id": a.ActorID}}}
 		}
 		if !a.OccurredAt.IsZero() {
 			m["created_on"] = a.OccurredAt.Format(time.RFC3339Nano)
@@ -75,6 +94,8 @@ func FuzzParseCustomAction(f *testing.F) {
 	f.Add(customBody(f, customMessage("m1", "PINC1", "teleport-access-request/r1", "PUSER1")))
 	f.Add(customBody(f, customMessage("m1", "PINC1", "k", "PUSER1"), customMessage("m2", "PINC2", "", "PUSER2")))
 	f.Add([]byte(`{"messages":[{"event":"incident.custom","created_on":"2025-01-02T03:04:05.1+05:30","incident":{"id":"P"},"log_entries":[{"type":"x","agent":{"id":"U","email":"u@example.com"}}]}]}`))
+	f.Add([]byte(`{"event":{"id":"E1","event_type":"incident.custom","occurred_at":"2025-01-02T03:04:05Z","agent":{"id":"U"},"data":{"id":"P","type":"incident"}}}`))
+	f.Add([]byte(`{"messages":[],"Messages":[{"event":"incident.custom","incident":{"id":"P"}}]}`))
 	f.Add([]byte(`{"messages":[]}`))
 	f.Add([]byte(`{"messages":[{"event":"incident.trigger"}]}`))
 	f.Add([]byte(`{`))
@@ -85,8 +106,11 @@ func FuzzParseCustomAction(f *testing.F) {
 				continue
 			}
 			for _, a := range actions {
-				if a.Verb != verb || a.IncidentID == "" || a.ActorID == "" {
+				if a.Verb != verb || a.IncidentID == "" {
 					t.Fatalf("ParseCustomAction accepted an incomplete action %+v", a)
+				}
+				if (a.DeliveryID == "") != (len(a.ReplayKeys) == 0) {
+					t.Fatalf("replay keys %q do not match the delivery id %q", a.ReplayKeys, a.DeliveryID)
 				}
 			}
 			again, err := ParseCustomAction(encodeCustom(t, actions), verb)
@@ -106,8 +130,8 @@ var fuzzV3Config = Config{ApproveWorkflow: "Approve access", DenyWorkflow: "Deny
 // resolve as incident.resolved, approve/deny as an annotation command.
 func encodeV3(t *testing.T, a domain.Action) []byte {
 	ev := map[string]any{"id": a.DeliveryID}
-	if a.ActorID != "" || a.ActorEmail != "" {
-		ev["agent"] = map[string]any{"id": a.ActorID, "email": a.ActorEmail}
+	if a.ActorID != "" {
+		ev["agent"] = map[string]any{"id": a.ActorID}
 	}
 	if !a.OccurredAt.IsZero() {
 		ev["occurred_at"] = a.OccurredAt.Format(time.RFC3339Nano)
@@ -115,7 +139,7 @@ func encodeV3(t *testing.T, a domain.Action) []byte {
 	switch a.Verb {
 	case domain.VerbManualResolve:
 		ev["event_type"] = "incident.resolved"
-		ev["data"] = map[string]any{"id": a.IncidentID, "incident_key": a.IncidentKey}
+		ev["data"] = map[string]any{"id": a.IncidentID, "type": "incident"}
 	default:
 		cmd := "/approve"
 		if a.Verb == domain.VerbDeny {
@@ -143,13 +167,14 @@ func FuzzParseV3(f *testing.F) {
 	f.Add(v3Body(f, "incident.resolved", resolvedData("PINC1", "teleport-access-request/r1"), ""))
 	f.Add([]byte(`{"event":{"id":"01P","event_type":"pagey.ping","data":{"type":"ping"}}}`))
 	f.Add([]byte(`{"event":{"event_type":"incident.resolved","data":null}}`))
+	f.Add([]byte(`{"event":{"id":"E1","event_type":"incident.annotated","occurred_at":"2025-01-02T03:04:05Z","data":{"incident":{"id":"P"},"content":"/deny","Content":"/approve"}}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		a, ok, err := ParseV3(body, fuzzV3Config)
 		if err != nil || !ok {
 			if ok {
 				t.Fatal("ParseV3 returned ok with an error")
 			}
-			if (a != domain.Action{}) {
+			if !cmp.Equal(a, domain.Action{}) {
 				t.Fatalf("ParseV3 returned %+v for a non-action", a)
 			}
 			return
@@ -157,11 +182,11 @@ func FuzzParseV3(f *testing.F) {
 		if a.IncidentID == "" || a.Verb < domain.VerbApprove || a.Verb > domain.VerbManualResolve {
 			t.Fatalf("ParseV3 accepted an incomplete action %+v", a)
 		}
-		if a.Verb != domain.VerbManualResolve && a.ActorID == "" {
-			t.Fatalf("ParseV3 accepted %s without an actor", a.Verb)
+		if a.DeliveryID == "" || len(a.ReplayKeys) != 1 || a.ReplayKeys[0] != replayEvent+a.DeliveryID {
+			t.Fatalf("ParseV3 keyed %+v on anything but its event id", a)
 		}
-		if a.Verb != domain.VerbManualResolve && a.IncidentKey != "" {
-			t.Fatalf("ParseV3 invented an incident key for %s", a.Verb)
+		if a.OccurredAt.IsZero() {
+			t.Fatalf("ParseV3 accepted %+v without a time", a)
 		}
 		enc := encodeV3(t, a)
 		again, ok, err := ParseV3(enc, fuzzV3Config)

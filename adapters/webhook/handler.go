@@ -115,13 +115,14 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, reason)
 		return
 	}
-	if r.URL.Path == PathV3 && len(creds.secrets) > 0 {
+	signed := r.URL.Path == PathV3 && len(creds.secrets) > 0
+	if signed {
 		if err := VerifySignature(body, r.Header.Get(SignatureHeader), creds.secrets); err != nil {
 			s.refuse(w, r, err.Error())
 			return
 		}
 	}
-	actions, err := s.parse(r, body)
+	actions, err := s.parse(r, body, signed)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -215,8 +216,13 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, 
 	return body, 0, ""
 }
 
-// parse turns the body into actions with delivery ids and times set.
-func (s *Server) parse(r *http.Request, body []byte) ([]domain.Action, error) {
+// parse turns the body into actions with replay keys and times set. The
+// replay keys are what the sender cannot change after the fact (SPEC §6):
+// a signed v3 delivery is keyed on its signed event id alone (the
+// X-Webhook-Id header is not signed: a captured body re-sent under a fresh
+// header must still be a replay); an unsigned one on its body's id and the
+// header both, so either one seen again makes a replay.
+func (s *Server) parse(r *http.Request, body []byte, signed bool) ([]domain.Action, error) {
 	var actions []domain.Action
 	switch r.URL.Path {
 	case PathV3:
@@ -241,18 +247,18 @@ func (s *Server) parse(r *http.Request, body []byte) ([]domain.Action, error) {
 	now := time.Now()
 	for i := range actions {
 		a := &actions[i]
-		switch {
-		case header != "" && len(actions) == 1:
-			a.DeliveryID = header
-		case header != "":
-			// One delivery carrying several messages: keep them apart.
-			id := a.DeliveryID
-			if id == "" {
-				id = strconv.Itoa(i)
+		if header != "" && !signed {
+			key := header
+			if len(actions) > 1 {
+				key += "/" + strconv.Itoa(i) // one delivery, several messages
 			}
-			a.DeliveryID = header + "/" + id
-		case a.DeliveryID == "":
+			a.ReplayKeys = append(a.ReplayKeys, replayWebhook+key)
+		}
+		if len(a.ReplayKeys) == 0 {
 			return nil, fmt.Errorf("%w: no %s header and no message or event id", ErrMalformed, DeliveryHeader)
+		}
+		if header != "" {
+			a.DeliveryID = header
 		}
 		if a.OccurredAt.IsZero() {
 			a.OccurredAt = now
@@ -262,86 +268,94 @@ func (s *Server) parse(r *http.Request, body []byte) ([]domain.Action, error) {
 }
 
 // handle runs the actions in order within HandlerTimeout and answers with
-// the most severe result, so a transient failure of any makes PagerDuty
-// retry the delivery (the ones already done then answer as replays).
+// the most severe result: 2xx for every final result, whatever it is (SPEC
+// §6: PagerDuty drops a delivery answered with another 4xx and disables the
+// extension after 3 drops in a row), 503 for a transient failure of any,
+// so PagerDuty retries the delivery (the ones already done then answer as
+// replays).
 func (s *Server) handle(w http.ResponseWriter, r *http.Request, actions []domain.Action) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.HandlerTimeout)
 	defer cancel()
-	status, answer := 0, ""
+	var best reply
 	for _, a := range actions {
 		outcome, err := s.actions.HandleAction(ctx, a)
-		st, text := result(outcome, err)
+		ans := result(outcome, err)
 		fields := []zap.Field{
 			zap.String("path", r.URL.Path), zap.String("delivery_id", a.DeliveryID),
 			zap.Stringer("verb", a.Verb), zap.String("pd_incident_id", a.IncidentID),
-			zap.String("pd_user_id", a.ActorID), zap.Int("status", st),
+			zap.String("pd_user_id", a.ActorID), zap.Int("status", ans.code), zap.String("outcome", ans.status),
 		}
-		if err != nil {
+		if ans.reason != "" {
+			fields = append(fields, zap.String("reason", ans.reason))
+		}
+		if ans.code != http.StatusOK {
 			fields = append(fields, zap.Error(err))
-		} else {
-			fields = append(fields, zap.String("outcome", text))
 		}
 		s.log.Info("webhook action handled", fields...)
-		if st > status || (st == status && err == nil && rank(text) > rank(answer)) {
-			status, answer = st, text
+		if ans.code > best.code || (ans.code == best.code && rank(ans.status) > rank(best.status)) {
+			best = ans
 		}
 	}
-	if status == http.StatusOK {
-		writeStatus(w, answer)
-		return
+	switch best.code {
+	case http.StatusOK:
+		body := map[string]string{"status": best.status}
+		if best.reason != "" {
+			body["reason"] = best.reason
+		}
+		writeJSON(w, http.StatusOK, body)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		writeError(w, best.code, best.status)
+	default:
+		writeError(w, best.code, best.status)
 	}
-	writeError(w, status, answer)
 }
 
-// rank orders successful answers: a delivery that did something says done.
-func rank(answer string) int {
-	switch answer {
+// retryAfterSeconds is the Retry-After of a 503.
+const retryAfterSeconds = 10
+
+// reply is the HTTP answer to one action: a status word for 2xx (with the
+// reason of a final result that changed nothing), else an error text.
+type reply struct {
+	code           int
+	status, reason string
+}
+
+// rank orders 2xx answers: a delivery that did something says done, one
+// that changed nothing for a reason says why.
+func rank(status string) int {
+	switch status {
 	case "done":
-		return 3
+		return 4
 	case "replayed":
 		return 2
 	case "ignored":
 		return 1
 	}
-	return 0
+	return 3
 }
 
-// result maps the use case's answer to an HTTP status and a status word
-// (success) or a reason (error) that never carries secrets.
-func result(outcome domain.Outcome, err error) (int, string) {
+// maxReason bounds the reason of an answer.
+const maxReason = 300
+
+// result maps the use case's answer to an HTTP answer that never carries
+// secrets: every final result is a 2xx (SPEC §6), a transient failure a
+// 503, anything else a 500.
+func result(outcome domain.Outcome, err error) reply {
+	status, final := domain.ActionStatus(outcome, err)
 	switch {
-	case err == nil:
-		switch outcome {
-		case domain.OutcomeDone:
-			return http.StatusOK, "done"
-		case domain.OutcomeReplayed:
-			return http.StatusOK, "replayed"
-		case domain.OutcomeIgnored:
-			return http.StatusOK, "ignored"
+	case final && err == nil:
+		return reply{code: http.StatusOK, status: status}
+	case final:
+		reason := err.Error()
+		if len(reason) > maxReason {
+			reason = reason[:maxReason]
 		}
-		return http.StatusInternalServerError, "internal error"
-	case errors.Is(err, domain.ErrRefused):
-		return http.StatusForbidden, refusalReason(err)
-	case errors.Is(err, ports.ErrNotFound), errors.Is(err, domain.ErrUnknownIncident):
-		return http.StatusNotFound, "unknown incident or request"
-	case errors.Is(err, domain.ErrNotPending):
-		return http.StatusConflict, domain.ErrNotPending.Error()
-	case errors.Is(err, domain.ErrDeliveryTooOld):
-		return http.StatusBadRequest, domain.ErrDeliveryTooOld.Error()
+		return reply{code: http.StatusOK, status: status, reason: reason}
 	case errors.Is(err, ports.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return http.StatusServiceUnavailable, "temporarily unavailable, retry later"
+		return reply{code: http.StatusServiceUnavailable, status: "temporarily unavailable, retry later"}
 	}
-	return http.StatusInternalServerError, "internal error"
-}
-
-// refusalReason names the domain refusal without the use case's context.
-func refusalReason(err error) string {
-	for _, known := range []error{domain.ErrSelfApproval, domain.ErrActorNotOnCall, domain.ErrActorUnknown} {
-		if errors.Is(err, known) {
-			return known.Error()
-		}
-	}
-	return domain.ErrRefused.Error()
+	return reply{code: http.StatusInternalServerError, status: "internal error"}
 }
 
 func writeStatus(w http.ResponseWriter, status string) {

@@ -15,34 +15,32 @@ import (
 )
 
 // ErrMalformed marks a delivery whose body cannot be understood (bad JSON,
-// missing fields); it answers 400.
+// repeated keys, missing fields); it answers 400.
 var ErrMalformed = errors.New("malformed delivery")
 
-// reference is PagerDuty's common {id, type, summary} object.
+// Replay key prefixes (domain.Action.ReplayKeys): one namespace per kind of
+// id, shared by every route, so a body re-sent to another route is a
+// replay too.
+const (
+	replayEvent   = "event:"   // v3 event.id
+	replayMessage = "message:" // v2 messages[].id
+	replayWebhook = "webhook:" // X-Webhook-Id header (unsigned deliveries only)
+)
+
+// reference is PagerDuty's common {id, type, summary} object. An email a
+// sender adds is ignored: the actor's email is read from PagerDuty.
 type reference struct {
 	ID      string `json:"id"`
 	Type    string `json:"type"`
 	Summary string `json:"summary"`
-	// Email is not part of PagerDuty's user_reference; it is read when a
-	// sender (the fake PagerDuty) includes it.
-	Email string `json:"email"`
-}
-
-type v2Envelope struct {
-	Messages *[]v2Message `json:"messages"`
 }
 
 type v2Message struct {
 	ID         string       `json:"id"`
 	Event      string       `json:"event"`
 	CreatedOn  string       `json:"created_on"`
-	Incident   *v2Incident  `json:"incident"`
+	Incident   *reference   `json:"incident"`
 	LogEntries []v2LogEntry `json:"log_entries"`
-}
-
-type v2Incident struct {
-	ID          string `json:"id"`
-	IncidentKey string `json:"incident_key"`
 }
 
 type v2LogEntry struct {
@@ -50,18 +48,50 @@ type v2LogEntry struct {
 	Agent *reference `json:"agent"`
 }
 
-// ParseCustomAction parses a Custom Incident Action delivery (v2 envelope)
-// into one action per "incident.custom" message, in order, all with verb.
-// Messages of other events are skipped; an empty result means there is
-// nothing to do. DeliveryID is the message id; the caller may override it
-// with the X-Webhook-Id header. Errors wrap ErrMalformed.
+type v3Event struct {
+	ID           string          `json:"id"`
+	EventType    string          `json:"event_type"`
+	ResourceType string          `json:"resource_type"`
+	OccurredAt   string          `json:"occurred_at"`
+	Agent        *reference      `json:"agent"`
+	Data         json.RawMessage `json:"data"`
+}
+
+// v3Data covers the fields pagergate reads from the data of the event types
+// it handles: incident_note (incident, content), incident_workflow_instance
+// (incident, incident_workflow) and incident (id, type).
+type v3Data struct {
+	ID               string     `json:"id"`
+	Type             string     `json:"type"`
+	Incident         *reference `json:"incident"`
+	Content          string     `json:"content"`
+	IncidentWorkflow *reference `json:"incident_workflow"`
+}
+
+// envelope is either delivery format; exactly one of its fields is set.
+type envelope struct {
+	Messages *[]v2Message `json:"messages"`
+	Event    *v3Event     `json:"event"`
+}
+
+// ParseCustomAction parses a Custom Incident Action delivery, in the v2
+// envelope (one action per "incident.custom" message, in order; other
+// messages are skipped) or in the v3 envelope (the event's data is the
+// incident or names it; its agent is the clicker). Every action gets verb,
+// the route's. An empty result means there is nothing to do. ReplayKeys hold
+// the message or event id; the caller adds the X-Webhook-Id header. An
+// action without agent has ActorID "". Errors wrap ErrMalformed.
 func ParseCustomAction(body []byte, verb domain.Verb) ([]domain.Action, error) {
-	var env v2Envelope
-	if err := decodeJSON(body, &env); err != nil {
+	env, err := decodeEnvelope(body)
+	if err != nil {
 		return nil, err
 	}
-	if env.Messages == nil {
-		return nil, fmt.Errorf("%w: no messages", ErrMalformed)
+	if env.Event != nil {
+		a, err := customV3(env.Event, verb)
+		if err != nil {
+			return nil, err
+		}
+		return []domain.Action{a}, nil
 	}
 	var out []domain.Action
 	for i, m := range *env.Messages {
@@ -71,25 +101,53 @@ func ParseCustomAction(body []byte, verb domain.Verb) ([]domain.Action, error) {
 		if m.Incident == nil || m.Incident.ID == "" {
 			return nil, fmt.Errorf("%w: messages[%d]: no incident id", ErrMalformed, i)
 		}
-		agent := customAgent(m.LogEntries)
-		if agent == nil || agent.ID == "" {
-			return nil, fmt.Errorf("%w: messages[%d]: no log entry agent", ErrMalformed, i)
-		}
 		at, err := parseTime(m.CreatedOn)
 		if err != nil {
 			return nil, fmt.Errorf("%w: messages[%d].created_on: %v", ErrMalformed, i, err)
 		}
-		out = append(out, domain.Action{
-			DeliveryID:  m.ID,
-			Verb:        verb,
-			IncidentID:  m.Incident.ID,
-			IncidentKey: m.Incident.IncidentKey,
-			ActorID:     agent.ID,
-			ActorEmail:  agent.Email,
-			OccurredAt:  at,
-		})
+		a := domain.Action{DeliveryID: m.ID, Verb: verb, IncidentID: m.Incident.ID, OccurredAt: at}
+		if m.ID != "" {
+			a.ReplayKeys = []string{replayMessage + m.ID}
+		}
+		if agent := customAgent(m.LogEntries); agent != nil {
+			a.ActorID = agent.ID
+		}
+		out = append(out, a)
 	}
 	return out, nil
+}
+
+// customV3 reads a custom action in the v3 envelope.
+func customV3(ev *v3Event, verb domain.Verb) (domain.Action, error) {
+	data, err := eventData(ev)
+	if err != nil {
+		return domain.Action{}, err
+	}
+	a := domain.Action{DeliveryID: ev.ID, Verb: verb, IncidentID: incidentOf(data)}
+	if a.IncidentID == "" {
+		return domain.Action{}, fmt.Errorf("%w: no incident in event.data", ErrMalformed)
+	}
+	if ev.ID != "" {
+		a.ReplayKeys = []string{replayEvent + ev.ID}
+	}
+	if ev.Agent != nil {
+		a.ActorID = ev.Agent.ID
+	}
+	if a.OccurredAt, err = parseTime(ev.OccurredAt); err != nil {
+		return domain.Action{}, fmt.Errorf("%w: event.occurred_at: %v", ErrMalformed, err)
+	}
+	return a, nil
+}
+
+// incidentOf is the incident a v3 event's data is (type incident) or names.
+func incidentOf(d v3Data) string {
+	if d.Type == "incident" {
+		return d.ID
+	}
+	if d.Incident != nil {
+		return d.Incident.ID
+	}
+	return ""
 }
 
 // customAgent returns the agent of the custom_log_entry, else of the first
@@ -106,30 +164,6 @@ func customAgent(entries []v2LogEntry) *reference {
 	return nil
 }
 
-type v3Envelope struct {
-	Event *v3Event `json:"event"`
-}
-
-type v3Event struct {
-	ID           string          `json:"id"`
-	EventType    string          `json:"event_type"`
-	ResourceType string          `json:"resource_type"`
-	OccurredAt   string          `json:"occurred_at"`
-	Agent        *reference      `json:"agent"`
-	Data         json.RawMessage `json:"data"`
-}
-
-// v3Data covers the fields pagergate reads from the data of the event types
-// it handles: incident_note (incident, content), incident_workflow_instance
-// (incident, incident_workflow) and incident (id, incident_key).
-type v3Data struct {
-	ID               string     `json:"id"`
-	IncidentKey      string     `json:"incident_key"`
-	Incident         *reference `json:"incident"`
-	Content          string     `json:"content"`
-	IncidentWorkflow *reference `json:"incident_workflow"`
-}
-
 // v3 event types pagergate acts on.
 const (
 	eventAnnotated       = "incident.annotated"
@@ -140,11 +174,12 @@ const (
 // ParseV3 parses a v3 webhook delivery. It returns ok = false, with no
 // error, for events that ask nothing of pagergate (other event types, notes
 // that are not /approve or /deny commands, other workflows). cfg supplies
-// ApproveWorkflow and DenyWorkflow. DeliveryID is the event id; the caller
-// may override it with the X-Webhook-Id header. Errors wrap ErrMalformed.
+// ApproveWorkflow and DenyWorkflow. An event with no agent (automation)
+// gives ActorID "". DeliveryID and ReplayKeys are the event id, which the
+// signature covers. Errors wrap ErrMalformed.
 func ParseV3(body []byte, cfg Config) (domain.Action, bool, error) {
-	var env v3Envelope
-	if err := decodeJSON(body, &env); err != nil {
+	env, err := decodeEnvelope(body)
+	if err != nil {
 		return domain.Action{}, false, err
 	}
 	ev := env.Event
@@ -159,55 +194,70 @@ func ParseV3(body []byte, cfg Config) (domain.Action, bool, error) {
 	default:
 		return domain.Action{}, false, nil
 	}
-	var data v3Data
-	if len(ev.Data) == 0 || bytes.Equal(ev.Data, []byte("null")) {
-		return domain.Action{}, false, fmt.Errorf("%w: no event.data", ErrMalformed)
+	data, err := eventData(ev)
+	if err != nil {
+		return domain.Action{}, false, err
 	}
-	if err := json.Unmarshal(ev.Data, &data); err != nil {
-		return domain.Action{}, false, fmt.Errorf("%w: event.data: %v", ErrMalformed, err)
+	a, ok, err := v3Action(ev.EventType, data, cfg)
+	if !ok || err != nil {
+		return domain.Action{}, false, err
 	}
-	a := domain.Action{DeliveryID: ev.ID}
-	switch ev.EventType {
+	if ev.ID == "" {
+		return domain.Action{}, false, fmt.Errorf("%w: no event.id", ErrMalformed)
+	}
+	a.DeliveryID, a.ReplayKeys = ev.ID, []string{replayEvent + ev.ID}
+	if ev.Agent != nil {
+		a.ActorID = ev.Agent.ID
+	}
+	if ev.OccurredAt == "" {
+		return domain.Action{}, false, fmt.Errorf("%w: no event.occurred_at", ErrMalformed)
+	}
+	if a.OccurredAt, err = parseTime(ev.OccurredAt); err != nil {
+		return domain.Action{}, false, fmt.Errorf("%w: event.occurred_at: %v", ErrMalformed, err)
+	}
+	return a, true, nil
+}
+
+// v3Action reads the verb, note and incident of an event pagergate acts on.
+func v3Action(eventType string, data v3Data, cfg Config) (domain.Action, bool, error) {
+	var a domain.Action
+	switch eventType {
 	case eventAnnotated:
 		verb, note, ok := noteCommand(data.Content)
 		if !ok {
-			return domain.Action{}, false, nil
+			return a, false, nil
 		}
 		a.Verb, a.Note = verb, note
-		if data.Incident != nil {
-			a.IncidentID = data.Incident.ID
-		}
 	case eventWorkflowStarted:
 		if data.IncidentWorkflow == nil {
-			return domain.Action{}, false, fmt.Errorf("%w: no event.data.incident_workflow", ErrMalformed)
+			return a, false, fmt.Errorf("%w: no event.data.incident_workflow", ErrMalformed)
 		}
 		verb, ok := workflowVerb(data.IncidentWorkflow.Summary, cfg)
 		if !ok {
-			return domain.Action{}, false, nil
+			return a, false, nil
 		}
 		a.Verb = verb
-		if data.Incident != nil {
-			a.IncidentID = data.Incident.ID
-		}
 	case eventResolved:
 		a.Verb = domain.VerbManualResolve
-		a.IncidentID, a.IncidentKey = data.ID, data.IncidentKey
+	}
+	if a.IncidentID = incidentOf(data); a.IncidentID == "" && eventType == eventResolved {
+		a.IncidentID = data.ID // an incident event's data is the incident
 	}
 	if a.IncidentID == "" {
-		return domain.Action{}, false, fmt.Errorf("%w: no incident id in %s", ErrMalformed, ev.EventType)
+		return a, false, fmt.Errorf("%w: no incident id in %s", ErrMalformed, eventType)
 	}
-	if ev.Agent != nil {
-		a.ActorID, a.ActorEmail = ev.Agent.ID, ev.Agent.Email
-	}
-	if a.ActorID == "" && a.Verb != domain.VerbManualResolve {
-		return domain.Action{}, false, fmt.Errorf("%w: no event.agent in %s", ErrMalformed, ev.EventType)
-	}
-	at, err := parseTime(ev.OccurredAt)
-	if err != nil {
-		return domain.Action{}, false, fmt.Errorf("%w: event.occurred_at: %v", ErrMalformed, err)
-	}
-	a.OccurredAt = at
 	return a, true, nil
+}
+
+func eventData(ev *v3Event) (v3Data, error) {
+	var data v3Data
+	if len(ev.Data) == 0 || bytes.Equal(ev.Data, []byte("null")) {
+		return data, fmt.Errorf("%w: no event.data", ErrMalformed)
+	}
+	if err := json.Unmarshal(ev.Data, &data); err != nil {
+		return data, fmt.Errorf("%w: event.data: %v", ErrMalformed, err)
+	}
+	return data, nil
 }
 
 // Note commands, matched case-insensitively at the start of a note.
@@ -252,16 +302,84 @@ func workflowVerb(name string, cfg Config) (domain.Verb, bool) {
 	return 0, false
 }
 
-// decodeJSON decodes one JSON object and rejects trailing data.
-func decodeJSON(body []byte, v any) error {
+// decodeEnvelope decodes a delivery: one JSON object with either messages
+// (v2) or event (v3), never both, and no repeated keys.
+func decodeEnvelope(body []byte) (envelope, error) {
+	var env envelope
+	if err := checkKeys(body); err != nil {
+		return env, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	if err := dec.Decode(&env); err != nil {
+		return env, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: data after the JSON value", ErrMalformed)
+		return env, fmt.Errorf("%w: data after the JSON value", ErrMalformed)
 	}
-	return nil
+	switch {
+	case env.Messages != nil && env.Event != nil:
+		return env, fmt.Errorf("%w: both messages and event", ErrMalformed)
+	case env.Messages == nil && env.Event == nil:
+		return env, fmt.Errorf("%w: no messages and no event", ErrMalformed)
+	}
+	return env, nil
+}
+
+// envelopeDepth is how deep (in objects) PagerDuty's own fields go in the
+// parts of a delivery pagergate reads; deeper objects may hold a sender's
+// free-form details.
+const envelopeDepth = 4
+
+// checkKeys refuses a JSON text with a key repeated in one object, and, in
+// the envelope's objects, two keys that differ only in case: encoding/json
+// keeps the last of two equal keys and matches names case-insensitively, so
+// such a body could read as one delivery here and as another elsewhere.
+func checkKeys(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		object, wantKey bool
+		keys            map[string]bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		top := (*frame)(nil)
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.wantKey {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			k, _ := tok.(string)
+			if len(stack) <= envelopeDepth {
+				k = strings.ToLower(k)
+			}
+			if top.keys[k] {
+				return fmt.Errorf("%w: key %q repeated", ErrMalformed, tok)
+			}
+			top.keys[k], top.wantKey = true, false
+			continue
+		}
+		if top != nil && top.object {
+			top.wantKey = true
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, wantKey: true, keys: map[string]bool{}})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
 }
 
 // parseTime reads an RFC 3339 time; empty gives the zero time.

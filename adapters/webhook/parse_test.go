@@ -104,6 +104,8 @@ func TestNoteCommand(t *testing.T) {
 	}
 }
 
+var sameTime = cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
+
 func TestParseCustomAction(t *testing.T) {
 	body := []byte(`{"messages":[
 	  {"id":"m1","event":"incident.custom","created_on":"2025-01-02T03:04:05+01:00",
@@ -112,24 +114,87 @@ func TestParseCustomAction(t *testing.T) {
 	                  {"type":"custom_log_entry","agent":{"id":"PUSER1","type":"user_reference","email":"bob@example.com"}}]},
 	  {"id":"m2","event":"incident.custom","incident":{"id":"PINC2"},
 	   "log_entries":[{"type":"trigger_log_entry","agent":{"id":"PFIRST"}}]},
+	  {"id":"m4","event":"incident.custom","incident":{"id":"PINC4"}},
 	  {"id":"m3","event":"incident.acknowledge","incident":{"id":"PINC3"}}]}`)
 	got, err := ParseCustomAction(body, domain.VerbDeny)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The body's incident_key and email are not read: the incident and the
+	// actor's email come from PagerDuty.
 	want := []domain.Action{
-		{DeliveryID: "m1", Verb: domain.VerbDeny, IncidentID: "PINC1", IncidentKey: "teleport-access-request/r1",
-			ActorID: "PUSER1", ActorEmail: "bob@example.com", OccurredAt: time.Date(2025, 1, 2, 2, 4, 5, 0, time.UTC)},
-		{DeliveryID: "m2", Verb: domain.VerbDeny, IncidentID: "PINC2", ActorID: "PFIRST"},
+		{DeliveryID: "m1", ReplayKeys: []string{"message:m1"}, Verb: domain.VerbDeny, IncidentID: "PINC1",
+			ActorID: "PUSER1", OccurredAt: time.Date(2025, 1, 2, 2, 4, 5, 0, time.UTC)},
+		{DeliveryID: "m2", ReplayKeys: []string{"message:m2"}, Verb: domain.VerbDeny, IncidentID: "PINC2", ActorID: "PFIRST"},
+		{DeliveryID: "m4", ReplayKeys: []string{"message:m4"}, Verb: domain.VerbDeny, IncidentID: "PINC4"},
 	}
-	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); d != "" {
+	if d := cmp.Diff(want, got, sameTime); d != "" {
 		t.Errorf("ParseCustomAction mismatch (-want +got):\n%s", d)
 	}
-	for _, bad := range []string{``, `[]`, `null`, `{"messages":null}`, `{"messages":{}}`, `{"messages":[{"event":"incident.custom","incident":{"id":"P"},"log_entries":[{"type":"custom_log_entry"}]}]}`,
-		`{"messages":[{"event":"incident.custom","created_on":"soon","incident":{"id":"P"},"log_entries":[{"agent":{"id":"U"}}]}]}`} {
+	for _, bad := range []string{``, `[]`, `null`, `{}`, `{"messages":null}`, `{"messages":{}}`,
+		`{"messages":[{"event":"incident.custom","created_on":"soon","incident":{"id":"P"},"log_entries":[{"agent":{"id":"U"}}]}]}`,
+		`{"messages":[],"event":{"id":"e","data":{"id":"P","type":"incident"}}}`,
+		`{"event":{"id":"e","event_type":"incident.custom","data":{"type":"incident"}}}`,
+	} {
 		if _, err := ParseCustomAction([]byte(bad), domain.VerbApprove); !errors.Is(err, ErrMalformed) {
 			t.Errorf("ParseCustomAction(%s) error = %v, want ErrMalformed", bad, err)
 		}
+	}
+}
+
+// PagerDuty's current docs point Custom Incident Actions at the v3 payload:
+// the event's data is the incident, its agent the clicker.
+func TestParseCustomActionV3Envelope(t *testing.T) {
+	body := []byte(`{"event":{"id":"01EV","event_type":"incident.custom","resource_type":"incident",
+	  "occurred_at":"2025-01-02T03:04:05.678Z","agent":{"id":"PUSER1","type":"user_reference"},
+	  "data":{"id":"PINC1","type":"incident","incident_key":"teleport-access-request/r1","service":{"id":"PSVC"}}}}`)
+	got, err := ParseCustomAction(body, domain.VerbApprove)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []domain.Action{{DeliveryID: "01EV", ReplayKeys: []string{"event:01EV"}, Verb: domain.VerbApprove, IncidentID: "PINC1",
+		ActorID: "PUSER1", OccurredAt: time.Date(2025, 1, 2, 3, 4, 5, 678e6, time.UTC)}}
+	if d := cmp.Diff(want, got, sameTime); d != "" {
+		t.Errorf("v3 custom action mismatch (-want +got):\n%s", d)
+	}
+	ref := []byte(`{"event":{"id":"01EW","event_type":"incident.custom","agent":{"id":"PUSER1"},"data":{"incident":{"id":"PINC2"},"type":"incident_action"}}}`)
+	if got, err := ParseCustomAction(ref, domain.VerbDeny); err != nil || len(got) != 1 || got[0].IncidentID != "PINC2" {
+		t.Errorf("v3 custom action naming its incident: %+v, %v", got, err)
+	}
+}
+
+// encoding/json keeps the last of two equal keys and matches names in any
+// case: a body with repeated keys could be one delivery here and another one
+// to whatever else reads it, so it is refused.
+func TestRepeatedKeysAreMalformed(t *testing.T) {
+	for _, bad := range []string{
+		`{"event":{"id":"e","event_type":"incident.annotated","occurred_at":"2025-01-02T03:04:05Z","agent":{"id":"U"},"data":{"incident":{"id":"P"},"content":"/deny","content":"/approve"}}}`,
+		`{"event":{"id":"e","event_type":"incident.annotated","occurred_at":"2025-01-02T03:04:05Z","agent":{"id":"U"},"data":{"incident":{"id":"P"},"content":"/deny","Content":"/approve"}}}`,
+		`{"event":{"id":"e","event_type":"incident.annotated","occurred_at":"2025-01-02T03:04:05Z","agent":{"id":"U","ID":"ALICE"},"data":{"incident":{"id":"P"},"content":"/approve"}}}`,
+		`{"event":{"id":"e"},"EVENT":{"id":"f"}}`,
+		`{"messages":[{"id":"m","event":"incident.custom","incident":{"id":"P","id":"Q"}}]}`,
+	} {
+		if _, _, err := ParseV3([]byte(bad), Config{}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseV3(%s) error = %v, want ErrMalformed", bad, err)
+		}
+		if _, err := ParseCustomAction([]byte(bad), domain.VerbDeny); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseCustomAction(%s) error = %v, want ErrMalformed", bad, err)
+		}
+	}
+	// Deep in a sender's free-form details, keys differing in case are fine.
+	ok := `{"messages":[{"id":"m","event":"incident.custom","incident":{"id":"P","first_trigger_log_entry":{"channel":{"details":{"Host":"a","host":"b"}}}}}]}`
+	if _, err := ParseCustomAction([]byte(ok), domain.VerbDeny); err != nil {
+		t.Errorf("free-form details refused: %v", err)
+	}
+}
+
+func TestParseV3WithoutAgent(t *testing.T) {
+	cfg := Config{ApproveWorkflow: "Approve access"}
+	body := []byte(`{"event":{"id":"e","event_type":"incident.workflow.started","occurred_at":"2025-01-02T03:04:05Z","agent":null,
+	  "data":{"incident":{"id":"P"},"incident_workflow":{"summary":"Approve access"}}}}`)
+	a, ok, err := ParseV3(body, cfg)
+	if err != nil || !ok || a.ActorID != "" || a.Verb != domain.VerbApprove || a.IncidentID != "P" {
+		t.Fatalf("ParseV3(workflow without agent) = %+v, %v, %v; want an approval with no actor", a, ok, err)
 	}
 }
 
@@ -139,10 +204,11 @@ func TestParseV3Errors(t *testing.T) {
 		``, `{`, `{}`, `{"event":null}`, `{"event":{"id":"e"}}`,
 		`{"event":{"id":"e","event_type":"incident.resolved"}}`,
 		`{"event":{"id":"e","event_type":"incident.resolved","data":null}}`,
-		`{"event":{"id":"e","event_type":"incident.resolved","data":{}}}`,
+		`{"event":{"id":"e","event_type":"incident.resolved","occurred_at":"2025-01-02T03:04:05Z","data":{}}}`,
 		`{"event":{"id":"e","event_type":"incident.resolved","data":[]}}`,
 		`{"event":{"id":"e","event_type":"incident.annotated","agent":{"id":"U"},"data":{"content":"/approve"}}}`,
-		`{"event":{"id":"e","event_type":"incident.annotated","data":{"incident":{"id":"P"},"content":"/approve"}}}`,
+		`{"event":{"event_type":"incident.annotated","occurred_at":"2025-01-02T03:04:05Z","agent":{"id":"U"},"data":{"incident":{"id":"P"},"content":"/approve"}}}`,
+		`{"event":{"id":"e","event_type":"incident.annotated","agent":{"id":"U"},"data":{"incident":{"id":"P"},"content":"/approve"}}}`,
 		`{"event":{"id":"e","event_type":"incident.workflow.started","agent":{"id":"U"},"data":{"incident":{"id":"P"}}}}`,
 		`{"event":{"id":"e","event_type":"incident.workflow.started","agent":{"id":"U"},"data":{"incident_workflow":{"summary":"Approve access"}}}}`,
 	} {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap"
 
 	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/ports"
@@ -35,6 +36,10 @@ func TestNewErrors(t *testing.T) {
 		{"basic auth without password", func(c *Config) { c.BasicUser = "u" }, []string{"basic_auth needs a password"}},
 		{"shared header without secret", func(c *Config) { c.SharedSecretHeader = "X-T" }, []string{"shared_secret_header needs shared_secret"}},
 		{"empty signing secret", func(c *Config) { c.SigningSecrets = []string{""} }, []string{"signing_secrets[0] is empty"}},
+		// Signing secrets cover /pagerduty/v3 only: insecure mode next to
+		// them would leave the custom action routes open without a word.
+		{"insecure next to signing secrets", func(c *Config) { c.InsecureNoAuth, c.SigningSecrets = true, []string{"s"} }, []string{"insecure_no_auth next to"}},
+		{"insecure next to basic auth", func(c *Config) { c.InsecureNoAuth, c.BasicUser, c.BasicPassword = true, "u", "p" }, []string{"insecure_no_auth next to"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,25 +120,29 @@ func TestRoutes(t *testing.T) {
 		calls []domain.Action
 	}{
 		{"custom approve", PathApprove, customBody(t, customMessage("m1", "PINC1", "teleport-access-request/r1", "PUSER1")), "done",
-			[]domain.Action{{DeliveryID: "m1", Verb: domain.VerbApprove, IncidentID: "PINC1", IncidentKey: "teleport-access-request/r1", ActorID: "PUSER1", OccurredAt: customAt}}},
+			[]domain.Action{{DeliveryID: "m1", ReplayKeys: []string{"message:m1"}, Verb: domain.VerbApprove, IncidentID: "PINC1", ActorID: "PUSER1", OccurredAt: customAt}}},
 		{"custom deny", PathDeny, customBody(t, customMessage("m2", "PINC1", "teleport-access-request/r1", "PUSER2")), "done",
-			[]domain.Action{{DeliveryID: "m2", Verb: domain.VerbDeny, IncidentID: "PINC1", IncidentKey: "teleport-access-request/r1", ActorID: "PUSER2", OccurredAt: customAt}}},
+			[]domain.Action{{DeliveryID: "m2", ReplayKeys: []string{"message:m2"}, Verb: domain.VerbDeny, IncidentID: "PINC1", ActorID: "PUSER2", OccurredAt: customAt}}},
 		{"custom, other event", PathApprove, customBody(t, map[string]any{"id": "m3", "event": "incident.trigger", "incident": map[string]any{"id": "PINC1"}}), "ignored", nil},
 		{"note /approve", PathV3, v3Body(t, "incident.annotated", noteData("PINC1", "/approve looks fine"), "PUSER1"), "done",
-			[]domain.Action{{DeliveryID: "01EVENTincidentannotated", Verb: domain.VerbApprove, IncidentID: "PINC1", ActorID: "PUSER1", Note: "looks fine", OccurredAt: at}}},
+			[]domain.Action{{DeliveryID: "01EVENTincidentannotated", ReplayKeys: []string{"event:01EVENTincidentannotated"}, Verb: domain.VerbApprove, IncidentID: "PINC1", ActorID: "PUSER1", Note: "looks fine", OccurredAt: at}}},
 		{"note /DENY", PathV3, v3Body(t, "incident.annotated", noteData("PINC1", "  /DENY\nnot now"), "PUSER1"), "done",
-			[]domain.Action{{DeliveryID: "01EVENTincidentannotated", Verb: domain.VerbDeny, IncidentID: "PINC1", ActorID: "PUSER1", Note: "not now", OccurredAt: at}}},
+			[]domain.Action{{DeliveryID: "01EVENTincidentannotated", ReplayKeys: []string{"event:01EVENTincidentannotated"}, Verb: domain.VerbDeny, IncidentID: "PINC1", ActorID: "PUSER1", Note: "not now", OccurredAt: at}}},
 		{"other note", PathV3, v3Body(t, "incident.annotated", noteData("PINC1", "looking into it"), "PUSER1"), "ignored", nil},
 		{"note /approved", PathV3, v3Body(t, "incident.annotated", noteData("PINC1", "/approved by me"), "PUSER1"), "ignored", nil},
 		{"approve workflow", PathV3, v3Body(t, "incident.workflow.started", workflowData("PINC1", "Approve access"), "PUSER1"), "done",
-			[]domain.Action{{DeliveryID: "01EVENTincidentworkflowstarted", Verb: domain.VerbApprove, IncidentID: "PINC1", ActorID: "PUSER1", OccurredAt: at}}},
+			[]domain.Action{{DeliveryID: "01EVENTincidentworkflowstarted", ReplayKeys: []string{"event:01EVENTincidentworkflowstarted"}, Verb: domain.VerbApprove, IncidentID: "PINC1", ActorID: "PUSER1", OccurredAt: at}}},
 		{"deny workflow", PathV3, v3Body(t, "incident.workflow.started", workflowData("PINC1", "deny access"), "PUSER1"), "done",
-			[]domain.Action{{DeliveryID: "01EVENTincidentworkflowstarted", Verb: domain.VerbDeny, IncidentID: "PINC1", ActorID: "PUSER1", OccurredAt: at}}},
+			[]domain.Action{{DeliveryID: "01EVENTincidentworkflowstarted", ReplayKeys: []string{"event:01EVENTincidentworkflowstarted"}, Verb: domain.VerbDeny, IncidentID: "PINC1", ActorID: "PUSER1", OccurredAt: at}}},
+		{"approve workflow without agent", PathV3, v3Body(t, "incident.workflow.started", workflowData("PINC1", "Approve access"), ""), "done",
+			[]domain.Action{{DeliveryID: "01EVENTincidentworkflowstarted", ReplayKeys: []string{"event:01EVENTincidentworkflowstarted"}, Verb: domain.VerbApprove, IncidentID: "PINC1", OccurredAt: at}}},
+		{"custom approve, v3 envelope", PathApprove, v3Body(t, "incident.custom", resolvedData("PINC1", "k"), "PUSER1"), "done",
+			[]domain.Action{{DeliveryID: "01EVENTincidentcustom", ReplayKeys: []string{"event:01EVENTincidentcustom"}, Verb: domain.VerbApprove, IncidentID: "PINC1", ActorID: "PUSER1", OccurredAt: at}}},
 		{"other workflow", PathV3, v3Body(t, "incident.workflow.started", workflowData("PINC1", "Page the CTO"), "PUSER1"), "ignored", nil},
 		{"resolved", PathV3, v3Body(t, "incident.resolved", resolvedData("PINC1", "teleport-access-request/r1"), "PUSER1"), "done",
-			[]domain.Action{{DeliveryID: "01EVENTincidentresolved", Verb: domain.VerbManualResolve, IncidentID: "PINC1", IncidentKey: "teleport-access-request/r1", ActorID: "PUSER1", OccurredAt: at}}},
+			[]domain.Action{{DeliveryID: "01EVENTincidentresolved", ReplayKeys: []string{"event:01EVENTincidentresolved"}, Verb: domain.VerbManualResolve, IncidentID: "PINC1", ActorID: "PUSER1", OccurredAt: at}}},
 		{"resolved without agent", PathV3, v3Body(t, "incident.resolved", resolvedData("PINC1", "k"), ""), "done",
-			[]domain.Action{{DeliveryID: "01EVENTincidentresolved", Verb: domain.VerbManualResolve, IncidentID: "PINC1", IncidentKey: "k", OccurredAt: at}}},
+			[]domain.Action{{DeliveryID: "01EVENTincidentresolved", ReplayKeys: []string{"event:01EVENTincidentresolved"}, Verb: domain.VerbManualResolve, IncidentID: "PINC1", OccurredAt: at}}},
 		{"ping", PathV3, []byte(`{"event":{"id":"01P","event_type":"pagey.ping","resource_type":"pagey","occurred_at":"2025-01-02T03:04:05Z","agent":null,"client":null,"data":{"message":"Hello from your friend Pagey!","type":"ping"}}}`), "ignored", nil},
 		{"triggered", PathV3, v3Body(t, "incident.triggered", resolvedData("PINC1", "k"), ""), "ignored", nil},
 	}
@@ -153,38 +162,75 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
-func TestDeliveryIDAndTime(t *testing.T) {
+func TestReplayKeysAndTime(t *testing.T) {
 	e := insecureEnv(t, nil)
 	c := e.client()
 
-	// The X-Webhook-Id header wins over the message id.
+	// Unsigned: the message id and the X-Webhook-Id header both.
 	e.post(c, PathApprove, customBody(t, customMessage("m1", "PINC1", "k", "PUSER1")), map[string]string{DeliveryHeader: "hook-1"})
-	// Several messages in one delivery keep distinct ids and run in order.
+	// Several messages in one delivery keep distinct header keys.
 	e.post(c, PathDeny, customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"), customMessage("m2", "PINC2", "k2", "PUSER1")), map[string]string{DeliveryHeader: "hook-2"})
 	// No time in the payload: the arrival time.
 	before := time.Now()
-	noTime := []byte(`{"event":{"id":"ev-9","event_type":"incident.resolved","data":{"id":"PINC9"}}}`)
-	e.post(c, PathV3, noTime, nil)
+	noTime := []byte(`{"messages":[{"id":"m9","event":"incident.custom","incident":{"id":"PINC9"}}]}`)
+	e.post(c, PathDeny, noTime, nil)
+	// An unsigned v3 delivery (transport authentication only): event id and header.
+	e.post(c, PathV3, v3Body(t, "incident.annotated", noteData("PINC3", "/deny"), "PUSER1"), map[string]string{DeliveryHeader: "hook-3"})
 
 	calls := e.actions.calls()
-	if len(calls) != 4 {
-		t.Fatalf("calls = %d, want 4", len(calls))
+	if len(calls) != 5 {
+		t.Fatalf("calls = %d, want 5", len(calls))
 	}
-	var ids []string
+	var keys [][]string
 	for _, a := range calls {
-		ids = append(ids, a.DeliveryID+"@"+a.IncidentID)
+		keys = append(keys, a.ReplayKeys)
 	}
-	if d := cmp.Diff([]string{"hook-1@PINC1", "hook-2/m1@PINC1", "hook-2/m2@PINC2", "ev-9@PINC9"}, ids); d != "" {
-		t.Errorf("delivery ids mismatch (-want +got):\n%s", d)
+	want := [][]string{
+		{"message:m1", "webhook:hook-1"},
+		{"message:m1", "webhook:hook-2/0"}, {"message:m2", "webhook:hook-2/1"},
+		{"message:m9"},
+		{"event:01EVENTincidentannotated", "webhook:hook-3"},
+	}
+	if d := cmp.Diff(want, keys); d != "" {
+		t.Errorf("replay keys mismatch (-want +got):\n%s", d)
+	}
+	if calls[0].DeliveryID != "hook-1" {
+		t.Errorf("delivery id %q, want the header", calls[0].DeliveryID)
 	}
 	if at := calls[3].OccurredAt; at.Before(before) || at.After(time.Now()) {
 		t.Errorf("OccurredAt without payload time = %v, want the arrival time", at)
 	}
 
 	// Without any delivery id: 400.
-	got := e.post(c, PathV3, []byte(`{"event":{"event_type":"incident.resolved","data":{"id":"PINC9"}}}`), nil)
+	got := e.post(c, PathDeny, []byte(`{"messages":[{"event":"incident.custom","incident":{"id":"PINC9"}}]}`), nil)
 	if got.status != http.StatusBadRequest {
 		t.Errorf("no delivery id: status = %d, want 400", got.status)
+	}
+}
+
+// A signed v3 delivery is keyed on its signed event id only: the header is
+// not signed, so a captured body re-sent under a fresh X-Webhook-Id must
+// carry the same keys and be taken as a replay.
+func TestSignedV3IsKeyedOnItsEventID(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config()
+	cfg.SigningSecrets = []string{"s1"}
+	e.start(cfg)
+	c := e.client()
+	body := v3Body(t, "incident.annotated", noteData("PINC1", "/approve"), "PUSER1")
+	for _, hook := range []string{"hook-1", "hook-2", ""} {
+		h := e.signed(body, "s1")
+		if hook != "" {
+			h[DeliveryHeader] = hook
+		}
+		if got := e.post(c, PathV3, body, h); got.status != http.StatusOK {
+			t.Fatalf("answer = %d %s", got.status, got.raw)
+		}
+	}
+	for i, a := range e.actions.calls() {
+		if d := cmp.Diff([]string{"event:01EVENTincidentannotated"}, a.ReplayKeys); d != "" {
+			t.Errorf("delivery %d replay keys (-want +got):\n%s", i, d)
+		}
 	}
 }
 
@@ -218,7 +264,9 @@ func TestRequestErrors(t *testing.T) {
 		{"trailing data", "POST", PathApprove, "application/json", append(append([]byte{}, good...), []byte(`{}`)...), false, http.StatusBadRequest},
 		{"no messages", "POST", PathApprove, "application/json", []byte(`{}`), false, http.StatusBadRequest},
 		{"no incident id", "POST", PathApprove, "application/json", customBody(t, customMessage("m1", "", "k", "PUSER1")), false, http.StatusBadRequest},
-		{"no agent", "POST", PathApprove, "application/json", []byte(`{"messages":[{"id":"m","event":"incident.custom","incident":{"id":"P"},"log_entries":[]}]}`), false, http.StatusBadRequest},
+		{"no agent", "POST", PathApprove, "application/json", []byte(`{"messages":[{"id":"m","event":"incident.custom","incident":{"id":"P"},"log_entries":[]}]}`), false, http.StatusOK},
+		{"repeated key", "POST", PathApprove, "application/json", []byte(`{"messages":[{"id":"m","event":"incident.custom","incident":{"id":"P","ID":"Q"}}]}`), false, http.StatusBadRequest},
+		{"both envelopes", "POST", PathApprove, "application/json", []byte(`{"messages":[],"event":{"id":"e"}}`), false, http.StatusBadRequest},
 		{"no event", "POST", PathV3, "application/json", []byte(`{"messages":[]}`), false, http.StatusBadRequest},
 		{"v3 bad time", "POST", PathV3, "application/json", []byte(`{"event":{"id":"e","event_type":"incident.resolved","occurred_at":"yesterday","data":{"id":"P"}}}`), false, http.StatusBadRequest},
 		{"GET on an action route", "GET", PathApprove, "", nil, false, http.StatusMethodNotAllowed},
@@ -253,8 +301,8 @@ func TestRequestErrors(t *testing.T) {
 			}
 		})
 	}
-	if n := len(e.actions.calls()); n != 1 {
-		t.Errorf("HandleAction called %d times, want 1", n)
+	if n := len(e.actions.calls()); n != 2 {
+		t.Errorf("HandleAction called %d times, want 2", n)
 	}
 }
 
@@ -262,6 +310,9 @@ type closer struct{}
 
 func (closer) Close() error { return nil }
 
+// Every final result answers 2xx with the outcome and reason in the body:
+// PagerDuty drops a delivery answered with any other 4xx and disables the
+// extension after 3 drops in a row, switching the buttons off for everyone.
 func TestResultMapping(t *testing.T) {
 	e := insecureEnv(t, nil)
 	c := e.client()
@@ -272,23 +323,24 @@ func TestResultMapping(t *testing.T) {
 		outcome domain.Outcome
 		err     error
 		want    int
-		field   string
-		text    string
+		status  string // "status" of a 2xx, "error" otherwise
+		reason  string
 	}{
-		{"done", domain.OutcomeDone, nil, 200, "status", "done"},
-		{"replayed", domain.OutcomeReplayed, nil, 200, "status", "replayed"},
-		{"ignored", domain.OutcomeIgnored, nil, 200, "status", "ignored"},
-		{"self approval", 0, fmt.Errorf("handle: %w", domain.ErrSelfApproval), 403, "error", domain.ErrSelfApproval.Error()},
-		{"not on call", 0, domain.ErrActorNotOnCall, 403, "error", domain.ErrActorNotOnCall.Error()},
-		{"other refusal", 0, fmt.Errorf("%w: policy", domain.ErrRefused), 403, "error", domain.ErrRefused.Error()},
-		{"not found", 0, fmt.Errorf("get request: %w", ports.ErrNotFound), 404, "error", "unknown incident or request"},
-		{"unknown incident", 0, domain.ErrUnknownIncident, 404, "error", "unknown incident or request"},
-		{"not pending", 0, fmt.Errorf("%w: it is approved", domain.ErrNotPending), 409, "error", domain.ErrNotPending.Error()},
-		{"too old", 0, domain.ErrDeliveryTooOld, 400, "error", domain.ErrDeliveryTooOld.Error()},
-		{"unavailable", 0, fmt.Errorf("teleport: %w", ports.ErrUnavailable), 503, "error", "temporarily unavailable, retry later"},
-		{"deadline", 0, fmt.Errorf("pd: %w", context.DeadlineExceeded), 503, "error", "temporarily unavailable, retry later"},
-		{"other error", 0, secretish, 500, "error", "internal error"},
-		{"no outcome", 0, nil, 500, "error", "internal error"},
+		{"done", domain.OutcomeDone, nil, 200, "done", ""},
+		{"replayed", domain.OutcomeReplayed, nil, 200, "replayed", ""},
+		{"ignored", domain.OutcomeIgnored, nil, 200, "ignored", ""},
+		{"self approval", 0, domain.ErrSelfApproval, 200, "refused", domain.ErrSelfApproval.Error()},
+		{"not on call", 0, domain.ErrActorNotOnCall, 200, "refused", domain.ErrActorNotOnCall.Error()},
+		{"requester unmapped", 0, domain.ErrRequesterUnmapped, 200, "refused", domain.ErrRequesterUnmapped.Error()},
+		{"unknown incident", 0, domain.ErrUnknownIncident, 200, "unknown_incident", domain.ErrUnknownIncident.Error()},
+		{"foreign incident", 0, domain.ErrForeignIncident, 200, "foreign_incident", domain.ErrForeignIncident.Error()},
+		{"not pending", 0, fmt.Errorf("%w: it is approved", domain.ErrNotPending), 200, "not_pending", "request is not pending: it is approved"},
+		{"too old", 0, domain.ErrDeliveryTooOld, 200, "too_old", domain.ErrDeliveryTooOld.Error()},
+		{"no actor", 0, domain.ErrNoActor, 200, "no_actor", domain.ErrNoActor.Error()},
+		{"unavailable", 0, fmt.Errorf("teleport: %w", ports.ErrUnavailable), 503, "temporarily unavailable, retry later", ""},
+		{"deadline", 0, fmt.Errorf("pd: %w", context.DeadlineExceeded), 503, "temporarily unavailable, retry later", ""},
+		{"other error", 0, secretish, 500, "internal error", ""},
+		{"no outcome", 0, nil, 500, "internal error", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -301,13 +353,27 @@ func TestResultMapping(t *testing.T) {
 			}
 			e.actions.mu.Unlock()
 			got := e.post(c, PathApprove, body, nil)
-			if got.status != tt.want || got.body[tt.field] != tt.text {
-				t.Errorf("answer = %d %s, want %d {%q:%q}", got.status, got.raw, tt.want, tt.field, tt.text)
+			field := "status"
+			if tt.want != http.StatusOK {
+				field = "error"
+			}
+			if got.status != tt.want || got.body[field] != tt.status || got.body["reason"] != tt.reason {
+				t.Errorf("answer = %d %s, want %d {%q:%q, reason %q}", got.status, got.raw, tt.want, field, tt.status, tt.reason)
+			}
+			if ra := got.header.Get("Retry-After"); (tt.want == http.StatusServiceUnavailable) != (ra != "") {
+				t.Errorf("Retry-After %q on a %d", ra, got.status)
+			}
+			if strings.Contains(got.raw, "abc123") {
+				t.Errorf("answer leaks the error: %s", got.raw)
 			}
 		})
 	}
 	if n := e.logs.FilterMessage("webhook action handled").Len(); n != len(tests) {
 		t.Errorf("action log lines = %d, want %d", n, len(tests))
+	}
+	refused := e.logs.FilterMessage("webhook action handled").FilterField(zap.String("outcome", "refused")).Len()
+	if refused != 3 {
+		t.Errorf("log lines with outcome refused = %d, want 3", refused)
 	}
 }
 
