@@ -180,6 +180,8 @@ func (s *Server) apiMux() *http.ServeMux {
 	m.HandleFunc("GET /extensions/{id}", s.getExtension)
 	m.HandleFunc("PUT /extensions/{id}", s.updateExtension)
 	m.HandleFunc("DELETE /extensions/{id}", s.deleteExtension)
+	m.HandleFunc("POST /extensions/{id}/enable", s.enableExtension)
+	m.HandleFunc("GET /priorities", s.listPriorities)
 	m.HandleFunc("GET /extension_schemas", s.listSchemas)
 	m.HandleFunc("GET /extension_schemas/{id}", s.getSchema)
 	m.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
@@ -266,6 +268,10 @@ func parsePage(q url.Values) (page, *apiError) {
 			return p, invalid("offset must be a non-negative integer")
 		}
 		p.offset = n
+	}
+	if p.offset+p.limit > maxRecords {
+		// PagerDuty serves at most 10000 records through classic pagination.
+		return p, invalid("offset + limit must not exceed 10000")
 	}
 	p.total = q.Get("total") == "true"
 	return p, nil

@@ -257,6 +257,54 @@ func TestPagination(t *testing.T) {
 		t.Errorf("total/limit cap/past end answer: %s", a.raw)
 	}
 	wantError(t, e.do("GET", "/users?limit=abc", nil), http.StatusBadRequest, CodeInvalidInput, "limit")
+	// Classic pagination serves at most 10000 records.
+	if a := e.do("GET", "/incidents?limit=100&offset=9900", nil); a.status != http.StatusOK {
+		t.Errorf("offset+limit = 10000: %d %s", a.status, a.raw)
+	}
+	wantError(t, e.do("GET", "/incidents?limit=100&offset=9901", nil), http.StatusBadRequest, CodeInvalidInput, "10000")
+	wantError(t, e.do("GET", "/services?offset=10000", nil), http.StatusBadRequest, CodeInvalidInput, "10000")
+}
+
+func TestPriorities(t *testing.T) {
+	e := newEnv(t, Options{})
+	a := e.do("GET", "/priorities", nil)
+	ps := list(a.body, "priorities")
+	if a.status != http.StatusOK || len(ps) != 5 || str(ps[0], "name") != "P1" || str(ps[0], "type") != "priority" || a.body["more"] != false {
+		t.Fatalf("GET /priorities = %d %s", a.status, a.raw)
+	}
+	p2 := str(ps[1], "id")
+	inc := e.do("POST", "/incidents", map[string]any{"incident": map[string]any{"type": "incident", "title": "t",
+		"service": map[string]any{"id": e.svc, "type": "service_reference"}, "priority": map[string]any{"id": p2, "type": "priority_reference"}}},
+		"From", bot)
+	if inc.status != http.StatusCreated || str(inc.body, "incident", "priority", "name") != "P2" {
+		t.Errorf("incident with priority P2 = %d %s", inc.status, inc.raw)
+	}
+	wantError(t, e.do("POST", "/incidents", map[string]any{"incident": map[string]any{"type": "incident", "title": "t",
+		"service": map[string]any{"id": e.svc, "type": "service_reference"}, "priority": map[string]any{"id": "PNOPE", "type": "priority_reference"}}},
+		"From", bot), http.StatusBadRequest, CodeInvalidInput, "Priority")
+}
+
+func TestErrorMessages(t *testing.T) {
+	e := newEnv(t, Options{})
+	for _, c := range []struct {
+		got     answer
+		status  int
+		code    int
+		message string
+	}{
+		{e.doRaw("GET", "/users", nil), http.StatusUnauthorized, CodeAuthentication, "Authentication failed"},
+		{e.do("GET", "/users/PNOPE", nil), http.StatusNotFound, CodeNotFound, "Not Found"},
+		{e.do("GET", "/nowhere", nil), http.StatusNotFound, CodeNotFound, "Not Found"},
+	} {
+		if c.got.status != c.status || c.got.body["error"].(map[string]any)["code"] != float64(c.code) ||
+			str(c.got.body, "error", "message") != c.message {
+			t.Errorf("answer %d %s, want %d code %d %q", c.got.status, c.got.raw, c.status, c.code, c.message)
+		}
+	}
+	e.fake.FailNext(1, http.StatusInternalServerError)
+	if a := e.do("GET", "/users", nil); a.status != 500 || !strings.Contains(str(a.body, "error", "message"), "internal error") {
+		t.Errorf("500 = %s", a.raw)
+	}
 }
 
 func TestListIncidentFilters(t *testing.T) {
@@ -451,11 +499,21 @@ func TestExtensions(t *testing.T) {
 		t.Fatalf("POST /extensions = %d %s", a.status, a.raw)
 	}
 	id := str(a.body, "extension", "id")
-	// go-pagerduty sends the extension without the wrapper.
+	// Header values read back masked, on every answer.
+	if v := str(a.body, "extension", "config", "headers", "0", "value"); v != headerMask {
+		t.Errorf("created extension shows header value %q, want it masked", v)
+	}
+	if got := e.do("GET", "/extensions/"+id, nil); str(got.body, "extension", "config", "headers", "0", "value") != headerMask ||
+		str(got.body, "extension", "config", "headers", "0", "name") != "X-Secret" {
+		t.Errorf("GET /extensions/{id} = %s, want the header named and its value masked", got.raw)
+	}
+	// The {"extension": ...} wrapper is required (go-pagerduty v1.8.0 sends
+	// the bare object, which PagerDuty's API refuses).
 	bare := map[string]any{"name": "Deny access", "endpoint_url": "https://gate.example.com/pagerduty/actions/deny",
 		"extension_schema": ext["extension_schema"], "extension_objects": ext["extension_objects"]}
-	if a := e.do("POST", "/extensions", bare); a.status != http.StatusCreated {
-		t.Fatalf("POST bare /extensions = %d %s", a.status, a.raw)
+	wantError(t, e.do("POST", "/extensions", bare), http.StatusBadRequest, CodeInvalidInput, "extension is required")
+	if a := e.do("POST", "/extensions", map[string]any{"extension": bare}); a.status != http.StatusCreated {
+		t.Fatalf("POST /extensions = %d %s", a.status, a.raw)
 	}
 	a = e.do("PUT", "/extensions/"+id, map[string]any{"extension": map[string]any{"name": "Approve access", "endpoint_url": "https://new.example.com/pagerduty/actions/approve"}})
 	if a.status != http.StatusOK || str(a.body, "extension", "endpoint_url") != "https://new.example.com/pagerduty/actions/approve" {

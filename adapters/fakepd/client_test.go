@@ -95,20 +95,21 @@ func TestGoPagerDutyClient(t *testing.T) {
 	if err != nil || len(schemas.ExtensionSchemas) == 0 || schemas.ExtensionSchemas[0].Key != "custom_webhook" {
 		t.Fatalf("ListExtensionSchemas = %+v, %v", schemas, err)
 	}
-	ext, err := pd.CreateExtensionWithContext(ctx, &pagerduty.Extension{
+	// go-pagerduty v1.8.0 sends extensions without the {"extension": ...}
+	// wrapper the API requires: refused, as by PagerDuty.
+	bare := &pagerduty.Extension{
 		Name: "Approve access", EndpointURL: "https://gate.example.com/pagerduty/actions/approve",
 		ExtensionSchema:  pagerduty.APIObject{ID: CustomWebhookSchemaID, Type: "extension_schema_reference"},
 		ExtensionObjects: []pagerduty.APIObject{{ID: e.svc, Type: "service_reference"}},
-	})
-	if err != nil || ext.ID == "" {
-		t.Fatalf("CreateExtension = %+v, %v", ext, err)
 	}
-	ext.EndpointURL = "https://gate2.example.com/pagerduty/actions/approve"
-	if upd, err := pd.UpdateExtensionWithContext(ctx, ext.ID, ext); err != nil || upd.EndpointURL != ext.EndpointURL {
-		t.Fatalf("UpdateExtension = %+v, %v", upd, err)
+	if _, err := pd.CreateExtensionWithContext(ctx, bare); !errors.As(err, &aerr) || aerr.StatusCode != http.StatusBadRequest {
+		t.Fatalf("CreateExtension without wrapper = %v, want a 400", err)
+	}
+	if a := e.do("POST", "/extensions", map[string]any{"extension": bare}); a.status != http.StatusCreated {
+		t.Fatalf("POST /extensions = %d %s", a.status, a.raw)
 	}
 	exts, err := pd.ListExtensionsWithContext(ctx, pagerduty.ListExtensionOptions{ExtensionObjectID: e.svc})
-	if err != nil || len(exts.Extensions) != 1 {
+	if err != nil || len(exts.Extensions) != 1 || exts.Extensions[0].EndpointURL != bare.EndpointURL {
 		t.Fatalf("ListExtensions = %+v, %v", exts, err)
 	}
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // PagerDuty REST error codes the fake answers with (the "code" of the error
-// envelope).
+// envelope), with the messages of PagerDuty's error table (developer docs,
+// REST API > Errors).
 const (
 	CodeInternal        = 2000
 	CodeInvalidInput    = 2001
@@ -64,7 +65,7 @@ func statusError(status int) *apiError {
 	case status == http.StatusBadRequest:
 		e.code, e.message = CodeInvalidInput, "Invalid Input Provided"
 	case status == http.StatusUnauthorized:
-		e.code = CodeAuthentication
+		e.code, e.message = CodeAuthentication, "Authentication failed"
 	case status == http.StatusForbidden:
 		e.code, e.message = CodeAccessDenied, "Access Denied"
 	case status == http.StatusNotFound:
@@ -72,7 +73,7 @@ func statusError(status int) *apiError {
 	case status == http.StatusTooManyRequests:
 		e.code, e.message = CodeRateLimited, "Rate Limit Exceeded"
 	case status >= 500:
-		e.code, e.message = CodeInternal, "Internal Error"
+		e.code, e.message = CodeInternal, "An internal error has occurred. PagerDuty team has been notified."
 	}
 	return e
 }

@@ -16,8 +16,9 @@ type extensionBody struct {
 	Config           map[string]any `json:"config"`
 }
 
-// decodeExtension accepts PagerDuty's {"extension": {...}} body and, like
-// PagerDuty, the bare object go-pagerduty sends.
+// decodeExtension reads PagerDuty's {"extension": {...}} body; like
+// PagerDuty's API (its OpenAPI document requires the wrapper), a bare
+// extension object is refused.
 func decodeExtension(r *http.Request) (extensionBody, *apiError) {
 	var raw map[string]json.RawMessage
 	if aerr := decodeBody(r, &raw); aerr != nil {
@@ -25,16 +26,44 @@ func decodeExtension(r *http.Request) (extensionBody, *apiError) {
 	}
 	var b extensionBody
 	obj, wrapped := raw["extension"]
-	if !wrapped {
-		var err error
-		if obj, err = json.Marshal(raw); err != nil {
-			return b, invalid("malformed extension")
-		}
+	if !wrapped || len(obj) == 0 || string(obj) == "null" {
+		return b, invalid("extension is required: the body must be {\"extension\": {...}}")
 	}
 	if err := json.Unmarshal(obj, &b); err != nil {
 		return b, invalid("malformed extension: " + err.Error())
 	}
 	return b, nil
+}
+
+// headerMask is what a custom header value reads back as: PagerDuty hides
+// header values in GET answers (they are sent unmasked with deliveries).
+const headerMask = "********"
+
+// maskedConfig returns an extension config with its header values hidden.
+func maskedConfig(cfg map[string]any) map[string]any {
+	out := maps.Clone(cfg)
+	if out == nil {
+		return map[string]any{}
+	}
+	list, ok := cfg["headers"].([]any)
+	if !ok {
+		return out
+	}
+	masked := make([]any, 0, len(list))
+	for _, h := range list {
+		m, ok := h.(map[string]any)
+		if !ok {
+			masked = append(masked, h)
+			continue
+		}
+		m = maps.Clone(m)
+		if _, has := m["value"]; has {
+			m["value"] = headerMask
+		}
+		masked = append(masked, m)
+	}
+	out["headers"] = masked
+	return out
 }
 
 func (s *Server) extensionJSONLocked(e *extension) map[string]any {
@@ -45,10 +74,6 @@ func (s *Server) extensionJSONLocked(e *extension) map[string]any {
 		}
 	}
 	sch, _ := findSchema(e.schemaID)
-	cfg := e.config
-	if cfg == nil {
-		cfg = map[string]any{}
-	}
 	out := map[string]any{
 		"id": e.id, "type": "extension", "summary": e.name, "self": s.link("/extensions/" + e.id),
 		"html_url": nil, "name": e.name, "extension_objects": objs,
@@ -56,7 +81,7 @@ func (s *Server) extensionJSONLocked(e *extension) map[string]any {
 			"id": sch.id, "type": "extension_schema_reference", "summary": sch.label,
 			"self": s.link("/extension_schemas/" + sch.id), "html_url": nil,
 		},
-		"config": cfg, "temporarily_disabled": false,
+		"config": maskedConfig(e.config), "temporarily_disabled": s.disabledLocked(e.id),
 	}
 	if e.endpointURL != "" {
 		out["endpoint_url"] = e.endpointURL
@@ -198,6 +223,23 @@ func (s *Server) updateExtension(w http.ResponseWriter, r *http.Request) {
 	}
 	*e = next
 	writeJSON(w, http.StatusOK, map[string]any{"extension": s.extensionJSONLocked(e)})
+}
+
+// enableExtension re-enables an extension PagerDuty disabled after failed
+// deliveries (POST /extensions/{id}/enable, no body).
+func (s *Server) enableExtension(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	known := s.extensionLocked(id) != nil
+	s.mu.Unlock()
+	if !known {
+		writeError(w, notFound("Extension"))
+		return
+	}
+	s.Enable(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"extension": s.extensionJSONLocked(s.extensionLocked(id))})
 }
 
 func (s *Server) deleteExtension(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,14 @@ func wantError(t *testing.T, a answer, status, code int, detail string) {
 // str walks nested JSON objects and returns the string at the path.
 func str(v any, path ...string) string {
 	for _, p := range path {
+		if l, ok := v.([]any); ok {
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(l) {
+				return ""
+			}
+			v = l[i]
+			continue
+		}
 		m, _ := v.(map[string]any)
 		v = m[p]
 	}

@@ -173,9 +173,8 @@ func (s *Server) incidentJSONLocked(inc *incident, withBody bool) map[string]any
 	if pol := s.pols[inc.policyID]; pol != nil {
 		out["escalation_policy"] = s.policyRefLocked(pol)
 	}
-	if inc.priorityID != "" {
-		out["priority"] = map[string]any{"id": inc.priorityID, "type": "priority", "summary": inc.priorityID,
-			"self": s.link("/priorities/" + inc.priorityID), "name": inc.priorityID}
+	if p, ok := findPriority(inc.priorityID); ok {
+		out["priority"] = s.priorityJSON(p)
 	}
 	if withBody {
 		out["body"] = map[string]any{"type": "incident_body", "details": inc.details}
@@ -272,6 +271,8 @@ func (s *Server) createIncident(w http.ResponseWriter, r *http.Request) {
 		aerr = invalid("Service cannot be empty")
 	case b.EscalationPolicy != nil && len(b.Assignments) > 0:
 		aerr = invalid("Cannot specify both an escalation policy and assignments")
+	default:
+		aerr = checkPriority(b.Priority)
 	}
 	if aerr != nil {
 		writeError(w, aerr)
@@ -418,6 +419,9 @@ func (s *Server) checkUpdateLocked(inc *incident, b incidentBody) ([]string, *ap
 	}
 	if b.EscalationPolicy != nil && s.pols[b.EscalationPolicy.ID] == nil {
 		return nil, invalid("Escalation Policy not found")
+	}
+	if aerr := checkPriority(b.Priority); aerr != nil {
+		return nil, aerr
 	}
 	if aerr := checkStatus(inc, b.Status); aerr != nil {
 		return nil, aerr

@@ -32,6 +32,7 @@ const (
 	ActionPathPrefix  = "/pagerduty/actions/"
 	defaultLimit      = 25
 	maxLimit          = 100
+	maxRecords        = 10000 // offset + limit of classic pagination
 	maxBodyBytes      = 1 << 20
 	v3DeliveryTimeout = 5 * time.Second
 	// PagerDuty waits up to 16 s for a Custom Incident Action answer.
@@ -71,6 +72,19 @@ type Options struct {
 	// trust the daemon's certificate, client certificate for mutual TLS).
 	// Its MaxVersion defaults to TLS 1.2, the only version PagerDuty uses.
 	WebhookTLSConfig *tls.Config
+	// ApproveWorkflow and DenyWorkflow name the Incident Workflows of
+	// FormatV3Workflow (default DefaultApproveWorkflow, DefaultDenyWorkflow).
+	ApproveWorkflow, DenyWorkflow string
+	// RetryDelays are the waits before a failed delivery's attempts 2 to 5
+	// (default DefaultRetryDelays, about 20 minutes in all); the last one
+	// repeats if fewer are given.
+	RetryDelays []time.Duration
+	// DisableFor is how long a destination stays disabled after 3 dropped
+	// deliveries in a row (default 24 hours).
+	DisableFor time.Duration
+	// DeliveryTimeout, when set, replaces PagerDuty's answer deadlines (5 s
+	// for v3 webhooks, 16 s for Custom Incident Actions), for tests.
+	DeliveryTimeout time.Duration
 }
 
 // Faults makes API answers fail at random (with a seeded generator, so a
@@ -128,6 +142,10 @@ type Server struct {
 	calls    map[string]int         // callMu
 	byStatus map[string]map[int]int // callMu
 
+	dests      map[string]*destination // delivery destinations by key (mu)
+	deliveries []*Delivery             // the latest deliveries (mu)
+	bgWG       sync.WaitGroup          // retrying deliveries
+
 	srv     *http.Server
 	url     string
 	serveWG sync.WaitGroup
@@ -169,6 +187,7 @@ func New(opts Options) *Server {
 		rng:       rand.New(rand.NewPCG(1, 1)),
 		calls:     map[string]int{},
 		byStatus:  map[string]map[int]int{},
+		dests:     map[string]*destination{},
 		closed:    make(chan struct{}),
 	}
 	s.api = s.apiMux()
@@ -242,6 +261,7 @@ func (s *Server) Close() error {
 			err = srv.Close()
 			s.serveWG.Wait()
 		}
+		s.bgWG.Wait() // retries end at close
 		s.client.CloseIdleConnections()
 	})
 	return err

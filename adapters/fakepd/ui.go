@@ -19,6 +19,8 @@ func (s *Server) uiMux() *http.ServeMux {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /{$}", s.uiIndex)
 	m.HandleFunc("POST /_ui/action", s.uiAction)
+	m.HandleFunc("POST /_ui/enable", s.uiEnable)
+	m.HandleFunc("GET /_ui/stats", s.uiStats)
 	m.HandleFunc("/", http.NotFound)
 	return m
 }
@@ -34,6 +36,9 @@ type uiPage struct {
 	Users     []domain.PagerUser
 	Mode      string
 	Target    string
+	Formats   []string
+	Format    string // the default of Mode
+	Stats     DeliveryStats
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
@@ -47,10 +52,24 @@ h1{font-size:1.4em} .meta{color:#666;font-size:.9em}
 .triggered{background:#c0392b}.acknowledged{background:#d68910}.resolved{background:#1e8449}
 pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap}
 ul.notes{padding-left:1.2em} .result{font-weight:bold}
-form{margin-top:.6em} button{margin-right:.4em}
+form{margin-top:.6em} button{margin-right:.4em} form.inline{display:inline;margin:0}
+.dest{margin:.3em 0}
 </style></head><body>
 <h1>Fake PagerDuty</h1>
-<p class="meta">Webhook mode: {{.Mode}}{{if .Target}} &middot; deliveries to {{.Target}}{{end}} &middot; <a href="/">refresh</a></p>
+<p class="meta">Webhook mode: {{.Mode}}{{if .Target}} &middot; deliveries to {{.Target}}{{end}} &middot; <a href="/">refresh</a> &middot; <a href="/_ui/stats">stats</a></p>
+{{with .Stats}}
+<div class="deliveries">
+<p class="meta">Deliveries: {{.Delivered}} delivered, {{.Retried}} retried attempts, {{.Dropped}} dropped, {{.Pending}} pending.</p>
+{{range .Destinations}}
+<div class="dest" id="dest-{{.Key}}">{{.Name}} <span class="meta">({{.Key}})</span>:
+{{if .Disabled}}<span class="st triggered">disabled</span> after 3 dropped deliveries in a row, until {{.DisabledUntil.UTC.Format "2006-01-02 15:04:05Z"}}; new deliveries are dropped.
+<form method="post" action="/_ui/enable" class="inline"><input type="hidden" name="destination" value="{{.Key}}"><button type="submit">Re-enable</button></form>
+{{else}}<span class="st resolved">enabled</span> &middot; {{.ConsecutiveDrops}} dropped in a row{{if .Queued}} &middot; {{.Queued}} queued{{end}}{{end}}
+&middot; {{.Delivered}} delivered, {{.Retried}} retried, {{.Dropped}} dropped
+</div>
+{{end}}
+</div>
+{{end}}
 {{if not .Incidents}}<p>No incidents yet.</p>{{end}}
 {{range .Incidents}}
 <div class="inc" id="{{.ID}}">
@@ -64,8 +83,10 @@ form{margin-top:.6em} button{margin-right:.4em}
 <input type="hidden" name="incident" value="{{.ID}}">
 <label>Responder <select name="responder">{{range $.Users}}<option value="{{.Email}}">{{.Name}} &lt;{{.Email}}&gt;</option>{{end}}</select></label>
 <label>Note <input type="text" name="note" size="40" placeholder="optional"></label>
+<label>As <select name="format">{{range $.Formats}}<option value="{{.}}"{{if eq . $.Format}} selected{{end}}>{{.}}</option>{{end}}</select></label>
 <button type="submit" name="verb" value="approve">Approve</button>
 <button type="submit" name="verb" value="deny">Deny</button>
+<button type="submit" name="verb" value="resolve" title="sent as v3_resolve">Resolve</button>
 </form>
 {{end}}
 </div>
@@ -76,7 +97,11 @@ form{margin-top:.6em} button{margin-right:.4em}
 func (s *Server) uiIndex(w http.ResponseWriter, _ *http.Request) {
 	incs := s.Incidents()
 	slices.Reverse(incs) // newest first
-	p := uiPage{Users: s.Users(), Mode: s.opts.WebhookMode, Target: s.opts.WebhookURL}
+	p := uiPage{Users: s.Users(), Mode: s.opts.WebhookMode, Target: s.opts.WebhookURL, Formats: Formats,
+		Format: FormatV3Note, Stats: s.Stats()}
+	if s.opts.WebhookMode == ModeCustomAction {
+		p.Format = FormatCustomV2
+	}
 	s.mu.Lock()
 	for _, inc := range incs {
 		name := inc.ServiceID
@@ -93,23 +118,49 @@ func (s *Server) uiIndex(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
-// uiAction sends the delivery of an Approve / Deny click and redirects back
-// to the incident on the page.
+// uiAction sends the delivery of an Approve / Deny (/ Resolve) click in the
+// chosen format and redirects back to the incident on the page.
 func (s *Server) uiAction(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	id := r.PostForm.Get("incident")
+	a := Action{IncidentID: r.PostForm.Get("incident"), Actor: r.PostForm.Get("responder"),
+		Verb: r.PostForm.Get("verb"), Note: r.PostForm.Get("note"), Format: r.PostForm.Get("format")}
+	if lower(a.Verb) == "resolve" {
+		a.Format = FormatV3Resolve
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), uiActionTimeout)
 	defer cancel()
-	_, err := s.SendAction(ctx, id, r.PostForm.Get("responder"), r.PostForm.Get("verb"), r.PostForm.Get("note"))
+	_, err := s.Send(ctx, a)
 	switch {
-	case errors.Is(err, ErrUnknownIncident), errors.Is(err, ErrUnknownUser), errors.Is(err, ErrBadVerb), errors.Is(err, ErrNoWebhookURL):
+	case errors.Is(err, ErrUnknownIncident), errors.Is(err, ErrUnknownUser), errors.Is(err, ErrBadVerb),
+		errors.Is(err, ErrBadFormat), errors.Is(err, ErrNoWebhookURL):
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	// Delivery failures are shown on the page (Incident.LastDelivery).
-	http.Redirect(w, r, "/#"+url.PathEscape(id), http.StatusSeeOther)
+	http.Redirect(w, r, "/#"+url.PathEscape(a.IncidentID), http.StatusSeeOther)
+}
+
+// uiEnable is the page's re-enable button of a disabled destination.
+func (s *Server) uiEnable(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	key := r.PostForm.Get("destination")
+	if !s.Enable(key) {
+		http.Error(w, "unknown destination "+key, http.StatusNotFound)
+		return
+	}
+	http.Redirect(w, r, "/#dest-"+url.PathEscape(key), http.StatusSeeOther)
+}
+
+// uiStats answers the delivery stats as JSON.
+func (s *Server) uiStats(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, s.Stats())
 }

@@ -119,7 +119,7 @@ func TestWebPageAndSignedV3Delivery(t *testing.T) {
 	if !strings.Contains(inc.LastDelivery, "HTTP 200") {
 		t.Errorf("LastDelivery = %q", inc.LastDelivery)
 	}
-	if page := e.doRaw("GET", "/", nil); !strings.Contains(page.raw, "approve by alice@example.com: HTTP 200") {
+	if page := e.doRaw("GET", "/", nil); !strings.Contains(page.raw, "approve by alice@example.com (v3_note): HTTP 200") {
 		t.Error("page does not show the delivery result")
 	}
 
@@ -192,8 +192,12 @@ func TestSendActionReportsStatusAndErrors(t *testing.T) {
 	if _, err := f.SendAction(ctxT(t), inc.ID, bob, "approve", ""); err == nil {
 		t.Error("delivery to an untrusted certificate succeeded")
 	}
-	if got, _ := f.Incident(inc.ID); !strings.Contains(got.LastDelivery, "approve by bob@example.com:") || strings.Contains(got.LastDelivery, "HTTP") {
+	if got, _ := f.Incident(inc.ID); !strings.Contains(got.LastDelivery, "approve by bob@example.com (v3_note): webhook delivery") || strings.Contains(got.LastDelivery, "HTTP") {
 		t.Errorf("LastDelivery = %q", got.LastDelivery)
+	}
+	// A TLS error is dropped without retry, like the 403.
+	if d := f.Deliveries(); len(d) != 1 || d[0].State != DeliveryDropped || len(d[0].Attempts) != 1 {
+		t.Errorf("deliveries = %+v, want one dropped after one attempt", d)
 	}
 }
 
