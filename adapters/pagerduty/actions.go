@@ -3,10 +3,16 @@ package pagerduty
 import (
 	"cmp"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
+	"time"
 
 	pd "github.com/PagerDuty/go-pagerduty"
 	"go.uber.org/zap"
@@ -47,7 +53,9 @@ type actionHeader struct {
 
 // EnsureActions creates or updates, by name, the Custom Incident Actions
 // (extensions of schema custom_webhook) on a service. Actions already as
-// wanted are left alone, so calling it again changes nothing.
+// wanted are left alone, so calling it again with the same hooks writes
+// nothing, even though PagerDuty reads header values back masked. An action
+// PagerDuty has temporarily disabled is re-enabled.
 func (c *Client) EnsureActions(ctx context.Context, serviceID string, hooks []domain.ActionHook) error {
 	if !validID(serviceID) {
 		return idError("service", serviceID)
@@ -76,31 +84,55 @@ func (c *Client) EnsureActions(ctx context.Context, serviceID string, hooks []do
 	}
 
 	for _, h := range hooks {
-		want := extension{
-			Type:             "extension",
-			Name:             h.Name,
-			EndpointURL:      h.URL,
-			ExtensionSchema:  reference{ID: schemaID, Type: "extension_schema_reference"},
-			ExtensionObjects: []reference{{ID: serviceID, Type: "service_reference"}},
-			Config:           actionConfig{Headers: headerList(h.Headers)},
+		if err := c.ensureAction(ctx, serviceID, schemaID, existing, h); err != nil {
+			return err
 		}
-		body := map[string]extension{"extension": want}
-		cur := findExtension(existing, h.Name, serviceID, schemaID)
-		switch {
-		case cur == nil:
-			if err := c.doJSON(ctx, http.MethodPost, "/extensions", body, nil); err != nil {
-				return fmt.Errorf("create action %q on service %s: %w", h.Name, serviceID, err)
-			}
-			c.log.Info("incident action created", zap.String("pd_service", serviceID), zap.String("action", h.Name))
-		case !sameAction(*cur, want):
-			if !validID(cur.ID) {
-				return idError("extension", cur.ID)
-			}
-			if err := c.doJSON(ctx, http.MethodPut, "/extensions/"+cur.ID, body, nil); err != nil {
-				return fmt.Errorf("update action %q on service %s: %w", h.Name, serviceID, err)
-			}
-			c.log.Info("incident action updated", zap.String("pd_service", serviceID), zap.String("action", h.Name))
+	}
+	return nil
+}
+
+// ensureAction creates, updates or leaves alone one action, and re-enables
+// it when PagerDuty has disabled it.
+func (c *Client) ensureAction(ctx context.Context, serviceID, schemaID string, existing []pd.Extension, h domain.ActionHook) error {
+	want := extension{
+		Type:             "extension",
+		Name:             h.Name,
+		EndpointURL:      h.URL,
+		ExtensionSchema:  reference{ID: schemaID, Type: "extension_schema_reference"},
+		ExtensionObjects: []reference{{ID: serviceID, Type: "service_reference"}},
+		Config:           actionConfig{Headers: headerList(h.Headers)},
+	}
+	body := map[string]extension{"extension": want}
+	var out struct {
+		Extension pd.Extension `json:"extension"`
+	}
+	cur := findExtension(existing, h.Name, serviceID, schemaID)
+	switch {
+	case cur == nil:
+		if err := c.doJSON(ctx, http.MethodPost, "/extensions", body, &out); err != nil {
+			return fmt.Errorf("create action %q on service %s: %w", h.Name, serviceID, err)
 		}
+		c.rememberAction(ctx, out.Extension.ID, want)
+		c.log.Info("incident action created", zap.String("pd_service", serviceID), zap.String("action", h.Name))
+		return nil
+	case !validID(cur.ID):
+		return idError("extension", cur.ID)
+	case !c.sameAction(ctx, *cur, want):
+		if err := c.doJSON(ctx, http.MethodPut, "/extensions/"+cur.ID, body, nil); err != nil {
+			return fmt.Errorf("update action %q on service %s: %w", h.Name, serviceID, err)
+		}
+		c.rememberAction(ctx, cur.ID, want)
+		c.log.Info("incident action updated", zap.String("pd_service", serviceID), zap.String("action", h.Name))
+	}
+	if cur.TemporarilyDisabled {
+		// PagerDuty disables an extension for 24 hours after 3 dropped
+		// deliveries in a row; a start is when an operator would switch it
+		// back on after fixing what made them fail.
+		if err := c.doJSON(ctx, http.MethodPost, "/extensions/"+cur.ID+"/enable", nil, nil); err != nil {
+			return fmt.Errorf("re-enable action %q on service %s: %w", h.Name, serviceID, err)
+		}
+		c.log.Warn("incident action was disabled by PagerDuty after failed deliveries; re-enabled",
+			zap.String("pd_service", serviceID), zap.String("action", h.Name))
 	}
 	return nil
 }
@@ -145,13 +177,43 @@ func findExtension(list []pd.Extension, name, serviceID, schemaID string) *pd.Ex
 }
 
 // sameAction reports whether an existing extension already is what we
-// want: same URL and same headers.
-func sameAction(cur pd.Extension, want extension) bool {
+// want: same URL and same headers. PagerDuty hides custom header values on
+// read, so a value read back masked is no difference by itself; what tells
+// a changed value (a rotated secret) is the fingerprint of what this
+// replica last wrote, when it still has it.
+func (c *Client) sameAction(ctx context.Context, cur pd.Extension, want extension) bool {
 	if cur.EndpointURL != want.EndpointURL {
 		return false
 	}
+	have := readHeaders(cur.Config)
+	if len(have) != len(want.Config.Headers) {
+		return false
+	}
+	masked := false
+	for i, h := range have {
+		w := want.Config.Headers[i]
+		if h.Name != w.Name {
+			return false
+		}
+		switch hidden, visible := maskedValue(h.Value, w.Value); {
+		case h.Value == w.Value:
+		case hidden && visible:
+			masked = true
+		default:
+			return false
+		}
+	}
+	if !masked {
+		return true
+	}
+	fp, ok := cacheGet[string](ctx, c, keyActionFingerprint+cur.ID)
+	return !ok || fp == c.fingerprint(want)
+}
+
+// readHeaders reads config.headers ([{"name","value"}]) sorted by name.
+func readHeaders(config any) []actionHeader {
 	var have []actionHeader
-	if cfg, ok := cur.Config.(map[string]any); ok {
+	if cfg, ok := config.(map[string]any); ok {
 		if list, ok := cfg["headers"].([]any); ok {
 			for _, item := range list {
 				m, _ := item.(map[string]any)
@@ -162,8 +224,49 @@ func sameAction(cur pd.Extension, want extension) bool {
 		}
 	}
 	slices.SortFunc(have, func(a, b actionHeader) int { return cmp.Compare(a.Name, b.Name) })
-	return slices.Equal(have, want.Config.Headers)
+	return have
 }
+
+// maskRunes are what a hidden header value is written with.
+const maskRunes = "*•●"
+
+// maskedValue reports whether got is a masked header value (mask characters,
+// maybe followed by the value's last characters, or a "redacted" marker)
+// and whether what it still shows agrees with want.
+func maskedValue(got, want string) (hidden, agrees bool) {
+	if strings.Contains(strings.ToLower(got), "redacted") {
+		return true, true
+	}
+	rest := strings.TrimLeft(got, maskRunes)
+	if rest == got {
+		return false, false
+	}
+	return true, strings.HasSuffix(want, rest)
+}
+
+// fingerprint is a keyed digest of an action as written: the API key keys
+// it, so the local store never holds a plain digest of a header secret.
+func (c *Client) fingerprint(e extension) string {
+	m := hmac.New(sha256.New, []byte(c.cfg.APIKey))
+	b, _ := json.Marshal(e)
+	m.Write(b)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// rememberAction keeps the fingerprint of an action just written.
+func (c *Client) rememberAction(ctx context.Context, id string, e extension) {
+	if id == "" {
+		return
+	}
+	b, _ := json.Marshal(c.fingerprint(e))
+	if err := c.cache.PutCache(ctx, keyActionFingerprint+id, b, actionFingerprintTTL); err != nil {
+		c.log.Debug("action fingerprint not kept", zap.Error(err))
+	}
+}
+
+// actionFingerprintTTL keeps a fingerprint across restarts for as long as
+// a configuration plausibly lives unchanged.
+const actionFingerprintTTL = 400 * 24 * time.Hour
 
 // headerList returns headers sorted by name, never nil.
 func headerList(h map[string]string) []actionHeader {

@@ -1,8 +1,16 @@
 package pagerduty
 
 import (
+	"context"
 	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -39,7 +47,8 @@ func TestEnsureActions(t *testing.T) {
 		}
 	}
 
-	// Again: nothing to write.
+	// Again: nothing to write, though PagerDuty reads the header values
+	// back masked.
 	if err := h.client.EnsureActions(t.Context(), svc.ID, hooks); err != nil {
 		t.Fatalf("EnsureActions again = %v", err)
 	}
@@ -80,5 +89,142 @@ func TestEnsureActionsUnknownService(t *testing.T) {
 	}
 	if errors.Is(err, ports.ErrUnavailable) {
 		t.Errorf("EnsureActions(unknown service) = %v, want a permanent error", err)
+	}
+}
+
+// An unchanged configuration makes no write at a restart, though PagerDuty
+// masks header values on read; a changed header value (a rotated secret)
+// is written, told by the fingerprint of what was written last.
+func TestEnsureActionsAcrossRestarts(t *testing.T) {
+	h := newHarness(t, nil)
+	svc := h.fake.AddService("Access")
+	hooks := func(secret string) []domain.ActionHook {
+		hs := map[string]string{"X-Pagergate-Secret": secret, "Authorization": "Basic cGQ6cHc="}
+		return []domain.ActionHook{
+			{Name: "Approve access", URL: "https://pg.example.com/pagerduty/actions/approve", Headers: hs},
+			{Name: "Deny access", URL: "https://pg.example.com/pagerduty/actions/deny", Headers: hs},
+		}
+	}
+	store := newMemCache() // the local store, kept across restarts
+	start := func() *Client {
+		c, err := New(h.client.cfg, zaptest.NewLogger(t), store, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	writes := func() int { return h.calls("POST /extensions") + h.calls("PUT /extensions/{id}") }
+	if err := start().EnsureActions(t.Context(), svc.ID, hooks("one")); err != nil {
+		t.Fatal(err)
+	}
+	if got := writes(); got != 2 {
+		t.Fatalf("first start wrote %d times, want 2", got)
+	}
+	for i := range 3 {
+		if err := start().EnsureActions(t.Context(), svc.ID, hooks("one")); err != nil {
+			t.Fatal(err)
+		}
+		if got := writes(); got != 2 {
+			t.Fatalf("restart %d with the same configuration wrote %d times in all, want 2", i+1, got)
+		}
+	}
+	// A rotated secret is written once, then left alone.
+	for range 2 {
+		if err := start().EnsureActions(t.Context(), svc.ID, hooks("two")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := h.calls("PUT /extensions/{id}"); got != 2 {
+		t.Errorf("rotated secret: %d PUT, want 2 (one per action, once)", got)
+	}
+	for _, e := range h.fake.Extensions() {
+		if v := e.Config["headers"].([]any)[1].(map[string]any)["value"]; v != "two" {
+			t.Errorf("%s sends %v, want the rotated secret", e.Name, v)
+		}
+	}
+	// A replica without the fingerprint trusts what it cannot read.
+	fresh, err := New(h.client.cfg, zaptest.NewLogger(t), newMemCache(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.EnsureActions(t.Context(), svc.ID, hooks("two")); err != nil {
+		t.Fatal(err)
+	}
+	if got := writes(); got != 4 {
+		t.Errorf("a new replica wrote: %d writes in all, want 4", got)
+	}
+	// A header added or renamed is a difference that shows.
+	more := hooks("two")
+	more[0].Headers = map[string]string{"X-Other": "x"}
+	if err := fresh.EnsureActions(t.Context(), svc.ID, more); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.calls("PUT /extensions/{id}"); got != 3 {
+		t.Errorf("renamed header: %d PUT in all, want 3", got)
+	}
+}
+
+func TestMaskedValue(t *testing.T) {
+	tests := []struct {
+		got, want      string
+		hidden, agrees bool
+	}{
+		{"********", "s3cret", true, true},
+		{"****cret", "s3cret", true, true},
+		{"****abcd", "s3cret", true, false},
+		{"[REDACTED]", "s3cret", true, true},
+		{"s3cret", "s3cret", false, false},
+		{"other", "s3cret", false, false},
+		{"", "s3cret", false, false},
+	}
+	for _, tt := range tests {
+		hidden, agrees := maskedValue(tt.got, tt.want)
+		if hidden != tt.hidden || agrees != tt.agrees {
+			t.Errorf("maskedValue(%q, %q) = %v, %v; want %v, %v", tt.got, tt.want, hidden, agrees, tt.hidden, tt.agrees)
+		}
+	}
+}
+
+// An action PagerDuty disabled after 3 dropped deliveries is re-enabled.
+func TestEnsureActionsReEnablesADisabledAction(t *testing.T) {
+	h := newHarness(t, nil)
+	svc := h.fake.AddService("Access")
+	// The fake does not trust this server's certificate: a TLS error, which
+	// PagerDuty drops without retry.
+	untrusted := httptest.NewUnstartedServer(http.NotFoundHandler())
+	untrusted.Config.ErrorLog = log.New(io.Discard, "", 0)
+	untrusted.StartTLS()
+	t.Cleanup(untrusted.Close)
+	hooks := []domain.ActionHook{{Name: "Approve access", URL: untrusted.URL + "/pagerduty/actions/approve"}}
+	if err := h.client.EnsureActions(t.Context(), svc.ID, hooks); err != nil {
+		t.Fatal(err)
+	}
+	h.fake.AddUser("alice@example.com", "Alice")
+	inc, err := h.fake.AddIncident(fakepd.IncidentSeed{Service: "Access", Title: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for range 3 {
+		_, _ = h.fake.Send(ctx, fakepd.Action{IncidentID: inc.ID, Actor: "alice@example.com", Verb: "approve", Format: fakepd.FormatCustomV2})
+	}
+	if st := h.fake.Stats(); len(st.Destinations) != 1 || !st.Destinations[0].Disabled {
+		t.Fatalf("3 dropped deliveries did not disable the action: %+v", st)
+	}
+	if err := h.client.EnsureActions(t.Context(), svc.ID, hooks); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.calls("POST /extensions/{id}/enable"); n != 1 {
+		t.Errorf("POST /extensions/{id}/enable calls = %d, want 1", n)
+	}
+	if st := h.fake.Stats(); st.Destinations[0].Disabled {
+		t.Error("the action is still disabled")
+	}
+	if err := h.client.EnsureActions(t.Context(), svc.ID, hooks); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.calls("POST /extensions/{id}/enable"); n != 1 {
+		t.Errorf("an enabled action was enabled again: %d calls", n)
 	}
 }

@@ -19,6 +19,8 @@ const (
 	keyUserID      = "pd1:user-id:"
 	keyPriorities  = "pd1:priorities"
 	keySchema      = "pd1:extension-schema:custom_webhook"
+	// keyActionFingerprint + extension ID: what this replica last wrote.
+	keyActionFingerprint = "pd1:action-fingerprint:"
 )
 
 // memCache is the in-memory ports.Cache used when New gets none.

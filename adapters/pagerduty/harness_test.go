@@ -54,7 +54,7 @@ func newFaultHarness(t *testing.T, fault func(http.Handler) http.Handler, mod fu
 	fake := fakepd.New(fakepd.Options{})
 	fake.AddUser(botEmail, "Teleport Bot")
 	bodies := &bodyLog{bodies: map[string][]string{}}
-	cc := newContractCheck(t, bodies.wrap(withPriorities(fake.Handler())))
+	cc := newContractCheck(t, bodies.wrap(fake.Handler()))
 	h := &harness{fake: fake, contract: cc, metrics: newCountMetrics(), bodies: bodies}
 	var front http.Handler = cc
 	if fault != nil {
@@ -114,22 +114,6 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp := rec.Result()
 	resp.Request = r
 	return resp, nil
-}
-
-// withPriorities adds GET /priorities (which the fake does not serve) in
-// front of next.
-func withPriorities(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet || r.URL.Path != "/priorities" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"priorities":[`+
-			`{"id":"PPRIO01","type":"priority","summary":"P1","self":null,"html_url":null,"name":"P1","description":"Critical"},`+
-			`{"id":"PPRIO02","type":"priority","summary":"P2","self":null,"html_url":null,"name":"P2","description":"High"}],`+
-			`"limit":25,"offset":0,"more":false,"total":null}`)
-	})
 }
 
 // bodyLog records request bodies.
