@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -72,7 +74,9 @@ func TestResponderActionsFromPagerDuty(t *testing.T) {
 	}
 }
 
-// Scenario 10: refused deliveries change nothing; the 403s leave a note.
+// Scenario 10: refused deliveries change nothing. A refused click answers
+// 200 with the refusal in the body and leaves a note; only deliveries that
+// cannot be authenticated or read answer 4xx.
 func TestRefusedDeliveries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
@@ -88,8 +92,8 @@ func TestRefusedDeliveries(t *testing.T) {
 	// call for the notify service (approvers = "on_call" by default).
 	for _, actor := range []string{alice, bob} {
 		code, err := e.pd.SendAction(ctx, inc.ID, actor, "approve", "let me in")
-		if err != nil || code != http.StatusForbidden {
-			t.Errorf("approve by %s = %d, %v; want 403", actor, code, err)
+		if err != nil || code != http.StatusOK {
+			t.Errorf("approve by %s = %d, %v; want 200 (refused in the body)", actor, code, err)
 		}
 	}
 	e.waitPD("two refusal notes", func(pd *fakepd.Server) bool {
@@ -124,7 +128,7 @@ func TestRefusedDeliveries(t *testing.T) {
 		t.Fatalf("state after refused deliveries %s, want PENDING", got)
 	}
 	if n := countPrefix(e.pd.Notes(inc.ID), "pagergate refused"); n != 2 {
-		t.Errorf("%d refusal notes, want 2 (only the 403s leave one)", n)
+		t.Errorf("%d refusal notes, want 2 (deliveries not authenticated or not readable leave none)", n)
 	}
 
 	// A replayed delivery answers 200 and changes nothing: deny a second
@@ -143,17 +147,9 @@ func TestRefusedDeliveries(t *testing.T) {
 	if code := e.postV3(deny, delivery); code != http.StatusOK {
 		t.Errorf("replayed delivery %d, want 200", code)
 	}
-	// The replay of an approving delivery ID for the still pending first
-	// request must not act either.
-	if code := e.postV3(e.v3Annotated(inc.ID, carol, "/approve replayed id"), delivery); code != http.StatusOK {
-		t.Errorf("replayed delivery ID with another body %d, want 200", code)
-	}
 	d.waitLogEntry("delivery replayed", func(l logEntry) bool { return l.str("msg") == "delivery replayed; ignored" })
 	if after := e.pd.Notes(inc2.ID); len(after) != len(before) {
 		t.Errorf("notes after the replay %q, before %q", after, before)
-	}
-	if got := e.requestState(id); got != types.RequestState_PENDING {
-		t.Errorf("first request %s after a replayed delivery ID, want PENDING", got)
 	}
 	if r := e.waitState(id2, types.RequestState_DENIED); r.GetResolveReason() != "Denied in PagerDuty by "+carol+": replay me" {
 		t.Errorf("reason %q changed", r.GetResolveReason())
@@ -238,9 +234,12 @@ func TestApproversAny(t *testing.T) {
 	e.waitFor("incident recorded", func() bool { return e.pluginData(id)["incident_id"] == inc.ID })
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	if code, err := e.pd.SendAction(ctx, inc.ID, alice, "approve", "me"); err != nil || code != http.StatusForbidden {
-		t.Errorf("approve by the requester = %d, %v; want 403", code, err)
+	if code, err := e.pd.SendAction(ctx, inc.ID, alice, "approve", "me"); err != nil || code != http.StatusOK {
+		t.Errorf("approve by the requester = %d, %v; want 200 (refused in the body)", code, err)
 	}
+	e.waitPD("self-approval refusal note", func(pd *fakepd.Server) bool {
+		return countPrefix(pd.Notes(inc.ID), "pagergate refused to approve") == 1
+	})
 	if code, err := e.pd.SendAction(ctx, inc.ID, bob, "approve", "covering for carol"); err != nil || code != http.StatusOK {
 		t.Fatalf("approve by bob (not on call) = %d, %v; want 200", code, err)
 	}
@@ -301,4 +300,201 @@ func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	t.Cleanup(cancel)
 	return c
+}
+
+// answerOf posts a delivery and returns the status and the JSON answer.
+func (e *env) answerOf(path string, body []byte, headers map[string]string) (int, map[string]string) {
+	e.t.Helper()
+	code, resp, err := e.postWebhook(path, body, headers)
+	if err != nil {
+		e.t.Fatalf("post %s: %v", path, err)
+	}
+	var ans map[string]string
+	_ = json.Unmarshal([]byte(resp), &ans)
+	return code, ans
+}
+
+// An incident opened in another service with a pagergate request's
+// incident_key (PagerDuty dedups the key per service only) is foreign:
+// every action route, even under approvers = "any", answers 2xx and
+// changes nothing.
+func TestForeignIncidentWithTheRequestKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{BasicAuth: true})
+	d := e.start(e.writeConfig(withWebhook(`approvers = "any"`, `on_manual_resolve = "deny"`, `approve_workflow = "Approve access"`)))
+
+	id := e.createRequest(alice, []string{"editor"}, notify(svcTeleport), "foreign")
+	ours := e.waitIncidentIn(id, svcTeleport)
+	e.waitFor("incident recorded", func() bool { return e.pluginData(id)["incident_id"] == ours.ID })
+	foreign, err := e.pd.AddIncident(fakepd.IncidentSeed{Service: svcCritical, Key: incidentKey(id), Title: "looks like an access request"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	formats := []string{fakepd.FormatV3Note, fakepd.FormatV3Workflow, fakepd.FormatCustomV2, fakepd.FormatCustomV3}
+	for _, f := range formats {
+		code, err := e.pd.Send(ctx(t), fakepd.Action{IncidentID: foreign.ID, Actor: bob, Verb: "approve", Note: "mine now", Format: f})
+		if err != nil || code != http.StatusOK {
+			t.Errorf("%s on the foreign incident = %d, %v; want 200", f, code, err)
+		}
+	}
+	if code, err := e.pd.Send(ctx(t), fakepd.Action{IncidentID: foreign.ID, Actor: bob, Verb: "resolve", Format: fakepd.FormatV3Resolve}); err != nil || code != http.StatusOK {
+		t.Errorf("resolving the foreign incident = %d, %v; want 200", code, err)
+	}
+	e.waitPD("a note per action on the foreign incident", func(pd *fakepd.Server) bool {
+		return countPrefix(pd.Notes(foreign.ID), "pagergate refused") == len(formats)+1
+	})
+	if notes := strings.Join(e.pd.Notes(foreign.ID), "\n"); !strings.Contains(notes, "not opened by pagergate") {
+		t.Errorf("notes on the foreign incident:\n%s", notes)
+	}
+	if got := e.requestState(id); got != types.RequestState_PENDING {
+		t.Fatalf("request %s after actions on a foreign incident, want PENDING", got)
+	}
+	if n := len(d.logEntries()); n == 0 || !d.logContains(`"outcome":"foreign_incident"`) {
+		t.Error("no log line with outcome foreign_incident")
+	}
+
+	// A workflow started by automation on pagergate's own incident names no
+	// actor: 2xx, nothing changes.
+	if code, err := e.pd.Send(ctx(t), fakepd.Action{IncidentID: ours.ID, Verb: "approve", Format: fakepd.FormatV3Workflow}); err != nil || code != http.StatusOK {
+		t.Errorf("workflow without actor = %d, %v; want 200", code, err)
+	}
+	d.waitLogEntry("no actor", func(l logEntry) bool { return l.str("outcome") == "no_actor" })
+	if got := e.requestState(id); got != types.RequestState_PENDING {
+		t.Fatalf("request %s after a workflow without actor, want PENDING", got)
+	}
+	// The real incident still works.
+	if code, err := e.pd.Send(ctx(t), fakepd.Action{IncidentID: ours.ID, Actor: bob, Verb: "approve", Format: fakepd.FormatCustomV3}); err != nil || code != http.StatusOK {
+		t.Fatalf("approve on pagergate's incident = %d, %v", code, err)
+	}
+	e.waitState(id, types.RequestState_APPROVED)
+	d.stop()
+}
+
+// Refused clicks answer 2xx: three in a row do not get the action disabled
+// by PagerDuty (which drops a delivery answered with another 4xx and
+// disables the extension after 3 drops), so the next legitimate click
+// still approves.
+func TestRefusedClicksKeepTheButtonsOn(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{WebhookMode: fakepd.ModeCustomAction, BasicAuth: true})
+	d := e.start(e.writeConfig(withWebhook(fmt.Sprintf("public_addr = %q", e.webhookURL), "provision_actions = true")))
+
+	id := e.createRequest(alice, []string{"editor"}, notify(svcTeleport), "three refusals")
+	inc := e.waitIncident(id)
+	e.waitFor("incident recorded", func() bool { return e.pluginData(id)["incident_id"] == inc.ID })
+	if n := len(e.pd.Extensions()); n != 2 {
+		t.Fatalf("%d extensions provisioned, want 2", n)
+	}
+	for i, actor := range []string{alice, bob, alice} { // the requester, not on call, the requester
+		code, err := e.pd.SendAction(ctx(t), inc.ID, actor, "approve", "")
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("refused click %d by %s = %d, %v; want 200", i+1, actor, code, err)
+		}
+	}
+	if got := e.requestState(id); got != types.RequestState_PENDING {
+		t.Fatalf("request %s after refused clicks, want PENDING", got)
+	}
+	code, err := e.pd.SendAction(ctx(t), inc.ID, carol, "approve", "")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("legitimate click = %d, %v; want 200", code, err)
+	}
+	e.waitState(id, types.RequestState_APPROVED)
+	for _, dst := range e.pd.Stats().Destinations {
+		if dst.Disabled || dst.Dropped != 0 {
+			t.Errorf("destination %s: disabled %v, %d dropped; want enabled, none dropped", dst.Name, dst.Disabled, dst.Dropped)
+		}
+	}
+	if v, ok := metricValue(d.metrics(), `pagergate_actions_total{outcome="refused"}`); !ok || v != 3 {
+		t.Errorf("refused actions metric = %v, %v; want 3", v, ok)
+	}
+	d.stop()
+}
+
+// A captured signed v3 delivery re-sent with a fresh X-Webhook-Id (the
+// header is not signed) is a replay: a refusal must not turn into an
+// approval once the responder is on call.
+func TestSignedDeliveryReplayedWithANewWebhookID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	d := e.start(e.writeConfig())
+
+	id := e.createRequest(alice, []string{"editor"}, notify(svcTeleport), "replay")
+	inc := e.waitIncident(id)
+	e.waitFor("incident recorded", func() bool { return e.pluginData(id)["incident_id"] == inc.ID })
+	body := e.v3Annotated(inc.ID, bob, "/approve please")
+	code, ans := e.answerOf("/pagerduty/v3", body, map[string]string{"X-PagerDuty-Signature": e.signV3(body), "X-Webhook-Id": newDeliveryID()})
+	if code != http.StatusOK || ans["status"] != "refused" {
+		t.Fatalf("first delivery = %d %v; want 200 refused (bob is not on call)", code, ans)
+	}
+	if err := e.pd.AddOnCall(bob, svcTeleport, 1); err != nil {
+		t.Fatal(err)
+	}
+	code, ans = e.answerOf("/pagerduty/v3", body, map[string]string{"X-PagerDuty-Signature": e.signV3(body), "X-Webhook-Id": newDeliveryID()})
+	if code != http.StatusOK || ans["status"] != "replayed" {
+		t.Fatalf("replay with a new X-Webhook-Id = %d %v; want 200 replayed", code, ans)
+	}
+	if got := e.requestState(id); got != types.RequestState_PENDING {
+		t.Fatalf("request %s after the replay, want PENDING", got)
+	}
+	d.stop()
+}
+
+// A Teleport user with a non-email name and no user_map entry resolves to
+// no PagerDuty user: on call, clicking Approve on their own request is
+// refused with a note, answered 2xx.
+func TestRequesterWithoutPagerUserCannotApproveFromPagerDuty(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	d := e.start(e.writeConfig())
+
+	id := e.createRequest("carol", []string{"editor"}, notify(svcTeleport), "GitHub SSO user") // carol@example.com is on call
+	inc := e.waitIncident(id)
+	e.waitFor("incident recorded", func() bool { return e.pluginData(id)["incident_id"] == inc.ID })
+	code, err := e.pd.SendAction(ctx(t), inc.ID, carol, "approve", "it's me")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("approve = %d, %v; want 200", code, err)
+	}
+	e.waitPD("refusal note", func(pd *fakepd.Server) bool {
+		return countPrefix(pd.Notes(inc.ID), "pagergate refused to approve") == 1
+	})
+	if notes := strings.Join(e.pd.Notes(inc.ID), "\n"); !strings.Contains(notes, "has no PagerDuty user") {
+		t.Errorf("refusal note does not say why:\n%s", notes)
+	}
+	if got := e.requestState(id); got != types.RequestState_PENDING {
+		t.Fatalf("request %s, want PENDING", got)
+	}
+	d.stop()
+}
+
+// A restart with an unchanged provision_actions configuration writes no
+// extension, though PagerDuty reads the header values back masked.
+func TestRestartWithUnchangedProvisioning(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{WebhookMode: fakepd.ModeCustomAction, BasicAuth: true})
+	cfg := e.writeConfig(withWebhook(fmt.Sprintf("public_addr = %q", e.webhookURL), "provision_actions = true",
+		`shared_secret_header = "X-Pagergate-Secret"`, `shared_secret = "e2e-shared"`))
+	writes := func() int {
+		c := e.pd.Calls()
+		return c["POST /extensions"] + c["PUT /extensions/{id}"]
+	}
+	d := e.start(cfg)
+	id := e.createRequest(alice, []string{"editor"}, notify(svcTeleport), "first")
+	e.waitIncident(id)
+	if got := writes(); got != 2 {
+		t.Fatalf("first start wrote %d extensions, want 2", got)
+	}
+	d.stop()
+
+	for i := range 2 {
+		d = e.start(cfg)
+		id := e.createRequest(alice, []string{"editor"}, notify(svcTeleport), fmt.Sprint("restart ", i))
+		e.waitIncident(id) // provisioning runs before the incident is opened
+		if got := writes(); got != 2 {
+			t.Errorf("restart %d: %d extension writes in all, want 2", i+1, got)
+		}
+		d.stop()
+	}
+	if n := e.pd.Calls()["GET /extensions"]; n < 3 {
+		t.Errorf("GET /extensions calls = %d, want one per start", n)
+	}
 }

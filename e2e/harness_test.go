@@ -254,6 +254,8 @@ func newEnv(t *testing.T, o envOpts) *env {
 		WebhookMode:      o.WebhookMode,
 		WebhookSecret:    e.secret,
 		WebhookTLSConfig: e.pdTLSConfig,
+		// PagerDuty's retry schedule, compressed from 20 minutes.
+		RetryDelays: []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond},
 	}
 	if o.NoWebhookSecret {
 		popts.WebhookSecret = ""
