@@ -195,6 +195,25 @@ func TestRequesterWithoutPagerUserCannotBeApprovedFromThePager(t *testing.T) {
 	}
 }
 
+// user_map keys are exact Teleport names: "Gh-Alice" is another user than
+// "gh-alice" and must not borrow her pager identity, or she could approve
+// her own request as a responder of another name.
+func TestUserMapKeysAreExactNames(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Policy.Approvers = domain.ApproversAny
+		c.Policy.UserMap = map[string]string{"gh-alice": "alice@example.com"}
+	})
+	req := notifyOnly("r1")
+	req.User = "Gh-Alice"
+	h.expectTarget(req)
+	h.oc.EXPECT().GetUser(gomock.Any(), "PUB").Return(bob, nil)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
+	h.expectNote("PI1", "has no PagerDuty user")
+	if _, err := h.p.HandleAction(ctx, approveBy("PUB")); !errors.Is(err, domain.ErrRequesterUnmapped) {
+		t.Fatalf("HandleAction() = %v, want ErrRequesterUnmapped", err)
+	}
+}
+
 func TestActionByRespondersNotOnCallIsRefused(t *testing.T) {
 	h := newHarness(t, nil)
 	h.expectActor(bob)

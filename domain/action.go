@@ -152,8 +152,10 @@ func RefusalNote(a Action, actorEmail string, err error) string {
 	who := actorEmail
 	switch {
 	case who != "":
-	case a.ActorID != "":
+	case pagerIDShape(a.ActorID):
 		who = "user " + a.ActorID
+	case a.ActorID != "":
+		who = "an unknown responder" // the delivery's text is not echoed
 	default:
 		who = "an unnamed responder"
 	}
@@ -196,4 +198,18 @@ func ActionStatus(o Outcome, err error) (status string, final bool) {
 		}
 	}
 	return "", false
+}
+
+// pagerIDShape reports whether s looks like a pager ID (short, letters and
+// digits), safe to quote in a note.
+func pagerIDShape(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'A' || r > 'Z') && (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }

@@ -219,6 +219,9 @@ func TestActionVerdict(t *testing.T) {
 	if got := ActionVerdict(Action{Verb: VerbApprove}, req, "b@x", ModeReview).Reason; got != "Approved in PagerDuty by b@x" {
 		t.Errorf("reason = %q", got)
 	}
+	if got := RefusalNote(Action{Verb: VerbApprove, ActorID: "<b>" + strings.Repeat("x", 1000)}, "", ErrActorUnknown); strings.Contains(got, "<b>") || len(got) > 200 {
+		t.Errorf("RefusalNote echoes a delivery's text: %q", got)
+	}
 	if got := RefusalNote(Action{Verb: VerbApprove, ActorID: "PU9"}, "", ErrActorUnknown); !strings.Contains(got, "user PU9") || !strings.Contains(got, "approve") {
 		t.Errorf("RefusalNote = %q", got)
 	}

@@ -118,6 +118,12 @@ func (c *Client) ensureAction(ctx context.Context, serviceID, schemaID string, e
 	case !validID(cur.ID):
 		return idError("extension", cur.ID)
 	case !c.sameAction(ctx, *cur, want):
+		if cur.EndpointURL != want.EndpointURL && len(want.Config.Headers) > 0 {
+			// Whoever pointed the action elsewhere received the header
+			// credentials with every click since.
+			c.log.Warn("incident action pointed at another URL; its header credentials may have leaked: rotate them",
+				zap.String("pd_service", serviceID), zap.String("action", h.Name), zap.String("url", cur.EndpointURL))
+		}
 		if err := c.doJSON(ctx, http.MethodPut, "/extensions/"+cur.ID, body, nil); err != nil {
 			return fmt.Errorf("update action %q on service %s: %w", h.Name, serviceID, err)
 		}

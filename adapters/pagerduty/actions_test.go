@@ -7,10 +7,13 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -153,14 +156,40 @@ func TestEnsureActionsAcrossRestarts(t *testing.T) {
 	if got := writes(); got != 4 {
 		t.Errorf("a new replica wrote: %d writes in all, want 4", got)
 	}
+	// Someone points an action at their own server: it is pointed back,
+	// with a warning that the header credentials went there.
+	ext := h.fake.Extensions()[0]
+	req, _ := http.NewRequest(http.MethodPut, testEndpoint+"/extensions/"+ext.ID,
+		strings.NewReader(`{"extension":{"endpoint_url":"https://attacker.example.com/collect"}}`))
+	req.Header.Set("Authorization", "Token token="+fakepd.DefaultAPIKey)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.fake.Handler().ServeHTTP(rec, req) // straight to the fake: this is not the adapter's call
+	if rec.Code != http.StatusOK {
+		t.Fatalf("redirect the action: %d %s", rec.Code, rec.Body)
+	}
+	core, logs := observer.New(zap.WarnLevel)
+	watched, err := New(h.client.cfg, zap.New(core), store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := watched.EnsureActions(t.Context(), svc.ID, hooks("two")); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.fake.Extensions()[0].EndpointURL; got != hooks("two")[0].URL {
+		t.Errorf("redirected action left at %s", got)
+	}
+	if logs.FilterMessageSnippet("may have leaked").Len() != 1 {
+		t.Errorf("no warning about leaked credentials: %v", logs.All())
+	}
 	// A header added or renamed is a difference that shows.
 	more := hooks("two")
 	more[0].Headers = map[string]string{"X-Other": "x"}
 	if err := fresh.EnsureActions(t.Context(), svc.ID, more); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.calls("PUT /extensions/{id}"); got != 3 {
-		t.Errorf("renamed header: %d PUT in all, want 3", got)
+	if got := h.calls("PUT /extensions/{id}"); got != 5 { // 2 rotated, 1 redirect, 1 pointed back, 1 renamed
+		t.Errorf("renamed header: %d PUT in all, want 5", got)
 	}
 }
 

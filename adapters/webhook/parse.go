@@ -74,6 +74,10 @@ type envelope struct {
 	Event    *v3Event     `json:"event"`
 }
 
+// maxMessages bounds the messages of one v2 delivery: PagerDuty sends one
+// per delivery, and each costs lookups.
+const maxMessages = 10
+
 // ParseCustomAction parses a Custom Incident Action delivery, in the v2
 // envelope (one action per "incident.custom" message, in order; other
 // messages are skipped) or in the v3 envelope (the event's data is the
@@ -92,6 +96,9 @@ func ParseCustomAction(body []byte, verb domain.Verb) ([]domain.Action, error) {
 			return nil, err
 		}
 		return []domain.Action{a}, nil
+	}
+	if len(*env.Messages) > maxMessages {
+		return nil, fmt.Errorf("%w: %d messages, at most %d", ErrMalformed, len(*env.Messages), maxMessages)
 	}
 	var out []domain.Action
 	for i, m := range *env.Messages {

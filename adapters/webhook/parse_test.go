@@ -135,6 +135,7 @@ func TestParseCustomAction(t *testing.T) {
 		`{"messages":[{"event":"incident.custom","created_on":"soon","incident":{"id":"P"},"log_entries":[{"agent":{"id":"U"}}]}]}`,
 		`{"messages":[],"event":{"id":"e","data":{"id":"P","type":"incident"}}}`,
 		`{"event":{"id":"e","event_type":"incident.custom","data":{"type":"incident"}}}`,
+		`{"messages":[` + strings.Repeat(`{"event":"incident.custom","id":"m","incident":{"id":"P"}},`, 10) + `{}]}`,
 	} {
 		if _, err := ParseCustomAction([]byte(bad), domain.VerbApprove); !errors.Is(err, ErrMalformed) {
 			t.Errorf("ParseCustomAction(%s) error = %v, want ErrMalformed", bad, err)
