@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -108,9 +109,51 @@ func (p *Processor) report(ctx context.Context, a domain.Action, out domain.Outc
 	if errors.Is(err, domain.ErrDeliveryTooOld) || errors.Is(err, domain.ErrNoReplayKey) {
 		return // not remembered, so it may come again and again: no note
 	}
+	// One note per incident, outcome, verb and actor in a while: the same
+	// click again and again is told once, not posted each time.
+	key := a.IncidentID + "/" + status + "/" + a.Verb.String() + "/" + a.ActorID
+	if !p.noted.admit(key, p.cfg.Now()) {
+		return
+	}
 	if nerr := p.pg.AddNote(ctx, a.IncidentID, domain.RefusalNote(a, email, err)); nerr != nil {
 		log.Warn("refusal note not posted", zap.Error(nerr))
+		p.noted.forget(key)
 	}
+}
+
+// Refusal notes: the same one at most every refusalNoteEvery, remembered
+// for at most maxNoted keys (in memory: a restart may note once more).
+const (
+	refusalNoteEvery = 15 * time.Minute
+	maxNoted         = 4096
+)
+
+// noteGate remembers which refusals were noted lately. The zero value is
+// ready.
+type noteGate struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+// admit reports whether the refusal with key may be noted now, and if so
+// remembers it.
+func (g *noteGate) admit(key string, now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if at, ok := g.seen[key]; ok && now.Sub(at) < refusalNoteEvery {
+		return false
+	}
+	if g.seen == nil || len(g.seen) >= maxNoted {
+		g.seen = make(map[string]time.Time) // forgetting early costs a note, never an answer
+	}
+	g.seen[key] = now
+	return true
+}
+
+func (g *noteGate) forget(key string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.seen, key)
 }
 
 // handleAction decides and applies one fresh action. It returns the actor's
@@ -275,8 +318,8 @@ func (p *Processor) actors(ctx context.Context, a domain.Action, req domain.Requ
 		return who, fmt.Errorf("get responder %s: %w", a.ActorID, err)
 	}
 	who.Actor = u
-	if a.Verb != domain.VerbApprove {
-		return who, nil
+	if a.Verb != domain.VerbApprove || req.State != domain.StatePending {
+		return who, nil // only an approval of a pending request needs the requester
 	}
 	email, ok := p.cfg.Policy.PagerEmail(req.User)
 	if !ok {

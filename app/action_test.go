@@ -214,6 +214,29 @@ func TestUserMapKeysAreExactNames(t *testing.T) {
 	}
 }
 
+// The same refusal again (another delivery of the same click) is not
+// noted again for a while: notes are for people.
+func TestSameRefusalIsNotedOnce(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
+	done := notifyOnly("r1")
+	done.State = domain.StateApproved
+	h.pg.EXPECT().GetIncident(gomock.Any(), "PI1").Return(incident, nil).AnyTimes()
+	h.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(done, nil).AnyTimes()
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil).AnyTimes()
+	h.oc.EXPECT().GetUser(gomock.Any(), "PUB").Return(bob, nil).AnyTimes()
+	h.expectNote("PI1", "not pending")
+	for i := range 3 {
+		if _, err := h.p.HandleAction(ctx, actionBy(domain.VerbApprove, "PUB", fmt.Sprint("d", i))); !errors.Is(err, domain.ErrNotPending) {
+			t.Fatalf("click %d: %v", i, err)
+		}
+	}
+	h.expectNote("PI1", "not pending") // another actor is told too
+	h.oc.EXPECT().GetUser(gomock.Any(), "PUC").Return(domain.PagerUser{ID: "PUC", Email: "carol@example.com"}, nil)
+	if _, err := h.p.HandleAction(ctx, actionBy(domain.VerbApprove, "PUC", "d9")); !errors.Is(err, domain.ErrNotPending) {
+		t.Fatal(err)
+	}
+}
+
 func TestActionByRespondersNotOnCallIsRefused(t *testing.T) {
 	h := newHarness(t, nil)
 	h.expectActor(bob)
@@ -264,7 +287,6 @@ func TestActionOnResolvedRequestChangesNothingWithANote(t *testing.T) {
 	done.State = domain.StateApproved
 	h.expectTarget(done)
 	h.oc.EXPECT().GetUser(gomock.Any(), "PUB").Return(bob, nil)
-	h.oc.EXPECT().FindUserByEmail(gomock.Any(), "alice@example.com").Return(alice, nil)
 	h.expectNote("PI1", "not pending")
 	if _, err := h.p.HandleAction(ctx, approveBy("PUB")); !errors.Is(err, domain.ErrNotPending) {
 		t.Fatalf("HandleAction() = %v, want not pending", err)

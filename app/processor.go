@@ -47,6 +47,7 @@ type Processor struct {
 
 	provisioned sync.Map    // service ID -> struct{}
 	routes      *routeCache // incident ID -> request and service
+	noted       noteGate    // refusals noted lately (action.go)
 
 	effectCtx    context.Context
 	cancelEffect context.CancelFunc

@@ -132,6 +132,10 @@ func sameEmail(a, b string) bool {
 	return a != "" && strings.EqualFold(a, b)
 }
 
+// maxActionNote bounds the responder's note carried into the review reason
+// (in runes): a note may be as long as the delivery.
+const maxActionNote = 500
+
 // ActionVerdict returns the verdict an authorised action submits.
 func ActionVerdict(a Action, r Request, actorEmail string, mode ApprovalMode) Verdict {
 	st := StateApproved
@@ -141,6 +145,9 @@ func ActionVerdict(a Action, r Request, actorEmail string, mode ApprovalMode) Ve
 	}
 	reason := fmt.Sprintf("%s in PagerDuty by %s", word, actorEmail)
 	if n := strings.TrimSpace(a.Note); n != "" {
+		if r := []rune(n); len(r) > maxActionNote {
+			n = string(r[:maxActionNote]) + "…"
+		}
 		reason += ": " + n
 	}
 	return Verdict{RequestID: r.ID, State: st, Reason: reason, Mode: mode, Delegator: Delegator(actorEmail)}

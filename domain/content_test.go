@@ -209,6 +209,14 @@ func TestActionStatus(t *testing.T) {
 	}
 }
 
+func TestActionVerdictBoundsTheNote(t *testing.T) {
+	req := pending("alice@example.com", []string{"db"}, nil)
+	v := ActionVerdict(Action{Verb: VerbApprove, Note: strings.Repeat("é", 5000)}, req, "bob@example.com", ModeSetState)
+	if n := len([]rune(v.Reason)); n > 600 {
+		t.Errorf("reason of %d runes", n)
+	}
+}
+
 func TestActionVerdict(t *testing.T) {
 	req := pending("alice@example.com", []string{"db"}, nil)
 	got := ActionVerdict(Action{Verb: VerbDeny, Note: " not now "}, req, "bob@example.com", ModeSetState)
