@@ -257,6 +257,30 @@ func TestPagination(t *testing.T) {
 		t.Errorf("total/limit cap/past end answer: %s", a.raw)
 	}
 	wantError(t, e.do("GET", "/users?limit=abc", nil), http.StatusBadRequest, CodeInvalidInput, "limit")
+	// Classic pagination stops at 10,000 records (offset + limit).
+	if a := e.do("GET", "/incidents?limit=100&offset=9900", nil); a.status != http.StatusOK {
+		t.Errorf("GET /incidents at offset 9900 = %d %s", a.status, a.raw)
+	}
+	wantError(t, e.do("GET", "/incidents?limit=100&offset=9901", nil), http.StatusBadRequest, CodeInvalidInput, "10000")
+	wantError(t, e.do("GET", "/incidents?offset=9976", nil), http.StatusBadRequest, CodeInvalidInput, "10000")
+}
+
+// The incident body comes back only when include[]=body asks for it.
+func TestIncidentBodyOnlyWhenIncluded(t *testing.T) {
+	e := newEnv(t, Options{})
+	id := e.mustOpen("kb", "with body")
+	plain := e.do("GET", "/incidents/"+id, nil)
+	if inc, _ := plain.body["incident"].(map[string]any); plain.status != http.StatusOK || inc == nil || inc["body"] != nil {
+		t.Errorf("GET /incidents/{id} = %d %s, want the incident without its body", plain.status, plain.raw)
+	}
+	with := e.do("GET", "/incidents/"+id+"?include[]=body", nil)
+	inc, _ := with.body["incident"].(map[string]any)
+	if b, _ := inc["body"].(map[string]any); b["type"] != "incident_body" || b["details"] != "details of with body" {
+		t.Errorf("GET /incidents/{id}?include[]=body = %d %s, want the body", with.status, with.raw)
+	}
+	if a := e.do("GET", "/incidents?include[]=body", nil); strings.Contains(a.raw, "details of") {
+		t.Errorf("GET /incidents lists bodies: %s", a.raw)
+	}
 }
 
 func TestListIncidentFilters(t *testing.T) {

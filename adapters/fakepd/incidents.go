@@ -307,14 +307,24 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incident": s.incidentJSONLocked(inc, true)})
+	// PagerDuty returns the body only when include[]=body asks for it.
+	withBody := has(listParam(r.URL.Query(), "include"), "body")
+	writeJSON(w, http.StatusOK, map[string]any{"incident": s.incidentJSONLocked(inc, withBody)})
 }
+
+// maxPaginated is PagerDuty's ceiling on classic pagination: offset plus
+// limit may not exceed 10,000 records.
+const maxPaginated = 10000
 
 func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p, aerr := parsePage(q)
 	if aerr != nil {
 		writeError(w, aerr)
+		return
+	}
+	if p.offset+p.limit > maxPaginated {
+		writeError(w, invalid("Offset plus limit must not exceed "+strconv.Itoa(maxPaginated)))
 		return
 	}
 	statuses := listParam(q, "statuses")
