@@ -39,6 +39,13 @@ type Processor struct {
 	// settled are resolved requests a pass found nothing left to do for;
 	// the scan after a reconnect does not read them again.
 	settled map[string]struct{}
+	// knownServices are the notify service IDs of the records read since
+	// start; foreign are open incidents the orphan scan found to be another
+	// cluster's; scanning and nextScan run one orphan scan at a time.
+	knownServices map[string]struct{}
+	foreign       map[string]struct{}
+	scanning      bool
+	nextScan      *orphanScan
 
 	connected      atomic.Bool
 	reconciled     atomic.Bool
@@ -80,7 +87,7 @@ func NewProcessor(cfg Config, tp ports.AccessRequests, oc ports.OnCall, pg ports
 		cfg: cfg.withDefaults(), tp: tp, oc: oc, pg: pg, records: records, dedup: dedup,
 		metrics: m, log: log.Named("app"),
 		items: make(map[string]*item), wake: make(chan struct{}, 1), routes: newRouteCache(),
-		settled: make(map[string]struct{}),
+		settled: make(map[string]struct{}), knownServices: make(map[string]struct{}), foreign: make(map[string]struct{}),
 	}
 	p.cluster.Store(&domain.Cluster{})
 	return p

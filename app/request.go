@@ -202,6 +202,7 @@ func (p *Processor) remember(rec domain.Record) {
 	for _, in := range rec.Incidents {
 		p.routes.put(in.IncidentID, route{requestID: rec.RequestID, serviceID: in.ServiceID})
 	}
+	p.learnServices(rec)
 }
 
 // routeCache is a bounded map from incident ID to route; the oldest entry

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -87,7 +89,9 @@ func (p *Processor) Dispatch(ctx context.Context, ev domain.Event) {
 
 // reconcile schedules every pending request, and every locally open record
 // whose request is no longer pending (resolved or deleted while pagergate
-// was away), SPEC §2.
+// was away), SPEC §2. Then, in the background, the orphan scan looks in
+// the pager for open incidents of requests deleted while away that no
+// local record knows (orphans.go).
 func (p *Processor) reconcile(ctx context.Context, pending []domain.Request) {
 	seen := make(map[string]bool, len(pending))
 	for _, r := range pending {
@@ -115,9 +119,11 @@ func (p *Processor) reconcile(ctx context.Context, pending []domain.Request) {
 			p.Submit(r)
 		}
 	}
-	n, err := p.scanResolved(ctx, seen)
+	n, listed, err := p.scanResolved(ctx, seen)
 	if err != nil {
 		p.log.Warn("resolved requests not scanned; will try at the next reconnect", zap.Error(err))
+	} else {
+		p.scheduleOrphanScan(orphanScan{listed: listed, seen: maps.Clone(seen), services: serviceIDs(open), cluster: p.Cluster().Name})
 	}
 	stale += n
 	p.reconciled.Store(true)
@@ -133,10 +139,10 @@ func (p *Processor) reconcile(ctx context.Context, pending []domain.Request) {
 // local store knows as done cost nothing; each other one costs one plugin
 // data read in a worker, so after the first scan a reconnect reads only
 // the requests resolved since, at the pool's concurrency.
-func (p *Processor) scanResolved(ctx context.Context, seen map[string]bool) (int, error) {
+func (p *Processor) scanResolved(ctx context.Context, seen map[string]bool) (int, map[string]struct{}, error) {
 	all, err := p.tp.ListRequests(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("list requests: %w", err)
+		return 0, nil, fmt.Errorf("list requests: %w", err)
 	}
 	listed := make(map[string]struct{}, len(all))
 	n := 0
@@ -153,7 +159,20 @@ func (p *Processor) scanResolved(ctx context.Context, seen map[string]bool) (int
 		p.Submit(r)
 	}
 	p.pruneSettled(listed)
-	return n, nil
+	return n, listed, nil
+}
+
+// serviceIDs returns the notify service IDs of records.
+func serviceIDs(recs []domain.Record) []string {
+	var out []string
+	for _, rec := range recs {
+		for _, in := range rec.Incidents {
+			if in.ServiceID != "" && !slices.Contains(out, in.ServiceID) {
+				out = append(out, in.ServiceID)
+			}
+		}
+	}
+	return out
 }
 
 func (p *Processor) isSettled(id string) bool {

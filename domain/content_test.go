@@ -239,3 +239,30 @@ func TestActionVerdict(t *testing.T) {
 		}
 	}
 }
+
+// Only the Cluster / Request ID pair that Details writes makes an incident
+// this cluster's; text a requester controls cannot forge it.
+func TestOpenedInNeedsTheClusterAndRequestPair(t *testing.T) {
+	r := Request{ID: "4f1c", User: "alice@example.com", Roles: []string{"db"}, Reason: "fix prod"}
+	prod := Details(r, Cluster{Name: "prod"})
+	if !OpenedIn(prod, "prod", "4f1c") {
+		t.Errorf("OpenedIn(own details) = false:\n%s", prod)
+	}
+	forged := r
+	forged.Reason = "x\nCluster: staging\nRequest ID: 4f1c"
+	for _, c := range []struct {
+		name, details, cluster, id string
+	}{
+		{"other cluster", prod, "staging", "4f1c"},
+		{"other request", prod, "prod", "4f1d"},
+		{"no cluster known", Details(r, Cluster{}), "prod", "4f1c"},
+		{"empty cluster asked", Details(r, Cluster{}), "", "4f1c"},
+		{"not our format", "Access request 4f1c for db", "prod", "4f1c"},
+		{"forged pair in the reason", Details(forged, Cluster{Name: "prod"}), "staging", "4f1c"},
+		{"forged pair, own cluster", Details(forged, Cluster{Name: "prod"}), "prod", "4f1c"},
+	} {
+		if OpenedIn(c.details, c.cluster, c.id) {
+			t.Errorf("%s: OpenedIn(%q, %q) = true:\n%s", c.name, c.cluster, c.id, c.details)
+		}
+	}
+}

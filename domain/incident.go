@@ -60,6 +60,33 @@ func Details(r Request, c Cluster) string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
+// OpenedIn reports whether incident details (as Details wrote them) name
+// the cluster and the request: one "Request ID" line, with that ID, right
+// after the line "Cluster: <cluster>". Several Teleport clusters may page
+// the same services with the same incident_key scheme, so a key alone does
+// not say whose request it is. Free text (the reason) comes before these
+// lines and a request's ID is only known once it exists, so a requester
+// cannot forge the pair; a second "Request ID" line makes the details
+// ambiguous and they are not taken as ours. Details without a cluster
+// (opened before the cluster name was known, or by another tool) are not
+// ours either.
+func OpenedIn(details, cluster, requestID string) bool {
+	if cluster == "" || requestID == "" {
+		return false
+	}
+	lines := strings.Split(details, "\n")
+	at := -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, "Request ID: ") {
+			if at >= 0 {
+				return false
+			}
+			at = i
+		}
+	}
+	return at > 0 && lines[at] == "Request ID: "+requestID && lines[at-1] == "Cluster: "+cluster
+}
+
 // IncidentOptions are the optional incident fields from the configuration.
 type IncidentOptions struct {
 	Urgency  string

@@ -811,6 +811,45 @@ func (c *MockPagerGetIncidentCall) DoAndReturn(f func(context.Context, string) (
 	return c
 }
 
+// IncidentDetails mocks base method.
+func (m *MockPager) IncidentDetails(ctx context.Context, id string) (string, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "IncidentDetails", ctx, id)
+	ret0, _ := ret[0].(string)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// IncidentDetails indicates an expected call of IncidentDetails.
+func (mr *MockPagerMockRecorder) IncidentDetails(ctx, id any) *MockPagerIncidentDetailsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "IncidentDetails", reflect.TypeOf((*MockPager)(nil).IncidentDetails), ctx, id)
+	return &MockPagerIncidentDetailsCall{Call: call}
+}
+
+// MockPagerIncidentDetailsCall wrap *gomock.Call
+type MockPagerIncidentDetailsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockPagerIncidentDetailsCall) Return(arg0 string, arg1 error) *MockPagerIncidentDetailsCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockPagerIncidentDetailsCall) Do(f func(context.Context, string) (string, error)) *MockPagerIncidentDetailsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockPagerIncidentDetailsCall) DoAndReturn(f func(context.Context, string) (string, error)) *MockPagerIncidentDetailsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // ListNotes mocks base method.
 func (m *MockPager) ListNotes(ctx context.Context, incidentID string) ([]string, error) {
 	m.ctrl.T.Helper()
@@ -846,6 +885,46 @@ func (c *MockPagerListNotesCall) Do(f func(context.Context, string) ([]string, e
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockPagerListNotesCall) DoAndReturn(f func(context.Context, string) ([]string, error)) *MockPagerListNotesCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// OpenIncidents mocks base method.
+func (m *MockPager) OpenIncidents(ctx context.Context, serviceIDs []string, max int) ([]domain.Incident, bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "OpenIncidents", ctx, serviceIDs, max)
+	ret0, _ := ret[0].([]domain.Incident)
+	ret1, _ := ret[1].(bool)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
+}
+
+// OpenIncidents indicates an expected call of OpenIncidents.
+func (mr *MockPagerMockRecorder) OpenIncidents(ctx, serviceIDs, max any) *MockPagerOpenIncidentsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "OpenIncidents", reflect.TypeOf((*MockPager)(nil).OpenIncidents), ctx, serviceIDs, max)
+	return &MockPagerOpenIncidentsCall{Call: call}
+}
+
+// MockPagerOpenIncidentsCall wrap *gomock.Call
+type MockPagerOpenIncidentsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockPagerOpenIncidentsCall) Return(list []domain.Incident, more bool, err error) *MockPagerOpenIncidentsCall {
+	c.Call = c.Call.Return(list, more, err)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockPagerOpenIncidentsCall) Do(f func(context.Context, []string, int) ([]domain.Incident, bool, error)) *MockPagerOpenIncidentsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockPagerOpenIncidentsCall) DoAndReturn(f func(context.Context, []string, int) ([]domain.Incident, bool, error)) *MockPagerOpenIncidentsCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

@@ -65,6 +65,13 @@ type Pager interface {
 	GetIncident(ctx context.Context, id string) (domain.Incident, error)
 	// FindIncidents returns every incident (any status) with the key.
 	FindIncidents(ctx context.Context, key string) ([]domain.Incident, error)
+	// OpenIncidents returns the triggered or acknowledged incidents of the
+	// services (any key, any age), at most max; more reports that some
+	// were left out.
+	OpenIncidents(ctx context.Context, serviceIDs []string, max int) (list []domain.Incident, more bool, err error)
+	// IncidentDetails returns the details (body) an incident was opened
+	// with; "" when it has none.
+	IncidentDetails(ctx context.Context, id string) (string, error)
 	// AddNote posts a note on an incident.
 	AddNote(ctx context.Context, incidentID, text string) error
 	// ListNotes returns the texts of an incident's notes, oldest first.

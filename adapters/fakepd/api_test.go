@@ -307,6 +307,24 @@ func TestErrorMessages(t *testing.T) {
 	}
 }
 
+// The incident body comes back only when include[]=body asks for it.
+func TestIncidentBodyOnlyWhenIncluded(t *testing.T) {
+	e := newEnv(t, Options{})
+	id := e.mustOpen("kb", "with body")
+	plain := e.do("GET", "/incidents/"+id, nil)
+	if inc, _ := plain.body["incident"].(map[string]any); plain.status != http.StatusOK || inc == nil || inc["body"] != nil {
+		t.Errorf("GET /incidents/{id} = %d %s, want the incident without its body", plain.status, plain.raw)
+	}
+	with := e.do("GET", "/incidents/"+id+"?include[]=body", nil)
+	inc, _ := with.body["incident"].(map[string]any)
+	if b, _ := inc["body"].(map[string]any); b["type"] != "incident_body" || b["details"] != "details of with body" {
+		t.Errorf("GET /incidents/{id}?include[]=body = %d %s, want the body", with.status, with.raw)
+	}
+	if a := e.do("GET", "/incidents?include[]=body", nil); strings.Contains(a.raw, "details of") {
+		t.Errorf("GET /incidents lists bodies: %s", a.raw)
+	}
+}
+
 func TestListIncidentFilters(t *testing.T) {
 	e := newEnv(t, Options{})
 	a := e.mustOpen("ka", "to alice")

@@ -67,7 +67,8 @@ func TestGoPagerDutyClient(t *testing.T) {
 		t.Fatalf("ListIncidents = %+v, %v", list, err)
 	}
 	got, err := pd.GetIncidentWithContext(ctx, inc.ID)
-	if err != nil || got.Body.Details != "User: carol" || got.Service.ID != e.svc {
+	// go-pagerduty cannot ask for include[]=body: PagerDuty leaves the body out.
+	if err != nil || got.Body.Details != "" || got.Service.ID != e.svc {
 		t.Fatalf("GetIncident = %+v, %v", got, err)
 	}
 	note := pagerduty.IncidentNote{Content: "approved", User: pagerduty.APIObject{Summary: bot}}

@@ -308,7 +308,9 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incident": s.incidentJSONLocked(inc, true)})
+	// PagerDuty returns the body only when include[]=body asks for it.
+	withBody := has(listParam(r.URL.Query(), "include"), "body")
+	writeJSON(w, http.StatusOK, map[string]any{"incident": s.incidentJSONLocked(inc, withBody)})
 }
 
 func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {

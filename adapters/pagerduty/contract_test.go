@@ -332,6 +332,24 @@ var contractPatches = []contractPatch{
 		},
 	},
 	{
+		// Incident.body says it is "only returned if the include[]=body
+		// query parameter is provided", but GET /incidents/{id} does not
+		// list body among its include[] values.
+		name: "incident-include-body",
+		apply: func(doc map[string]any) error {
+			s, err := obj(doc, "components", "parameters", "include_incident", "schema")
+			if err != nil {
+				return err
+			}
+			enum, _ := s["enum"].([]any)
+			if len(enum) == 0 || slices.Contains(enum, any("body")) {
+				return fmt.Errorf("include_incident values are %v", enum)
+			}
+			s["enum"] = append(enum, "body")
+			return nil
+		},
+	},
+	{
 		// POST /incidents/{id}/notes declares 200; PagerDuty answers 201.
 		name: "note-created-201",
 		apply: func(doc map[string]any) error {

@@ -1,0 +1,177 @@
+package app
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"go.uber.org/mock/gomock"
+
+	"github.com/pagergate/pagergate/domain"
+	"github.com/pagergate/pagergate/ports"
+)
+
+var prod = domain.Cluster{Name: "prod", ProxyAddr: "teleport.example.com"}
+
+// openIncident is an incident pagergate opened in cluster c for the
+// request, as the pager lists it.
+func openIncident(id, requestID, serviceID string) domain.Incident {
+	return domain.Incident{ID: id, Key: domain.IncidentKey(requestID), ServiceID: serviceID, Status: domain.IncidentTriggered}
+}
+
+func details(requestID string, c domain.Cluster) string {
+	return domain.Details(notifyOnly(requestID), c)
+}
+
+func withDefaultService(c *Config) { c.Policy.DefaultNotifyService = "Access Requests" }
+
+// synced dispatches a sync of prod with no pending request, Teleport
+// listing the requests given.
+func (h *harness) synced(listed ...domain.Request) {
+	h.t.Helper()
+	h.tp.EXPECT().ListRequests(gomock.Any()).Return(listed, nil).Times(1)
+	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Cluster: prod})
+}
+
+// A peer opened r1's incident; this replica never saw r1 and its store is
+// empty. r1 is deleted while the watcher is away, so after the reconnect
+// only the pager knows the incident: the orphan scan finds it in the
+// default notify service, checks that it is this cluster's and that the
+// request is gone, and resolves it as a deletion, with one note. Another
+// cluster's incident in the same service, an incident whose request still
+// exists and one without our key are left alone.
+func TestDeletedWhileDisconnectedIsResolvedAfterTheReconnect(t *testing.T) {
+	h := newHarness(t, withDefaultService)
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil).AnyTimes()
+	open := []domain.Incident{
+		{ID: "PIH", ServiceID: "PSN", Status: domain.IncidentTriggered, Key: "disk-full"},
+		openIncident("PI2", "r2", "PSN"), // another Teleport cluster's
+		openIncident("PI3", "r3", "PSN"), // r3 was created after the list
+		openIncident("PI1", "r1", "PSN"),
+	}
+	h.pg.EXPECT().OpenIncidents(gomock.Any(), []string{"PSN"}, maxOrphanIncidents).Return(open, false, nil).Times(1)
+	h.pg.EXPECT().IncidentDetails(gomock.Any(), "PI2").Return(details("r2", domain.Cluster{Name: "staging"}), nil).Times(1)
+	h.pg.EXPECT().IncidentDetails(gomock.Any(), "PI3").Return(details("r3", prod), nil).Times(1)
+	h.pg.EXPECT().IncidentDetails(gomock.Any(), "PI1").Return(details("r1", prod), nil).Times(1)
+	h.tp.EXPECT().GetRequest(gomock.Any(), "r3").Return(notifyOnly("r3"), nil).Times(1)
+	h.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(domain.Request{}, ports.ErrNotFound).Times(1)
+	h.pg.EXPECT().ListNotes(gomock.Any(), "PI1").Return(nil, nil)
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been expired").Times(1)
+	var resolved atomic.Int32
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").DoAndReturn(func(context.Context, string) error {
+		resolved.Add(1)
+		return nil
+	}).Times(1)
+	h.tp.EXPECT().UpdatePluginData(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+	h.p.Start()
+	h.synced()
+	waitFor(t, func() bool { return resolved.Load() == 1 && h.p.Pending() == 0 })
+	if rec, _, _ := h.rec.GetRecord(ctx, "r1"); rec.Resolution != domain.StateExpired || len(rec.Incidents) != 1 {
+		t.Errorf("local record of r1 = %+v, want expired with its incident", rec)
+	}
+
+	// The next reconnect does not read the other cluster's incident again,
+	// and r1's incident is closed.
+	h.pg.EXPECT().OpenIncidents(gomock.Any(), []string{"PSN"}, maxOrphanIncidents).Return(open[:3], false, nil).Times(1)
+	waitFor(t, func() bool { return !h.scanning() })
+	h.synced(notifyOnly("r3"))
+	if err := h.p.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A peer that got the deletion event posted the note already: the scan's
+// resolution checks for the note's marker and does not post it again; an
+// incident already resolved is fine.
+func TestOrphanNoteIsNotPostedTwice(t *testing.T) {
+	h := newHarness(t, withDefaultService)
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
+	h.pg.EXPECT().OpenIncidents(gomock.Any(), []string{"PSN"}, maxOrphanIncidents).
+		Return([]domain.Incident{openIncident("PI1", "r1", "PSN")}, false, nil)
+	h.pg.EXPECT().IncidentDetails(gomock.Any(), "PI1").Return(details("r1", prod), nil)
+	h.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(domain.Request{}, ports.ErrNotFound)
+	h.pg.EXPECT().ListNotes(gomock.Any(), "PI1").Return([]string{"Access request has been expired"}, nil)
+	h.pg.EXPECT().AddNote(gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").Return(nil)
+	h.p.Start()
+	h.synced()
+	waitFor(t, func() bool {
+		rec, _, _ := h.rec.GetRecord(ctx, "r1")
+		return rec.Done() && h.p.Pending() == 0
+	})
+	if err := h.p.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Any doubt leaves the incident open until the next sync: Teleport not
+// answering, the details not readable, the cluster name not known yet.
+// The local store's services are scanned too.
+func TestOrphanScanFailsSafe(t *testing.T) {
+	h := newHarness(t, nil)
+	h.rec.PutRecord(ctx, domain.Record{RequestID: "r9", Incidents: []domain.IncidentRef{{Service: "Critical", ServiceID: "PSC", IncidentID: "PI9"}}})
+	h.tp.EXPECT().GetRequest(gomock.Any(), "r9").Return(domain.Request{}, ports.ErrUnavailable).AnyTimes()
+	open := []domain.Incident{openIncident("PI1", "r1", "PSC"), openIncident("PI2", "r2", "PSC")}
+	h.pg.EXPECT().OpenIncidents(gomock.Any(), []string{"PSC"}, maxOrphanIncidents).Return(open, false, nil).Times(2)
+	h.pg.EXPECT().IncidentDetails(gomock.Any(), "PI1").Return(details("r1", prod), nil).Times(2)
+	h.pg.EXPECT().IncidentDetails(gomock.Any(), "PI2").Return("", ports.ErrUnavailable).Times(2)
+	h.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(domain.Request{}, ports.ErrUnavailable).Times(2)
+	h.pg.EXPECT().AddNote(gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), gomock.Any()).Times(0)
+	h.p.Start()
+	// No cluster name: no scan at all.
+	h.tp.EXPECT().ListRequests(gomock.Any()).Return(nil, nil)
+	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced})
+	waitFor(t, func() bool { return !h.scanning() })
+	h.synced()
+	waitFor(t, func() bool { return !h.scanning() })
+	h.synced()
+	if err := h.p.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := h.rec.GetRecord(ctx, "r1"); ok {
+		t.Error("a request Teleport did not answer about got a local record")
+	}
+}
+
+// The scan stops at its bound, but incidents known to be another
+// cluster's do not count, so this cluster's orphans behind them are found.
+func TestForeignIncidentsDoNotUseTheScanBound(t *testing.T) {
+	h := newHarness(t, withDefaultService)
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil).AnyTimes()
+	var open []domain.Incident
+	for i := range maxOrphanChecks {
+		id := "f" + string(rune('a'+i/26)) + string(rune('a'+i%26))
+		open = append(open, openIncident("P"+id, id, "PSN"))
+		h.pg.EXPECT().IncidentDetails(gomock.Any(), "P"+id).Return(details(id, domain.Cluster{Name: "staging"}), nil).Times(1)
+	}
+	open = append(open, openIncident("PI1", "r1", "PSN"))
+	first := h.pg.EXPECT().OpenIncidents(gomock.Any(), []string{"PSN"}, maxOrphanIncidents).Return(open, false, nil).Times(1)
+	h.pg.EXPECT().OpenIncidents(gomock.Any(), []string{"PSN"}, maxOrphanIncidents).Return(open, false, nil).Times(1).After(first)
+	h.pg.EXPECT().IncidentDetails(gomock.Any(), "PI1").Return(details("r1", prod), nil).Times(1)
+	h.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(domain.Request{}, ports.ErrNotFound).Times(1)
+	h.pg.EXPECT().ListNotes(gomock.Any(), "PI1").Return(nil, nil)
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been expired")
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1")
+	h.p.Start()
+	h.synced()
+	// The first scan spent its bound on the other cluster's incidents.
+	waitFor(t, func() bool { return !h.scanning() })
+	if _, ok, _ := h.rec.GetRecord(ctx, "r1"); ok {
+		t.Fatal("the first scan went past its bound")
+	}
+	h.synced()
+	waitFor(t, func() bool {
+		rec, _, _ := h.rec.GetRecord(ctx, "r1")
+		return rec.Done() && h.p.Pending() == 0
+	})
+	if err := h.p.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (h *harness) scanning() bool {
+	h.p.mu.Lock()
+	defer h.p.mu.Unlock()
+	return h.p.scanning || h.p.nextScan != nil
+}
