@@ -26,8 +26,9 @@ test: unit e2e e2e-teleport ## every test: unit + adapters (-race), end-to-end, 
 unit: ## unit and adapter tests with -race; then deploy/ (chart, image) without it
 	$(GO) test -race -count=1 -timeout 15m $$($(GO) list $(PKGS) | grep -v '/deploy/')
 	@# deploy/ tests run one goroutine; -race would only rebuild the Helm and
-	@# Kubernetes libraries instrumented (minutes of CI for nothing).
-	$(GO) test -count=1 -timeout 10m ./deploy/...
+	@# Kubernetes libraries instrumented (minutes of CI for nothing). -p 1:
+	@# both packages build the static binary, the second from the cache.
+	$(GO) test -p 1 -count=1 -timeout 10m ./deploy/...
 
 e2e: ## end-to-end tests: the real binary (built with -race) as a process
 	$(GO) test -race -count=1 -timeout 20m -tags e2e ./e2e/...
@@ -83,7 +84,7 @@ image-push: image ## build the image and push it: make image-push IMAGE=registry
 	$(GO) run ./deploy/image push -layout $(IMAGE_DIR)/oci '$(IMAGE)'
 
 chart-test: ## the Helm chart and image tests alone (part of unit)
-	$(GO) test -count=1 -timeout 10m ./deploy/...
+	$(GO) test -p 1 -count=1 -timeout 10m ./deploy/...
 
 chart-docs: ## regenerate the values table of deploy/helm/pagergate/README.md from values.yaml
 	$(GO) test -count=1 -run '^TestValuesTable$$' ./deploy/helm -args -update

@@ -57,7 +57,7 @@ func TestValuesReachConfig(t *testing.T) {
 			Kind: "pagerduty", APIKey: "secret:pagergate-pagerduty/api-key", UserEmail: "teleport-bot@example.com",
 			APIEndpoint:             config.Defaults().Pager.APIEndpoint,
 			NotifyServiceAnnotation: "oncall_notify", ServicesAnnotation: "oncall_services",
-			DefaultNotifyService: `Access "requests" \ ${team} %{ if x }`,
+			DefaultNotifyService: `Access "requests" \ ${team} %{ if x } <&>`,
 			Urgency:              "high", Priority: "P2", RateLimit: 600,
 			RequestTimeout: 15 * time.Second, CacheTTL: 5 * time.Minute,
 			AutoApprove: config.AutoApproveSettings{
