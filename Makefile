@@ -5,10 +5,13 @@ PKGS      := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 10s
+# make image: the platforms of the OCI image, and where it goes.
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+IMAGE_DIR       ?= bin/image
 
 .DEFAULT_GOAL := help
 
-.PHONY: all build demo test unit e2e e2e-teleport fuzz bench lint generate generate-check deps-check cover clean help
+.PHONY: all build demo test unit e2e e2e-teleport fuzz bench lint generate generate-check deps-check cover clean help image image-push chart-test chart-docs
 
 all: lint test build ## lint, test, build
 
@@ -20,8 +23,12 @@ demo: build ## run the whole flow on embedded defaults (no accounts needed)
 
 test: unit e2e e2e-teleport ## every test: unit + adapters (-race), end-to-end, then against a real Teleport
 
-unit: ## unit and adapter tests with -race
-	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+unit: ## unit and adapter tests with -race; then deploy/ (chart, image) without it
+	$(GO) test -race -count=1 -timeout 15m $$($(GO) list $(PKGS) | grep -v '/deploy/')
+	@# deploy/ tests run one goroutine; -race would only rebuild the Helm and
+	@# Kubernetes libraries instrumented (minutes of CI for nothing). -p 1:
+	@# both packages build the static binary, the second from the cache.
+	$(GO) test -p 1 -count=1 -timeout 10m ./deploy/...
 
 e2e: ## end-to-end tests: the real binary (built with -race) as a process
 	$(GO) test -race -count=1 -timeout 20m -tags e2e ./e2e/...
@@ -60,6 +67,27 @@ cover: ## coverage of domain and app (targets: 90% and 85%)
 	$(GO) test -count=1 -coverprofile=coverage.out ./domain/... ./app/...
 	@$(GO) tool cover -func=coverage.out | tail -1
 	@for p in domain app; do $(GO) test -count=1 -cover ./$$p/ | sed 's/^/  /'; done
+
+image: ## OCI image of the static binary, no container engine: bin/image/oci (OCI layout) and bin/image/pagergate-oci.tar, for IMAGE_PLATFORMS (default linux/amd64 linux/arm64)
+	@set -e; bins=; for p in $(IMAGE_PLATFORMS); do \
+	  os=$${p%%/*}; arch=$${p#*/}; out=bin/pagergate-$$os-$$arch; \
+	  echo "build $$out"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out ./cmd/pagergate; \
+	  bins="$$bins -binary $$p=$$out"; \
+	done; \
+	$(GO) run ./deploy/image build $$bins -out $(IMAGE_DIR) -version '$(VERSION)' \
+	  -revision "$$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
+	  -created "$$(git log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)"
+
+image-push: image ## build the image and push it: make image-push IMAGE=registry.example.com/pagergate:TAG (credentials of ~/.docker/config.json)
+	@test -n "$(IMAGE)" || { echo "usage: make image-push IMAGE=registry.example.com/pagergate:TAG"; exit 2; }
+	$(GO) run ./deploy/image push -layout $(IMAGE_DIR)/oci '$(IMAGE)'
+
+chart-test: ## the Helm chart and image tests alone (part of unit)
+	$(GO) test -p 1 -count=1 -timeout 10m ./deploy/...
+
+chart-docs: ## regenerate the values table of deploy/helm/pagergate/README.md from values.yaml
+	$(GO) test -count=1 -run '^TestValuesTable$$' ./deploy/helm -args -update
 
 clean: ## remove build output
 	rm -rf bin coverage.out

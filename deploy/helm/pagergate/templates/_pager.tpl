@@ -1,0 +1,125 @@
+{{/*
+Pager kinds. Each kind KIND defines three templates:
+  pagergate.pager.KIND           its pager "KIND" { ... } block
+  pagergate.pager.KIND.env       the pod's environment variables it needs
+  pagergate.pager.KIND.validate  fail on missing required values
+and has its values under pager.KIND. A new kind (Opsgenie, SPEC §16) adds
+those three templates here, its values block in values.yaml, its name to
+pager.kind's enum in values.schema.json, and a ci/ values file the chart
+tests pick up.
+*/}}
+
+{{/* Keys every kind shares (the same pager ports serve them all). */}}
+{{- define "pagergate.pager.common" -}}
+{{- $p := .Values.pager -}}
+{{- with $p.notifyServiceAnnotation }}
+  notify_service_annotation = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- with $p.servicesAnnotation }}
+  services_annotation = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- with $p.defaultNotifyService }}
+  default_notify_service = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- with $p.urgency }}
+  urgency = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- with $p.priority }}
+  priority = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- with $p.rateLimit }}
+  rate_limit = {{ int . }}
+{{- end }}
+{{- with $p.requestTimeout }}
+  request_timeout = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- with $p.cacheTTL }}
+  cache_ttl = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+
+  auto_approve {
+    enabled                 = {{ $p.autoApprove.enabled }}
+    max_escalation_level    = {{ int $p.autoApprove.maxEscalationLevel }}
+    require_active_incident = {{ $p.autoApprove.requireActiveIncident }}
+    allowed_roles           = {{ include "pagergate.hcl.list" $p.autoApprove.allowedRoles }}
+    denied_roles            = {{ include "pagergate.hcl.list" $p.autoApprove.deniedRoles }}
+    user_map = {
+{{- range $user, $email := $p.autoApprove.userMap }}
+      {{ include "pagergate.hcl.string" $user }} = {{ include "pagergate.hcl.string" $email }}
+{{- end }}
+    }
+  }
+{{- end -}}
+
+{{/* pager "pagerduty": the PagerDuty REST API. */}}
+{{- define "pagergate.pager.pagerduty" -}}
+pager "pagerduty" {
+  api_key    = env("PAGERDUTY_API_KEY")
+  user_email = {{ include "pagergate.hcl.string" .Values.pager.userEmail }}
+{{- with .Values.pager.pagerduty.apiEndpoint }}
+  api_endpoint = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- include "pagergate.pager.common" . }}
+}
+{{- end -}}
+
+{{- define "pagergate.pager.pagerduty.env" -}}
+- name: PAGERDUTY_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.pager.pagerduty.apiKeySecret.name }}
+      key: {{ .Values.pager.pagerduty.apiKeySecret.key }}
+{{- end -}}
+
+{{- define "pagergate.pager.pagerduty.validate" -}}
+{{- if not .Values.pager.pagerduty.apiKeySecret.name -}}
+{{- fail "pagergate: pager.pagerduty.apiKeySecret.name is required with pager.kind=pagerduty: the Secret holding the PagerDuty REST API key." -}}
+{{- end -}}
+{{- if not .Values.pager.userEmail -}}
+{{- fail "pagergate: pager.userEmail is required with pager.kind=pagerduty: the PagerDuty user incidents are opened as." -}}
+{{- end -}}
+{{- end -}}
+
+{{/* pager "fake": the fake PagerDuty inside the pod, for staging. */}}
+{{- define "pagergate.pager.fake" -}}
+{{- $f := .Values.pager.fake -}}
+pager "fake" {
+  listen_addr = {{ include "pagergate.hcl.string" $f.listenAddr }}
+{{- with .Values.pager.userEmail }}
+  user_email = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- include "pagergate.pager.common" . }}
+{{- range $f.users }}
+
+  user {{ include "pagergate.hcl.string" .email }} {
+{{- with get . "name" }}
+    name = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+  }
+{{- end }}
+{{- range $f.services }}
+
+  service {{ include "pagergate.hcl.string" .name }} {
+{{- with get . "id" }}
+    id = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+  }
+{{- end }}
+{{- range $f.onCalls }}
+
+  on_call {
+    user    = {{ include "pagergate.hcl.string" .user }}
+    service = {{ include "pagergate.hcl.string" .service }}
+{{- with get . "level" }}
+    level   = {{ int . }}
+{{- end }}
+  }
+{{- end }}
+}
+{{- end -}}
+
+{{- define "pagergate.pager.fake.env" -}}
+{{- end -}}
+
+{{- define "pagergate.pager.fake.validate" -}}
+{{- end -}}
