@@ -231,7 +231,7 @@ type actionTarget struct {
 
 // actionTarget maps an incident to its request, and proves the incident is
 // one pagergate opened for it (SPEC §6): known from a record (route cache,
-// or the request's plugin data), or in one of the request's notify services
+// or the request's record in Teleport), or in one of the request's notify services
 // with the request's incident_key. A key alone proves nothing: PagerDuty
 // dedups it per service only.
 func (p *Processor) actionTarget(ctx context.Context, incidentID string) (actionTarget, error) {
@@ -277,11 +277,10 @@ func (p *Processor) actionRequest(ctx context.Context, id string) (domain.Reques
 // openedFor returns the notify service the incident was opened in for the
 // request, or ErrForeignIncident.
 func (p *Processor) openedFor(ctx context.Context, req domain.Request, inc domain.Incident) (string, error) {
-	raw, err := p.tp.GetPluginData(ctx, req.ID)
+	rec, _, err := p.tp.LoadRecord(ctx, req.ID)
 	if err != nil && !errors.Is(err, ports.ErrNotFound) {
-		return "", fmt.Errorf("get plugin data: %w", err)
+		return "", fmt.Errorf("load record: %w", err)
 	}
-	rec, _ := domain.RecordFromPluginData(req.ID, raw) // the readable part is enough to look up
 	for _, in := range rec.Incidents {
 		if in.IncidentID == inc.ID {
 			return cmp.Or(in.ServiceID, inc.ServiceID), nil

@@ -4,8 +4,8 @@
 // (re)connect, and handle a pager action. It decides with domain and acts
 // through ports; it knows no vendor.
 //
-// Every side effect follows SPEC §7: the intent is recorded in Teleport
-// plugin data with compare-and-swap, the effect is done, the result is
-// recorded. A failed effect is retried with backoff until it succeeds or the
+// Every side effect follows SPEC §7: the intent is recorded in the
+// request's record in Teleport with compare-and-swap, the effect is done,
+// the result is recorded. A failed effect is retried with backoff until it succeeds or the
 // request ends.
 package app

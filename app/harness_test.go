@@ -2,7 +2,7 @@ package app
 
 import (
 	"context"
-	"maps"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -17,8 +17,8 @@ import (
 
 var now = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 
-// harness wires a Processor to gomock ports. Plugin data lives in a map so
-// compare-and-swap behaves like Teleport's.
+// harness wires a Processor to gomock ports. Records in Teleport live in a
+// map with a version each, so compare-and-swap behaves like Teleport's.
 type harness struct {
 	t   *testing.T
 	tp  *mocks.MockAccessRequests
@@ -27,69 +27,99 @@ type harness struct {
 	rec *memRecords
 	p   *Processor
 
-	mu    sync.Mutex
-	pd    map[string]map[string]string
-	pdGet map[string]int // plugin data reads by request
+	mu     sync.Mutex
+	stored map[string]storedRecord
+	loads  map[string]int // record reads by request
+	// afterLoad, when set, runs after a record was read and before the
+	// reader gets it: a peer's write there lands between our read and our
+	// write.
+	afterLoad func(id string)
+}
+
+// storedRecord is a record in Teleport and how often it was written.
+type storedRecord struct {
+	rec    domain.Record
+	writes int
+}
+
+func (s storedRecord) version() ports.Version {
+	if s.writes == 0 {
+		return ""
+	}
+	return ports.Version(fmt.Sprintf("v%d", s.writes))
 }
 
 func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	t.Helper()
 	ctrl := gomock.NewController(t)
 	h := &harness{t: t, tp: mocks.NewMockAccessRequests(ctrl), oc: mocks.NewMockOnCall(ctrl),
-		pg: mocks.NewMockPager(ctrl), rec: newMemRecords(), pd: map[string]map[string]string{}, pdGet: map[string]int{}}
+		pg: mocks.NewMockPager(ctrl), rec: newMemRecords(), stored: map[string]storedRecord{}, loads: map[string]int{}}
 	cfg := Config{Policy: domain.DefaultPolicy(), ReplicaID: "replica-a", Now: func() time.Time { return now },
 		RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond, Workers: 4}
 	if mutate != nil {
 		mutate(&cfg)
 	}
 	h.p = NewProcessor(cfg, h.tp, h.oc, h.pg, h.rec, h.rec, nil, zaptest.NewLogger(t))
-	h.tp.EXPECT().GetPluginData(gomock.Any(), gomock.Any()).DoAndReturn(h.getPD).AnyTimes()
+	h.tp.EXPECT().LoadRecord(gomock.Any(), gomock.Any()).DoAndReturn(h.load).AnyTimes()
 	return h
 }
 
-func (h *harness) getPD(_ context.Context, id string) (map[string]string, error) {
+func (h *harness) load(_ context.Context, id string) (domain.Record, ports.Version, error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.pdGet[id]++
-	return maps.Clone(h.pd[id]), nil
+	h.loads[id]++
+	s, ok := h.stored[id]
+	after := h.afterLoad
+	h.mu.Unlock()
+	if after != nil {
+		after(id)
+	}
+	if !ok {
+		return domain.Record{RequestID: id}, "", nil
+	}
+	return s.rec, s.version(), nil
 }
 
-// reads returns how often the plugin data of a request was read.
+// reads returns how often the record of a request was read.
 func (h *harness) reads(id string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.pdGet[id]
+	return h.loads[id]
 }
 
-func (h *harness) casPD(_ context.Context, id string, set, expect map[string]string) error {
+// cas writes the record if it is still at version at, as Teleport does.
+func (h *harness) cas(_ context.Context, id string, at ports.Version, rec domain.Record) (ports.Version, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !maps.Equal(h.pd[id], expect) {
-		return ports.ErrConflict
+	s := h.stored[id]
+	if s.version() != at {
+		return "", fmt.Errorf("update record of %s: %w", id, ports.ErrConflict)
 	}
-	h.pd[id] = maps.Clone(set)
-	return nil
+	s.rec, s.writes = rec, s.writes+1
+	h.stored[id] = s
+	return s.version(), nil
 }
 
-// allowCAS lets every UpdatePluginData go through the map.
+// allowCAS lets every UpdateRecord go through the map.
 func (h *harness) allowCAS() {
-	h.tp.EXPECT().UpdatePluginData(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(h.casPD).AnyTimes()
+	h.tp.EXPECT().UpdateRecord(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(h.cas).AnyTimes()
 }
 
 func (h *harness) record(id string) domain.Record {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	r, err := domain.RecordFromPluginData(id, h.pd[id])
-	if err != nil {
-		h.t.Fatalf("plugin data of %s: %v", id, err)
+	if s, ok := h.stored[id]; ok {
+		return s.rec
 	}
-	return r
+	return domain.Record{RequestID: id}
 }
 
+// setRecord writes a record as a peer would: a new version.
 func (h *harness) setRecord(r domain.Record) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.pd[r.RequestID] = r.PluginData()
+	s := h.stored[r.RequestID]
+	s.rec, s.writes = r, s.writes+1
+	h.stored[r.RequestID] = s
 }
 
 var (

@@ -62,7 +62,7 @@ func TestDeletedWhileDisconnectedIsResolvedAfterTheReconnect(t *testing.T) {
 		resolved.Add(1)
 		return nil
 	}).Times(1)
-	h.tp.EXPECT().UpdatePluginData(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+	h.tp.EXPECT().UpdateRecord(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
 	h.p.Start()
 	h.synced()
 	waitFor(t, func() bool { return resolved.Load() == 1 && h.p.Pending() == 0 })

@@ -73,9 +73,9 @@ type item struct {
 // errBusy: another replica holds a fresh intent on the request.
 var errBusy = errors.New("another replica is acting on the request")
 
-// errCASLost: a plugin-data compare-and-swap lost to another writer. It is
+// errCASLost: a record compare-and-swap lost to another writer. It is
 // the only error that re-plans at once (SPEC §8).
-var errCASLost = errors.New("plugin data changed by another writer")
+var errCASLost = errors.New("record changed by another writer")
 
 // NewProcessor returns a processor; Start runs its workers.
 func NewProcessor(cfg Config, tp ports.AccessRequests, oc ports.OnCall, pg ports.Pager,

@@ -19,11 +19,12 @@ import (
 // spinning.
 const maxPasses = 64
 
-// state is one request's record as loaded, with what CAS must expect.
+// state is one request's record as loaded, with the version its writes
+// are conditional on.
 type state struct {
-	rec  domain.Record
-	raw  map[string]string // plugin data as read; nil when absent
-	gone bool              // request deleted: no plugin data to write
+	rec     domain.Record
+	version ports.Version
+	gone    bool // request deleted: no record to write in Teleport
 }
 
 // handle walks one request through its effects until nothing is left, an
@@ -50,27 +51,18 @@ func (p *Processor) handle(ctx context.Context, req domain.Request) error {
 	return fmt.Errorf("request %s: no progress after %d passes", req.ID, maxPasses)
 }
 
-// load reads the request's record: Teleport plugin data when the request
+// load reads the request's record: the one kept in Teleport when the request
 // exists, else the local mirror, else the pager (incidents by key).
 func (p *Processor) load(ctx context.Context, req *domain.Request) (state, error) {
 	if req.State != domain.StateExpired {
-		raw, err := p.tp.GetPluginData(ctx, req.ID)
+		rec, version, err := p.tp.LoadRecord(ctx, req.ID)
 		switch {
 		case errors.Is(err, ports.ErrNotFound):
 			req.State = domain.StateExpired
 		case err != nil:
-			return state{}, fmt.Errorf("get plugin data: %w", err)
+			return state{}, fmt.Errorf("load record: %w", err)
 		default:
-			rec, err := domain.RecordFromPluginData(req.ID, raw)
-			if err != nil {
-				// Unreadable data must not stop the request's life; the
-				// readable parts are used and the rest is rewritten.
-				p.log.Warn("plugin data partly unreadable", zap.String("request_id", req.ID), zap.Error(err))
-			}
-			if len(raw) == 0 {
-				raw = nil
-			}
-			if req.State != domain.StatePending && !rec.Done() && strings.HasPrefix(rec.Intent.Effect, "open:") {
+			if req.State != domain.StatePending && !rec.Done() && rec.Intent.Effect.Kind == domain.EffectOpenIncident {
 				// An incident may have been opened and the process stopped
 				// before recording it; the request was resolved meanwhile, so
 				// Plan will not open again. Adopt what the pager holds under
@@ -80,7 +72,7 @@ func (p *Processor) load(ctx context.Context, req *domain.Request) (state, error
 				}
 			}
 			p.remember(rec)
-			return state{rec: rec, raw: raw}, nil
+			return state{rec: rec, version: version}, nil
 		}
 	}
 	rec, ok, err := p.records.GetRecord(ctx, req.ID)
@@ -118,21 +110,23 @@ func (p *Processor) perform(ctx context.Context, req domain.Request, st state, e
 	recovering := st.gone // a deleted request may have been handled by a peer
 	if !st.gone {
 		in := st.rec.Intent
-		if in.Effect != "" {
+		if !in.IsZero() {
 			if in.Owner != p.cfg.ReplicaID && now.Sub(in.At) < p.cfg.IntentLease {
 				return errBusy
 			}
 			// Ours from before a crash or a failed attempt, or a stale peer's:
 			// check before redoing.
-			recovering = in.Effect == eff.Key()
+			recovering = in.Effect == eff
 		}
 		claimed := st.rec
-		claimed.Intent = domain.Intent{Effect: eff.Key(), Owner: p.cfg.ReplicaID, At: now}
-		set := claimed.FullPluginData()
-		if err := p.tp.UpdatePluginData(ctx, req.ID, set, st.raw); err != nil {
+		claimed.Intent = domain.Intent{Effect: eff, Owner: p.cfg.ReplicaID, At: now}
+		// Conditional on the version the plan was made on: a peer's write
+		// since then makes this lose, and the request is planned again.
+		v, err := p.tp.UpdateRecord(ctx, req.ID, st.version, claimed)
+		if err != nil {
 			return fmt.Errorf("record intent: %w", casLost(err))
 		}
-		st.rec, st.raw = claimed, set
+		st.rec, st.version = claimed, v
 	}
 
 	var result domain.IncidentRef
@@ -153,7 +147,7 @@ func (p *Processor) perform(ctx context.Context, req domain.Request, st state, e
 
 	done := domain.Apply(st.rec, req, eff, result, p.cfg.Now())
 	if !st.gone {
-		if err := p.tp.UpdatePluginData(ctx, req.ID, done.FullPluginData(), st.raw); err != nil {
+		if _, err := p.tp.UpdateRecord(ctx, req.ID, st.version, done); err != nil {
 			if errors.Is(err, ports.ErrNotFound) {
 				// Deleted meanwhile: the effect happened; keep it locally.
 				p.mirror(ctx, done)
@@ -167,7 +161,7 @@ func (p *Processor) perform(ctx context.Context, req domain.Request, st state, e
 	return nil
 }
 
-// casLost marks a plugin-data conflict as a lost compare-and-swap; other
+// casLost marks a record conflict as a lost compare-and-swap; other
 // errors pass as they are.
 func casLost(err error) error {
 	if errors.Is(err, ports.ErrConflict) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 )
 
 var ctx = context.Background()
+
+var openAccessRequests = domain.Effect{Kind: domain.EffectOpenIncident, Service: "Access Requests"}
 
 func TestIncidentOpenedOnceWhenTheSameEventArrivesTwice(t *testing.T) {
 	h := newHarness(t, nil)
@@ -35,7 +38,7 @@ func TestIncidentOpenedOnceWhenTheSameEventArrivesTwice(t *testing.T) {
 		}
 	}
 	rec := h.record("r1")
-	if len(rec.Incidents) != 1 || rec.Incidents[0].IncidentID != "PI1" || !rec.ApprovalDone || rec.Intent.Effect != "" {
+	if len(rec.Incidents) != 1 || rec.Incidents[0].IncidentID != "PI1" || !rec.ApprovalDone || !rec.Intent.IsZero() {
 		t.Errorf("record = %+v", rec)
 	}
 	if local, ok, _ := h.rec.GetRecord(ctx, "r1"); !ok || len(local.Incidents) != 1 {
@@ -43,16 +46,21 @@ func TestIncidentOpenedOnceWhenTheSameEventArrivesTwice(t *testing.T) {
 	}
 }
 
+// The peer records its incident between our read and our intent write.
+// The intent write is conditional on the version the plan was made on, so
+// it loses and the request is planned again on the peer's record: no
+// second incident. A write at a version read after the peer's (a blind
+// write) would open one.
 func TestAnotherReplicaWinsTheCASSoNoSecondIncident(t *testing.T) {
 	h := newHarness(t, nil)
+	h.allowCAS()
 	req := notifyOnly("r1")
-	// The peer records its incident between our read and our intent write.
-	first := h.tp.EXPECT().UpdatePluginData(gomock.Any(), "r1", gomock.Any(), gomock.Any()).DoAndReturn(
-		func(ctx context.Context, id string, set, expect map[string]string) error {
+	var once sync.Once
+	h.afterLoad = func(string) {
+		once.Do(func() {
 			h.setRecord(domain.Record{RequestID: "r1", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI-PEER"}}})
-			return h.casPD(ctx, id, set, expect)
 		})
-	h.tp.EXPECT().UpdatePluginData(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(h.casPD).After(first.Call).AnyTimes()
+	}
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Times(0)
 
 	if err := h.p.handle(ctx, req); err != nil {
@@ -60,6 +68,32 @@ func TestAnotherReplicaWinsTheCASSoNoSecondIncident(t *testing.T) {
 	}
 	if rec := h.record("r1"); len(rec.Incidents) != 1 || rec.Incidents[0].IncidentID != "PI-PEER" {
 		t.Errorf("record = %+v, want the peer's incident only", rec)
+	}
+	if n := h.reads("r1"); n < 2 {
+		t.Errorf("record read %d times, want a new read after the lost write", n)
+	}
+}
+
+// A peer writes between our intent and our result (it took the request
+// over while our effect ran): the result write is conditional on the
+// intent's version, so it loses and the pass plans again on the peer's
+// record instead of overwriting it.
+func TestResultWriteLosesToAPeerWriteDuringTheEffect(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	peer := domain.Record{RequestID: "r1", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI-PEER"}}}
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil).Times(1)
+	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).DoAndReturn(
+		func(context.Context, domain.IncidentSpec) (domain.Incident, error) {
+			h.setRecord(peer)
+			return domain.Incident{ID: "PI1"}, nil
+		}).Times(1)
+
+	if err := h.p.handle(ctx, notifyOnly("r1")); err != nil {
+		t.Fatalf("handle() = %v", err)
+	}
+	if rec := h.record("r1"); len(rec.Incidents) != 1 || rec.Incidents[0].IncidentID != "PI-PEER" {
+		t.Errorf("record = %+v, want the peer's incident kept", rec)
 	}
 }
 
@@ -69,10 +103,10 @@ func TestAnotherReplicaWinsTheCASSoNoSecondIncident(t *testing.T) {
 func TestPagerConflictEndsThePassInsteadOfReplanning(t *testing.T) {
 	h := newHarness(t, nil)
 	writes := 0
-	h.tp.EXPECT().UpdatePluginData(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(
-		func(ctx context.Context, id string, set, expect map[string]string) error {
+	h.tp.EXPECT().UpdateRecord(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(
+		func(ctx context.Context, id string, at ports.Version, rec domain.Record) (ports.Version, error) {
 			writes++
-			return h.casPD(ctx, id, set, expect)
+			return h.cas(ctx, id, at, rec)
 		}).AnyTimes()
 	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil).Times(1)
 	conflict := fmt.Errorf("create incident: PagerDuty answered 409 Conflict: %w", ports.ErrConflict)
@@ -83,7 +117,7 @@ func TestPagerConflictEndsThePassInsteadOfReplanning(t *testing.T) {
 		t.Fatalf("handle() = %v, want the pager's conflict, not a lost CAS", err)
 	}
 	if writes != 1 {
-		t.Errorf("plugin data written %d times in one pass, want 1 (the intent)", writes)
+		t.Errorf("record written %d times in one pass, want 1 (the intent)", writes)
 	}
 }
 
@@ -105,8 +139,8 @@ func TestTeleportRequestConflictEndsThePass(t *testing.T) {
 
 func TestPeerHoldingAFreshIntentMakesUsWait(t *testing.T) {
 	h := newHarness(t, nil)
-	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: "open:Access Requests", Owner: "replica-b", At: now.Add(-time.Second)}})
-	h.tp.EXPECT().UpdatePluginData(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: openAccessRequests, Owner: "replica-b", At: now.Add(-time.Second)}})
+	h.tp.EXPECT().UpdateRecord(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Times(0)
 
 	if err := h.p.handle(ctx, notifyOnly("r1")); !errors.Is(err, errBusy) {
@@ -117,7 +151,7 @@ func TestPeerHoldingAFreshIntentMakesUsWait(t *testing.T) {
 func TestStalePeerIntentIsTakenOver(t *testing.T) {
 	h := newHarness(t, nil)
 	h.allowCAS()
-	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: "open:Access Requests", Owner: "replica-b", At: now.Add(-time.Hour)}})
+	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: openAccessRequests, Owner: "replica-b", At: now.Add(-time.Hour)}})
 	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil)
 
@@ -290,7 +324,7 @@ func TestCrashAfterNoteDoesNotPostItTwice(t *testing.T) {
 	// Our own intent survived a crash: the note may or may not be posted.
 	h.setRecord(domain.Record{RequestID: "r1", ApprovalDone: true,
 		Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}, {Service: "B", ServiceID: "PSB", IncidentID: "PI2"}},
-		Intent:    domain.Intent{Effect: "review:0", Owner: "replica-a", At: now.Add(-time.Second)}})
+		Intent:    domain.Intent{Effect: domain.Effect{Kind: domain.EffectNoteReview, Review: 0}, Owner: "replica-a", At: now.Add(-time.Second)}})
 	req := notifyOnly("r1")
 	req.Annotations["pagerduty_notify_service"] = []string{"Access Requests", "B"}
 	req.Reviews = []domain.Review{{Author: "bob", State: domain.StateApproved}}
@@ -300,7 +334,7 @@ func TestCrashAfterNoteDoesNotPostItTwice(t *testing.T) {
 	if err := h.p.handle(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	if rec := h.record("r1"); rec.ReviewsNoted != 1 || rec.Intent.Effect != "" {
+	if rec := h.record("r1"); rec.ReviewsNoted != 1 || !rec.Intent.IsZero() {
 		t.Errorf("record = %+v", rec)
 	}
 }
@@ -308,7 +342,7 @@ func TestCrashAfterNoteDoesNotPostItTwice(t *testing.T) {
 func TestDeletedRequestIsResolvedFromTheLocalRecord(t *testing.T) {
 	h := newHarness(t, nil)
 	h.rec.PutRecord(ctx, domain.Record{RequestID: "r1", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
-	h.tp.EXPECT().UpdatePluginData(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+	h.tp.EXPECT().UpdateRecord(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
 	h.pg.EXPECT().ListNotes(gomock.Any(), "PI1").Return(nil, nil)
 	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been expired")
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1")
@@ -429,7 +463,7 @@ func TestIncidentOpenedJustBeforeACrashIsResolvedWithTheRequest(t *testing.T) {
 	h.allowCAS()
 	// The incident was opened, then the process died before recording it;
 	// the request was approved before the next start.
-	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: "open:Access Requests", Owner: "replica-a", At: now.Add(-time.Minute)}})
+	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: openAccessRequests, Owner: "replica-a", At: now.Add(-time.Minute)}})
 	req := notifyOnly("r1")
 	req.State = domain.StateApproved
 	req.Reviews = []domain.Review{{Author: "bob", State: domain.StateApproved, Created: now}}

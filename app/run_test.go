@@ -141,7 +141,7 @@ func TestStopDeadlineCancelsEffects(t *testing.T) {
 	if err := h.p.Stop(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Stop() = %v, want the deadline error", err)
 	}
-	if rec := h.record("r1"); rec.Intent.Effect == "" {
+	if rec := h.record("r1"); rec.Intent.IsZero() {
 		t.Error("the interrupted effect's intent must stay recorded for the next start")
 	}
 }

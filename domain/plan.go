@@ -16,6 +16,10 @@ const (
 	EffectAutoApprove
 	EffectNoteReview
 	EffectResolve
+	// EffectUnknown is an effect this build cannot name, read from a record
+	// another version wrote. An intent holding it still holds its lease;
+	// Plan never returns it.
+	EffectUnknown
 )
 
 // Effect is the next thing to do for a request.
@@ -25,8 +29,9 @@ type Effect struct {
 	Review  int    // EffectNoteReview: index of the review
 }
 
-// Key names the effect in an Intent.
-func (e Effect) Key() string {
+// String names the effect ("open:<service>", "approve", "review:<n>",
+// "resolve"; "none" for EffectNone), as logs and stored intents show it.
+func (e Effect) String() string {
 	switch e.Kind {
 	case EffectOpenIncident:
 		return "open:" + e.Service
@@ -36,21 +41,18 @@ func (e Effect) Key() string {
 		return "review:" + strconv.Itoa(e.Review)
 	case EffectResolve:
 		return "resolve"
-	}
-	return ""
-}
-
-// String is Key, or "none".
-func (e Effect) String() string {
-	if k := e.Key(); k != "" {
-		return k
+	case EffectUnknown:
+		return "unknown"
 	}
 	return "none"
 }
 
-// ParseEffect reads an effect key written by Key.
+// ParseEffect reads an effect's name as String writes it: EffectNone for
+// "" or "none", EffectUnknown for a name it does not know.
 func ParseEffect(key string) Effect {
 	switch {
+	case key == "" || key == "none":
+		return Effect{}
 	case key == "approve":
 		return Effect{Kind: EffectAutoApprove}
 	case key == "resolve":
@@ -63,7 +65,7 @@ func ParseEffect(key string) Effect {
 			return Effect{Kind: EffectNoteReview, Review: n}
 		}
 	}
-	return Effect{}
+	return Effect{Kind: EffectUnknown}
 }
 
 // Plan returns the next effect for a request given what was already done.

@@ -35,6 +35,7 @@ import (
 
 	"github.com/pagergate/pagergate/adapters/boltstore"
 	"github.com/pagergate/pagergate/adapters/fakepd"
+	"github.com/pagergate/pagergate/adapters/teleport"
 	"github.com/pagergate/pagergate/domain"
 )
 
@@ -195,7 +196,7 @@ func waitUntil(t *testing.T, d *daemon, limit time.Duration, what string, cond f
 // and satisfies cond.
 func (e *env) settled(id string, cond func(map[string]string) bool) bool {
 	pd := e.pluginData(id)
-	return pd[domain.KeyIntent] == "" && cond(pd)
+	return pd[teleport.KeyIntent] == "" && cond(pd)
 }
 
 // waitAll waits until every request satisfies cond (see settled). A
@@ -245,13 +246,13 @@ func TestBenchCalls(t *testing.T) {
 		return e.createRequest(alice, []string{"editor"}, notify(svcTeleport), "bench")
 	}
 	notified := func(id string) bool {
-		return e.settled(id, func(pd map[string]string) bool { return pd[domain.KeyApproval] == "done" })
+		return e.settled(id, func(pd map[string]string) bool { return pd[teleport.KeyApproval] == "done" })
 	}
 	autoApproved := func() string {
 		return e.createRequest(carol, []string{"editor"}, annotations(notify(svcTeleport), approvalServices(svcTeleport)), "bench")
 	}
 	resolved := func(id string) bool {
-		return e.settled(id, func(pd map[string]string) bool { return pd[domain.KeyResolution] == "approved" })
+		return e.settled(id, func(pd map[string]string) bool { return pd[teleport.KeyResolution] == "approved" })
 	}
 	reviewed := func() string {
 		id := notifyOnly()
@@ -263,7 +264,7 @@ func TestBenchCalls(t *testing.T) {
 	}
 	reviewedDone := func(id string) bool {
 		return e.settled(id, func(pd map[string]string) bool {
-			return pd[domain.KeyResolution] == "approved" && pd[domain.KeyReviewsCount] == "1"
+			return pd[teleport.KeyResolution] == "approved" && pd[teleport.KeyReviewsCount] == "1"
 		})
 	}
 
@@ -421,7 +422,7 @@ func TestBenchBacklog(t *testing.T) {
 		t.Fatalf("backlog: %d incidents of %d: %v\n%s", len(e.pd.Incidents()), backlogRequests, err, tail(d.stderrText(), 30))
 	}
 	drained := time.Since(start)
-	e.waitAll(t, d, "every request settled", ids, func(pd map[string]string) bool { return pd[domain.KeyApproval] == "done" })
+	e.waitAll(t, d, "every request settled", ids, func(pd map[string]string) bool { return pd[teleport.KeyApproval] == "done" })
 
 	incs := e.pd.Incidents()
 	byKey := map[string]int{}
@@ -483,7 +484,7 @@ func TestBenchMemory(t *testing.T) {
 	cfg := benchConfig(e)
 	start := time.Now()
 	d := e.run(cfg, []string{"start", "-c", cfg})
-	e.waitAll(t, d, "every request settled", ids, func(pd map[string]string) bool { return pd[domain.KeyApproval] == "done" })
+	e.waitAll(t, d, "every request settled", ids, func(pd map[string]string) bool { return pd[teleport.KeyApproval] == "done" })
 	took := time.Since(start)
 	setup := fmt.Sprintf("%d pending requests at start without notify service (no PagerDuty calls), handled in %s", memoryRequests, took.Round(time.Millisecond))
 	mem := d.memory()
@@ -702,10 +703,10 @@ func TestBenchWebhook(t *testing.T) {
 	for range webhookApprovals {
 		ids = append(ids, e.createRequest(alice, []string{"editor"}, notify(svcTeleport), "webhook bench"))
 	}
-	e.waitAll(t, d, "incidents of the webhook requests", ids, func(pd map[string]string) bool { return pd[domain.KeyApproval] == "done" })
+	e.waitAll(t, d, "incidents of the webhook requests", ids, func(pd map[string]string) bool { return pd[teleport.KeyApproval] == "done" })
 	tmpls := make([]v3Template, 0, len(ids))
 	for _, id := range ids {
-		tmpls = append(tmpls, newV3Template(t, e, e.pluginData(id)[domain.KeyIncidentID], carol, "/approve bench"))
+		tmpls = append(tmpls, newV3Template(t, e, e.pluginData(id)[teleport.KeyIncidentID], carol, "/approve bench"))
 	}
 	base := fmt.Sprintf("%d clients, keep-alive TLS 1.2 on loopback, signed v3 incident.annotated; approvers on_call (carol); set_state mode; rate_limit %d/min; load generator and both fakes share the 2 cores with the daemon", webhookClients, pdRateLimit)
 
@@ -733,7 +734,7 @@ func TestBenchWebhook(t *testing.T) {
 		}
 	}
 	note("webhook_approved_requests", fmt.Sprintf("%d approved, %d deliveries answered 200", len(approved), res.statuses[http.StatusOK]))
-	e.waitAll(t, d, "approved requests resolved", approved, func(pd map[string]string) bool { return pd[domain.KeyResolution] == "approved" })
+	e.waitAll(t, d, "approved requests resolved", approved, func(pd map[string]string) bool { return pd[teleport.KeyResolution] == "approved" })
 
 	// 2. Verified deliveries on requests no longer pending.
 	e.pd.ResetCalls()

@@ -15,6 +15,7 @@ import (
 	time "time"
 
 	domain "github.com/pagergate/pagergate/domain"
+	ports "github.com/pagergate/pagergate/ports"
 	gomock "go.uber.org/mock/gomock"
 )
 
@@ -40,45 +41,6 @@ func NewMockAccessRequests(ctrl *gomock.Controller) *MockAccessRequests {
 // EXPECT returns an object that allows the caller to indicate expected use.
 func (m *MockAccessRequests) EXPECT() *MockAccessRequestsMockRecorder {
 	return m.recorder
-}
-
-// GetPluginData mocks base method.
-func (m *MockAccessRequests) GetPluginData(ctx context.Context, id string) (map[string]string, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "GetPluginData", ctx, id)
-	ret0, _ := ret[0].(map[string]string)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// GetPluginData indicates an expected call of GetPluginData.
-func (mr *MockAccessRequestsMockRecorder) GetPluginData(ctx, id any) *MockAccessRequestsGetPluginDataCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetPluginData", reflect.TypeOf((*MockAccessRequests)(nil).GetPluginData), ctx, id)
-	return &MockAccessRequestsGetPluginDataCall{Call: call}
-}
-
-// MockAccessRequestsGetPluginDataCall wrap *gomock.Call
-type MockAccessRequestsGetPluginDataCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockAccessRequestsGetPluginDataCall) Return(arg0 map[string]string, arg1 error) *MockAccessRequestsGetPluginDataCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockAccessRequestsGetPluginDataCall) Do(f func(context.Context, string) (map[string]string, error)) *MockAccessRequestsGetPluginDataCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAccessRequestsGetPluginDataCall) DoAndReturn(f func(context.Context, string) (map[string]string, error)) *MockAccessRequestsGetPluginDataCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
 }
 
 // GetRequest mocks base method.
@@ -198,6 +160,46 @@ func (c *MockAccessRequestsListRequestsCall) DoAndReturn(f func(context.Context)
 	return c
 }
 
+// LoadRecord mocks base method.
+func (m *MockAccessRequests) LoadRecord(ctx context.Context, id string) (domain.Record, ports.Version, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "LoadRecord", ctx, id)
+	ret0, _ := ret[0].(domain.Record)
+	ret1, _ := ret[1].(ports.Version)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
+}
+
+// LoadRecord indicates an expected call of LoadRecord.
+func (mr *MockAccessRequestsMockRecorder) LoadRecord(ctx, id any) *MockAccessRequestsLoadRecordCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "LoadRecord", reflect.TypeOf((*MockAccessRequests)(nil).LoadRecord), ctx, id)
+	return &MockAccessRequestsLoadRecordCall{Call: call}
+}
+
+// MockAccessRequestsLoadRecordCall wrap *gomock.Call
+type MockAccessRequestsLoadRecordCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockAccessRequestsLoadRecordCall) Return(arg0 domain.Record, arg1 ports.Version, arg2 error) *MockAccessRequestsLoadRecordCall {
+	c.Call = c.Call.Return(arg0, arg1, arg2)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockAccessRequestsLoadRecordCall) Do(f func(context.Context, string) (domain.Record, ports.Version, error)) *MockAccessRequestsLoadRecordCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockAccessRequestsLoadRecordCall) DoAndReturn(f func(context.Context, string) (domain.Record, ports.Version, error)) *MockAccessRequestsLoadRecordCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Ping mocks base method.
 func (m *MockAccessRequests) Ping(ctx context.Context) (domain.Cluster, error) {
 	m.ctrl.T.Helper()
@@ -275,40 +277,41 @@ func (c *MockAccessRequestsResolveCall) DoAndReturn(f func(context.Context, doma
 	return c
 }
 
-// UpdatePluginData mocks base method.
-func (m *MockAccessRequests) UpdatePluginData(ctx context.Context, id string, set, expect map[string]string) error {
+// UpdateRecord mocks base method.
+func (m *MockAccessRequests) UpdateRecord(ctx context.Context, id string, at ports.Version, rec domain.Record) (ports.Version, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "UpdatePluginData", ctx, id, set, expect)
-	ret0, _ := ret[0].(error)
-	return ret0
+	ret := m.ctrl.Call(m, "UpdateRecord", ctx, id, at, rec)
+	ret0, _ := ret[0].(ports.Version)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
 }
 
-// UpdatePluginData indicates an expected call of UpdatePluginData.
-func (mr *MockAccessRequestsMockRecorder) UpdatePluginData(ctx, id, set, expect any) *MockAccessRequestsUpdatePluginDataCall {
+// UpdateRecord indicates an expected call of UpdateRecord.
+func (mr *MockAccessRequestsMockRecorder) UpdateRecord(ctx, id, at, rec any) *MockAccessRequestsUpdateRecordCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UpdatePluginData", reflect.TypeOf((*MockAccessRequests)(nil).UpdatePluginData), ctx, id, set, expect)
-	return &MockAccessRequestsUpdatePluginDataCall{Call: call}
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UpdateRecord", reflect.TypeOf((*MockAccessRequests)(nil).UpdateRecord), ctx, id, at, rec)
+	return &MockAccessRequestsUpdateRecordCall{Call: call}
 }
 
-// MockAccessRequestsUpdatePluginDataCall wrap *gomock.Call
-type MockAccessRequestsUpdatePluginDataCall struct {
+// MockAccessRequestsUpdateRecordCall wrap *gomock.Call
+type MockAccessRequestsUpdateRecordCall struct {
 	*gomock.Call
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockAccessRequestsUpdatePluginDataCall) Return(arg0 error) *MockAccessRequestsUpdatePluginDataCall {
-	c.Call = c.Call.Return(arg0)
+func (c *MockAccessRequestsUpdateRecordCall) Return(arg0 ports.Version, arg1 error) *MockAccessRequestsUpdateRecordCall {
+	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAccessRequestsUpdatePluginDataCall) Do(f func(context.Context, string, map[string]string, map[string]string) error) *MockAccessRequestsUpdatePluginDataCall {
+func (c *MockAccessRequestsUpdateRecordCall) Do(f func(context.Context, string, ports.Version, domain.Record) (ports.Version, error)) *MockAccessRequestsUpdateRecordCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAccessRequestsUpdatePluginDataCall) DoAndReturn(f func(context.Context, string, map[string]string, map[string]string) error) *MockAccessRequestsUpdatePluginDataCall {
+func (c *MockAccessRequestsUpdateRecordCall) DoAndReturn(f func(context.Context, string, ports.Version, domain.Record) (ports.Version, error)) *MockAccessRequestsUpdateRecordCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

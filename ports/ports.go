@@ -23,13 +23,22 @@ type AccessRequests interface {
 	// state (v.Mode). ErrAlreadyReviewed, ErrAlreadyResolved,
 	// *PermissionError are the expected failures.
 	Resolve(ctx context.Context, v domain.Verdict) error
-	// GetPluginData returns the plugin data of a request (empty when none);
+	// LoadRecord returns the request's cluster-wide record and its version;
+	// a record holding only RequestID, at the zero Version, when none is
+	// stored. ErrNotFound when the request is gone. Parts the adapter
+	// cannot read are left zero (the next write replaces them).
+	LoadRecord(ctx context.Context, id string) (domain.Record, Version, error)
+	// UpdateRecord replaces the request's record with rec if it is still at
+	// version at (compare-and-swap over the whole record) and returns the
+	// new version. ErrConflict when another writer changed it since;
 	// ErrNotFound when the request is gone.
-	GetPluginData(ctx context.Context, id string) (map[string]string, error)
-	// UpdatePluginData replaces the plugin data if it still equals expect
-	// (compare-and-swap; nil expect = absent). ErrConflict when it does not.
-	UpdatePluginData(ctx context.Context, id string, set, expect map[string]string) error
+	UpdateRecord(ctx context.Context, id string, at Version, rec domain.Record) (Version, error)
 }
+
+// Version names the stored state of a request's record, as LoadRecord read
+// it or UpdateRecord wrote it. It is opaque to the core: only the adapter
+// that returned it reads it. The zero Version means no record is stored.
+type Version string
 
 // Watcher streams Teleport access request events.
 type Watcher interface {

@@ -67,7 +67,7 @@ func fromRecord(r domain.Record) storedRecord {
 		sr.Incidents = append(sr.Incidents, storedIncident(in))
 	}
 	if r.Intent != (domain.Intent{}) {
-		sr.Intent = &storedIntent{Effect: r.Intent.Effect, Owner: r.Intent.Owner, At: utc(r.Intent.At)}
+		sr.Intent = &storedIntent{Effect: r.Intent.Effect.String(), Owner: r.Intent.Owner, At: utc(r.Intent.At)}
 	}
 	return sr
 }
@@ -93,7 +93,7 @@ func (sr storedRecord) record() domain.Record {
 		r.Incidents = append(r.Incidents, domain.IncidentRef(in))
 	}
 	if sr.Intent != nil {
-		r.Intent = domain.Intent{Effect: sr.Intent.Effect, Owner: sr.Intent.Owner, At: utc(sr.Intent.At)}
+		r.Intent = domain.Intent{Effect: domain.ParseEffect(sr.Intent.Effect), Owner: sr.Intent.Owner, At: utc(sr.Intent.At)}
 	}
 	return r
 }

@@ -210,9 +210,9 @@ func (c *Client) setState(ctx context.Context, v domain.Verdict, state types.Req
 	return translate(ctx, err, what, PermUpdate)
 }
 
-// GetPluginData returns the plugin's data on a request (empty when none);
+// getPluginData returns the plugin's data on a request (empty when none);
 // ports.ErrNotFound when the request is gone.
-func (c *Client) GetPluginData(ctx context.Context, id string) (map[string]string, error) {
+func (c *Client) getPluginData(ctx context.Context, id string) (map[string]string, error) {
 	api, err := c.conn("get plugin data of " + id)
 	if err != nil {
 		return nil, err
@@ -240,12 +240,12 @@ func (c *Client) GetPluginData(ctx context.Context, id string) (map[string]strin
 	return map[string]string{}, nil
 }
 
-// UpdatePluginData replaces the plugin's data with set if it still equals
+// updatePluginData replaces the plugin's data with set if it still equals
 // expect (nil: no data). Teleport updates keys one by one and checks only
 // the keys named in the expectation, so the update names every key of
 // either map: keys only in expect are deleted, keys only in set must be
 // absent. ports.ErrConflict when another writer changed them first.
-func (c *Client) UpdatePluginData(ctx context.Context, id string, set, expect map[string]string) error {
+func (c *Client) updatePluginData(ctx context.Context, id string, set, expect map[string]string) error {
 	params := types.PluginDataUpdateParams{
 		Kind:     types.KindAccessRequest,
 		Resource: id,

@@ -55,64 +55,85 @@ func TestGetRequestAndListPending(t *testing.T) {
 	}
 }
 
-func TestPluginDataCompareAndSwap(t *testing.T) {
+// A record write is conditional on the version it was planned on: any
+// change a peer made since (to a key the record sets or not, or a key only
+// the reference plugin writes) makes it lose, and every write replaces the
+// whole record.
+func TestRecordCompareAndSwap(t *testing.T) {
 	srv := newServer(t, teleporttest.Options{})
 	a := newClient(t, srv, "replica-a", teleporttest.AllPerms)
 	b := newClient(t, srv, "replica-b", teleporttest.AllPerms)
 	ctx := ctxT(t)
 	id := mustCreate(t, srv, "alice", []string{"dev"})
 
-	got, err := a.GetPluginData(ctx, id)
-	if err != nil || len(got) != 0 {
-		t.Fatalf("GetPluginData(untouched) = %v, %v; want empty, nil", got, err)
+	got, v0, err := a.LoadRecord(ctx, id)
+	if err != nil || v0 != "" || got.RequestID != id || len(got.Incidents) != 0 {
+		t.Fatalf("LoadRecord(untouched) = %+v, %q, %v; want an empty record at the zero version", got, v0, err)
 	}
-	if err := a.UpdatePluginData(ctx, id, map[string]string{"incident_id": "P1", "user": "alice"}, nil); err != nil {
+	first := domain.Record{RequestID: id, User: "alice", Incidents: []domain.IncidentRef{{Service: "Ops", ServiceID: "PS1", IncidentID: "P1"}}}
+	v1, err := a.UpdateRecord(ctx, id, v0, first)
+	if err != nil {
 		t.Fatalf("first write: %v", err)
 	}
-	// b still believes there is no data.
-	if err := b.UpdatePluginData(ctx, id, map[string]string{"incident_id": "P2"}, nil); !errors.Is(err, ports.ErrConflict) {
-		t.Fatalf("stale write from nothing = %v, want ErrConflict", err)
+	// b planned on the empty record.
+	if _, err := b.UpdateRecord(ctx, id, v0, domain.Record{RequestID: id, ApprovalDone: true}); !errors.Is(err, ports.ErrConflict) {
+		t.Fatalf("write planned on nothing = %v, want ErrConflict", err)
 	}
-	cur, err := b.GetPluginData(ctx, id)
-	if err != nil {
-		t.Fatal(err)
+	cur, vb, err := b.LoadRecord(ctx, id)
+	if err != nil || vb != v1 {
+		t.Fatalf("LoadRecord() = %q, %v; want the version the write returned %q", vb, err, v1)
 	}
-	want := map[string]string{"incident_id": "P1", "user": "alice"}
-	if d := cmp.Diff(want, cur); d != "" {
-		t.Fatalf("data after conflict (-want +got):\n%s", d)
+	if d := cmp.Diff(first, cur); d != "" {
+		t.Fatalf("record after the conflict (-want +got):\n%s", d)
 	}
 	// Full replacement: "user" is dropped.
-	next := map[string]string{"incident_id": "P1", "resolution": "approved"}
-	if err := b.UpdatePluginData(ctx, id, next, cur); err != nil {
-		t.Fatalf("write with fresh expectation: %v", err)
+	next := cur
+	next.User, next.Resolution = "", domain.StateApproved
+	if _, err := b.UpdateRecord(ctx, id, vb, next); err != nil {
+		t.Fatalf("write at the current version: %v", err)
 	}
-	if d := cmp.Diff(next, srv.PluginData(id)); d != "" {
+	want := map[string]string{KeyIncidentID: "P1", KeyServiceID: "PS1", KeyIncidents: "Ops|PS1|P1", KeyResolution: "approved"}
+	if d := cmp.Diff(want, srv.PluginData(id)); d != "" {
 		t.Errorf("stored data (-want +got):\n%s", d)
 	}
-	// a's view is stale now.
-	if err := a.UpdatePluginData(ctx, id, map[string]string{"incident_id": "P3"}, want); !errors.Is(err, ports.ErrConflict) {
-		t.Errorf("stale write = %v, want ErrConflict", err)
+	// a's version is stale now.
+	if _, err := a.UpdateRecord(ctx, id, v1, first); !errors.Is(err, ports.ErrConflict) {
+		t.Errorf("write at a stale version = %v, want ErrConflict", err)
 	}
-	// Another writer adds a key a does not know about: a write from a's
-	// expectation that names that key fails.
-	if err := srv.SetPluginData(id, map[string]string{"incident_id": "P1", "resolution": "approved", "reviews_count": "1"}); err != nil {
-		t.Fatal(err)
+	// A peer adds a key the record does not set (the reference plugin's
+	// count), or one pagergate does not know: a write at the version read
+	// before it loses.
+	_, vc, _ := a.LoadRecord(ctx, id)
+	for _, peer := range []map[string]string{
+		{KeyIncidentID: "P1", KeyServiceID: "PS1", KeyIncidents: "Ops|PS1|P1", KeyResolution: "approved", KeyReviewsCount: "1"},
+		{KeyIncidentID: "P1", KeyServiceID: "PS1", KeyIncidents: "Ops|PS1|P1", KeyResolution: "approved", "other_key": "x"},
+	} {
+		if err := srv.SetPluginData(id, peer); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.UpdateRecord(ctx, id, vc, next); !errors.Is(err, ports.ErrConflict) {
+			t.Errorf("write over the peer's %v = %v, want ErrConflict", peer, err)
+		}
+		_, vc, _ = a.LoadRecord(ctx, id)
 	}
-	if err := a.UpdatePluginData(ctx, id, map[string]string{"reviews_count": "2"}, next); !errors.Is(err, ports.ErrConflict) {
-		t.Errorf("write over an unseen key = %v, want ErrConflict", err)
+	if _, err := a.UpdateRecord(ctx, id, vc, next); err != nil {
+		t.Errorf("write at the version read after the peer: %v", err)
 	}
-	if n := srv.Counts().UpdatePluginData; n != 5 {
-		t.Errorf("UpdatePluginData calls = %d, want 5", n)
+	if got := srv.PluginData(id); got["other_key"] != "" || got[KeyReviewsCount] != "" {
+		t.Errorf("a write must replace every key it was planned on: %v", got)
+	}
+	if _, err := a.UpdateRecord(ctx, id, "not a version", next); err == nil {
+		t.Error("write at a version no load returned succeeded")
 	}
 
 	if err := srv.Delete(id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.GetPluginData(ctx, id); !errors.Is(err, ports.ErrNotFound) {
-		t.Errorf("GetPluginData(deleted) = %v, want ErrNotFound", err)
+	if _, _, err := a.LoadRecord(ctx, id); !errors.Is(err, ports.ErrNotFound) {
+		t.Errorf("LoadRecord(deleted) = %v, want ErrNotFound", err)
 	}
-	if err := a.UpdatePluginData(ctx, id, map[string]string{"x": "y"}, nil); !errors.Is(err, ports.ErrNotFound) {
-		t.Errorf("UpdatePluginData(deleted) = %v, want ErrNotFound", err)
+	if _, err := a.UpdateRecord(ctx, id, "", first); !errors.Is(err, ports.ErrNotFound) {
+		t.Errorf("UpdateRecord(deleted) = %v, want ErrNotFound", err)
 	}
 }
 
@@ -209,8 +230,8 @@ func TestMissingPermissions(t *testing.T) {
 	}{
 		{"set_state", c.Resolve(ctx, domain.Verdict{RequestID: id, State: domain.StateApproved, Mode: domain.ModeSetState}), PermUpdate},
 		{"review", c.Resolve(ctx, domain.Verdict{RequestID: id, State: domain.StateApproved, Mode: domain.ModeReview}), PermReview},
-		{"get plugin data", func() error { _, err := c.GetPluginData(ctx, id); return err }(), PermPluginData},
-		{"update plugin data", c.UpdatePluginData(ctx, id, map[string]string{"a": "b"}, nil), PermPluginUpdate},
+		{"load record", func() error { _, _, err := c.LoadRecord(ctx, id); return err }(), PermPluginData},
+		{"update record", func() error { _, err := c.UpdateRecord(ctx, id, "", domain.Record{User: "b"}); return err }(), PermPluginUpdate},
 	}
 	for _, tc := range cases {
 		var pe *ports.PermissionError

@@ -50,8 +50,8 @@ func TestWatchConnectsWhenTeleportComesUp(t *testing.T) {
 	}
 	t.Cleanup(func() { c.Close() })
 	c.Start()
-	if _, err := c.GetPluginData(ctxT(t), before); !errors.Is(err, ports.ErrUnavailable) {
-		t.Errorf("GetPluginData before connecting = %v, want ErrUnavailable", err)
+	if _, _, err := c.LoadRecord(ctxT(t), before); !errors.Is(err, ports.ErrUnavailable) {
+		t.Errorf("LoadRecord before connecting = %v, want ErrUnavailable", err)
 	}
 	if !errors.Is(c.Ready(), ErrNotConnected) {
 		t.Errorf("Ready() before connecting = %v, want ErrNotConnected", c.Ready())

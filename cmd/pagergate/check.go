@@ -141,7 +141,7 @@ func (c *checker) teleport(ctx context.Context, cfg *config.Config) {
 	c.line("teleport list requests", err, fmt.Sprintf("%d pending", len(pending)))
 	// Plugin data of a request that cannot exist: "not found" means the
 	// permission check passed.
-	_, err = tp.GetPluginData(ctx, "00000000-0000-0000-0000-000000000000")
+	_, _, err = tp.LoadRecord(ctx, "00000000-0000-0000-0000-000000000000")
 	if errors.Is(err, ports.ErrNotFound) {
 		err = nil
 	}

@@ -121,7 +121,7 @@ func fullRecord(id string) domain.Record {
 		Resolution:    domain.StateApproved,
 		ResolveReason: "approved by bob: \"looks fine\"",
 		Intent: domain.Intent{
-			Effect: "resolve:PSVC1",
+			Effect: domain.Effect{Kind: domain.EffectOpenIncident, Service: "Teleport Access | Requests; prod %7C"},
 			Owner:  "replica-7f3a",
 			At:     time.Date(2025, time.January, 2, 3, 5, 0, 1, time.UTC),
 		},

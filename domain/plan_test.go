@@ -1,0 +1,72 @@
+package domain
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestPlan(t *testing.T) {
+	p := DefaultPolicy()
+	ann := map[string][]string{"pagerduty_notify_service": {"A", "B"}}
+	pend := pending("alice@example.com", []string{"db"}, ann)
+	withRev := pend
+	withRev.Reviews = []Review{{Author: "bob", State: StateApproved}, {Author: "carol", State: StateApproved}}
+	approved := withRev
+	approved.State = StateApproved
+	inc := []IncidentRef{{Service: "a", IncidentID: "1"}, {Service: "B", IncidentID: "2"}}
+	tests := []struct {
+		name string
+		req  Request
+		rec  Record
+		want Effect
+	}{
+		{"first incident", pend, Record{}, Effect{Kind: EffectOpenIncident, Service: "A"}},
+		{"second incident (case-insensitive match)", pend, Record{Incidents: inc[:1]}, Effect{Kind: EffectOpenIncident, Service: "B"}},
+		{"then approval", pend, Record{Incidents: inc}, Effect{Kind: EffectAutoApprove}},
+		{"then nothing", pend, Record{Incidents: inc, ApprovalDone: true}, Effect{}},
+		{"reviews in order", withRev, Record{Incidents: inc, ApprovalDone: true, ReviewsNoted: 1}, Effect{Kind: EffectNoteReview, Review: 1}},
+		{"reviews before resolution", approved, Record{Incidents: inc, ApprovalDone: true}, Effect{Kind: EffectNoteReview, Review: 0}},
+		{"resolution", approved, Record{Incidents: inc, ReviewsNoted: 2}, Effect{Kind: EffectResolve}},
+		{"resolved request opens nothing", approved, Record{}, Effect{Kind: EffectResolve}},
+		{"done", approved, Record{Incidents: inc, Resolution: StateApproved}, Effect{}},
+		{"no incidents: no review notes", func() Request { r := withRev; r.Annotations = nil; return r }(), Record{ApprovalDone: true}, Effect{}},
+	}
+	for _, tt := range tests {
+		if got := p.Plan(tt.req, tt.rec); got != tt.want {
+			t.Errorf("%s: Plan() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestEffectKeysAndApply(t *testing.T) {
+	for _, e := range []Effect{{}, {Kind: EffectOpenIncident, Service: "My Svc"}, {Kind: EffectAutoApprove}, {Kind: EffectNoteReview, Review: 3}, {Kind: EffectResolve}} {
+		if got := ParseEffect(e.String()); got != e {
+			t.Errorf("ParseEffect(%q) = %v", e.String(), got)
+		}
+	}
+	if (Effect{}).String() != "none" || ParseEffect("") != (Effect{}) {
+		t.Error("empty effect misread")
+	}
+	for _, name := range []string{"review:x", "review:-1", "escalate"} {
+		if got := ParseEffect(name); got.Kind != EffectUnknown {
+			t.Errorf("ParseEffect(%q) = %v, want an unknown effect (it still holds its lease)", name, got)
+		}
+	}
+	req := pending("alice@example.com", []string{"db"}, nil)
+	rec := Apply(Record{Intent: Intent{Effect: Effect{Kind: EffectResolve}, Owner: "x"}}, req, Effect{Kind: EffectOpenIncident, Service: "A"}, IncidentRef{Service: "A", IncidentID: "1"}, t0)
+	rec = Apply(rec, req, Effect{Kind: EffectOpenIncident, Service: "A"}, IncidentRef{Service: "A", IncidentID: "2"}, t0)
+	rec = Apply(rec, req, Effect{Kind: EffectAutoApprove}, IncidentRef{}, t0)
+	rec = Apply(rec, req, Effect{Kind: EffectNoteReview, Review: 0}, IncidentRef{}, t0)
+	req.State, req.ResolveReason = StateDenied, "nope"
+	rec = Apply(rec, req, Effect{Kind: EffectResolve}, IncidentRef{}, t0)
+	want := Record{RequestID: "req-1", User: "alice@example.com", Roles: []string{"db"}, Created: t0,
+		Incidents: []IncidentRef{{Service: "A", IncidentID: "1"}}, ApprovalDone: true, ReviewsNoted: 1,
+		Resolution: StateDenied, ResolveReason: "nope", Updated: t0}
+	if diff := cmp.Diff(want, rec); diff != "" {
+		t.Errorf("Apply() diff:\n%s", diff)
+	}
+	if !(OnCall{}).ActiveAt(t0) {
+		t.Error("permanent on-call entry must be active")
+	}
+}
