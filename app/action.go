@@ -43,7 +43,7 @@ func (p *Processor) HandleAction(ctx context.Context, a domain.Action) (domain.O
 		return 0, fmt.Errorf("%w: replay store: %w", ports.ErrUnavailable, err)
 	}
 	if fresh == nil {
-		p.metrics.Count("actions", "replayed")
+		p.metrics.Action(ports.ActionReplayed)
 		log.Info("delivery replayed; ignored", zap.String("outcome", "replayed"))
 		return domain.OutcomeReplayed, nil
 	}
@@ -92,15 +92,15 @@ func (p *Processor) report(ctx context.Context, a domain.Action, out domain.Outc
 	status, final := domain.ActionStatus(out, err)
 	switch {
 	case !final:
-		p.metrics.Count("actions", "failed") // the webhook logs it with its answer
+		p.metrics.Action(ports.ActionFailed) // the webhook logs it with its answer
 		return
 	case err == nil:
 		if out == domain.OutcomeIgnored {
-			p.metrics.Count("actions", status)
+			p.metrics.Action(ports.ActionResult(status))
 		}
 		return // done and replayed are counted, and all are logged, where they happen
 	}
-	p.metrics.Count("actions", status)
+	p.metrics.Action(ports.ActionResult(status))
 	log.Info("pager action changed nothing", zap.String("decision", "refuse"), zap.String("outcome", status),
 		zap.String("reason", err.Error()))
 	if a.IncidentID == "" || errors.Is(err, errNoIncident) {
@@ -213,7 +213,7 @@ func (p *Processor) applyAction(ctx context.Context, a domain.Action, req domain
 	default:
 		return 0, email, fmt.Errorf("submit %s: %w", v.State.Word(), err)
 	}
-	p.metrics.Count("actions", a.Verb.String())
+	p.metrics.Action(ports.ActionDone(a.Verb))
 	log.Info("pager action applied", zap.String("decision", a.Verb.String()), zap.String("outcome", "done"),
 		zap.String("reason", v.Reason), zap.String("approval_mode", string(v.Mode)))
 	return domain.OutcomeDone, email, nil

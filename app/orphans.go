@@ -214,7 +214,7 @@ func (p *Processor) resolveOrphan(ctx context.Context, log *zap.Logger, o orphan
 		log.Warn("local record not saved for the orphan scan", zap.Error(err))
 		return false
 	}
-	p.metrics.Count("incidents", "orphaned")
+	p.metrics.Incident(ports.IncidentOrphaned)
 	log.Info("open incident of a deleted request found; resolving it", zap.Int("incidents", len(o.incidents)))
 	p.Submit(domain.Request{ID: o.requestID, State: domain.StateExpired})
 	return true

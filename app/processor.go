@@ -81,7 +81,7 @@ var errCASLost = errors.New("record changed by another writer")
 func NewProcessor(cfg Config, tp ports.AccessRequests, oc ports.OnCall, pg ports.Pager,
 	records ports.Records, dedup ports.DedupStore, m ports.Metrics, log *zap.Logger) *Processor {
 	if m == nil {
-		m = nopMetrics{}
+		m = discard{}
 	}
 	p := &Processor{
 		cfg: cfg.withDefaults(), tp: tp, oc: oc, pg: pg, records: records, dedup: dedup,
@@ -173,7 +173,7 @@ func (p *Processor) Submit(r domain.Request) {
 func (p *Processor) enqueueLocked(id string, it *item) {
 	it.running = true
 	p.queue = append(p.queue, id)
-	p.metrics.Gauge("queue_depth", float64(len(p.queue)))
+	p.metrics.QueueDepth(len(p.queue))
 	p.signal()
 }
 
@@ -208,7 +208,7 @@ func (p *Processor) next() (string, domain.Request, bool) {
 			}
 			req := p.items[id].req
 			p.active++
-			p.metrics.Gauge("queue_depth", float64(len(p.queue)))
+			p.metrics.QueueDepth(len(p.queue))
 			more := len(p.queue) > 0
 			p.mu.Unlock()
 			if more {
@@ -263,7 +263,7 @@ func (p *Processor) finish(id string, err error) {
 	if errors.Is(err, errBusy) {
 		wait = p.cfg.RetryMin + rand.N(p.cfg.RetryMin+1)
 	} else {
-		p.metrics.Count("effect_retries", "scheduled")
+		p.metrics.EffectRetry()
 		p.log.Warn("request effect failed; will retry", zap.String("request_id", id),
 			zap.Int("attempt", it.attempt), zap.Duration("retry_in", wait), zap.Error(err))
 	}
@@ -290,8 +290,3 @@ func (p *Processor) backoff(attempt int) time.Duration {
 	d = min(d, p.cfg.RetryMax)
 	return d/2 + rand.N(d/2+1)
 }
-
-type nopMetrics struct{}
-
-func (nopMetrics) Count(string, ...string) {}
-func (nopMetrics) Gauge(string, float64)   {}

@@ -41,7 +41,7 @@ func (p *Processor) handle(ctx context.Context, req domain.Request) error {
 		}
 		err = p.perform(ctx, req, st, eff)
 		if errors.Is(err, errCASLost) {
-			p.metrics.Count("plugin_data_conflicts", eff.String())
+			p.metrics.RecordConflict(eff)
 			continue
 		}
 		if err != nil {
@@ -239,7 +239,7 @@ func (p *Processor) openIncident(ctx context.Context, req domain.Request, servic
 	svc, err := p.oc.FindService(ctx, service)
 	if err != nil {
 		if errors.Is(err, ports.ErrNotFound) {
-			p.metrics.Count("incidents", "unknown_service")
+			p.metrics.Incident(ports.IncidentUnknownService)
 		}
 		return domain.IncidentRef{}, fmt.Errorf("find notify service %q: %w", service, err)
 	}
@@ -247,10 +247,10 @@ func (p *Processor) openIncident(ctx context.Context, req domain.Request, servic
 	spec := domain.NewIncidentSpec(req, p.Cluster(), svc.ID, p.cfg.Incident)
 	inc, err := p.pg.EnsureIncident(ctx, spec)
 	if err != nil {
-		p.metrics.Count("incidents", "failed")
+		p.metrics.Incident(ports.IncidentFailed)
 		return domain.IncidentRef{}, fmt.Errorf("open incident in %q: %w", service, err)
 	}
-	p.metrics.Count("incidents", "opened")
+	p.metrics.Incident(ports.IncidentOpened)
 	p.log.Info("incident opened", zap.String("request_id", req.ID), zap.String("requester", req.User),
 		zap.Strings("roles", req.Roles), zap.String("pd_service", svc.Name), zap.String("pd_incident_id", inc.ID),
 		zap.String("decision", "notify"))
@@ -279,7 +279,7 @@ func (p *Processor) provision(ctx context.Context, svc domain.Service) {
 func (p *Processor) autoApprove(ctx context.Context, req domain.Request, rec domain.Record, recovering bool) error {
 	log := p.log.With(zap.String("request_id", req.ID), zap.String("requester", req.User))
 	skip := func(why error) error {
-		p.metrics.Count("approvals", "skipped")
+		p.metrics.Approval(ports.ApprovalSkipped)
 		log.Debug("auto-approval skipped", zap.String("decision", "skip"), zap.String("reason", why.Error()))
 		return nil
 	}
@@ -293,7 +293,7 @@ func (p *Processor) autoApprove(ctx context.Context, req domain.Request, rec dom
 		return skip(domain.ErrNoPagerUser)
 	}
 	if err != nil {
-		p.metrics.Count("approvals", "lookup_failed")
+		p.metrics.Approval(ports.ApprovalLookupFailed)
 		return fmt.Errorf("find pager user: %w", err)
 	}
 	var svcs []domain.Service
@@ -301,12 +301,12 @@ func (p *Processor) autoApprove(ctx context.Context, req domain.Request, rec dom
 	for _, name := range cand.Services {
 		s, err := p.oc.FindService(ctx, name)
 		if errors.Is(err, ports.ErrNotFound) {
-			p.metrics.Count("approvals", "unknown_service")
+			p.metrics.Approval(ports.ApprovalUnknownService)
 			log.Warn("approval service not found", zap.String("pd_service", name))
 			continue
 		}
 		if err != nil {
-			p.metrics.Count("approvals", "lookup_failed")
+			p.metrics.Approval(ports.ApprovalLookupFailed)
 			return fmt.Errorf("find approval service %q: %w", name, err)
 		}
 		svcs = append(svcs, s)
@@ -319,7 +319,7 @@ func (p *Processor) autoApprove(ctx context.Context, req domain.Request, rec dom
 	}
 	facts := domain.OnCallFacts{User: user, Services: svcs, Now: p.cfg.Now()}
 	if facts.OnCalls, err = p.oc.OnCallsNow(ctx, user.ID, policies); err != nil {
-		p.metrics.Count("approvals", "lookup_failed")
+		p.metrics.Approval(ports.ApprovalLookupFailed)
 		return fmt.Errorf("on-calls of %s: %w", cand.Email, err)
 	}
 	if p.cfg.Policy.RequireActiveIncident {
@@ -328,7 +328,7 @@ func (p *Processor) autoApprove(ctx context.Context, req domain.Request, rec dom
 			ids[i] = s.ID
 		}
 		if facts.Incidents, err = p.oc.ActiveIncidents(ctx, user.ID, ids); err != nil {
-			p.metrics.Count("approvals", "lookup_failed")
+			p.metrics.Approval(ports.ApprovalLookupFailed)
 			return fmt.Errorf("active incidents of %s: %w", cand.Email, err)
 		}
 	}
@@ -336,7 +336,7 @@ func (p *Processor) autoApprove(ctx context.Context, req domain.Request, rec dom
 	if err != nil {
 		p.log.Info("request left for humans", zap.String("request_id", req.ID), zap.String("requester", req.User),
 			zap.String("pd_user_email", cand.Email), zap.String("decision", "skip"), zap.String("reason", err.Error()))
-		p.metrics.Count("approvals", "not_on_call")
+		p.metrics.Approval(ports.ApprovalNotOnCall)
 		return nil
 	}
 	v := domain.Verdict{RequestID: req.ID, State: domain.StateApproved, Mode: p.Mode(),
@@ -346,10 +346,10 @@ func (p *Processor) autoApprove(ctx context.Context, req domain.Request, rec dom
 	case errors.Is(err, ports.ErrAlreadyReviewed), errors.Is(err, ports.ErrAlreadyResolved):
 		log.Info("approval already submitted or request resolved", zap.Error(err))
 	default:
-		p.metrics.Count("approvals", "failed")
+		p.metrics.Approval(ports.ApprovalFailed)
 		return fmt.Errorf("approve: %w", err)
 	}
-	p.metrics.Count("approvals", "approved")
+	p.metrics.Approval(ports.ApprovalApproved)
 	log.Info("request auto-approved", zap.String("decision", "approve"), zap.String("reason", appr.Reason),
 		zap.String("approval_mode", string(v.Mode)))
 	return p.noteAll(ctx, rec, domain.ApprovalNote(appr), domain.ApprovalMarker, recovering)
@@ -363,7 +363,7 @@ func (p *Processor) noteReview(ctx context.Context, req domain.Request, rec doma
 	if err := p.noteAll(ctx, rec, domain.ReviewNote(n, rv), domain.ReviewMarker(n), recovering); err != nil {
 		return err
 	}
-	p.metrics.Count("notes", "review")
+	p.metrics.ReviewNoted()
 	p.log.Info("review noted", zap.String("request_id", req.ID), zap.String("reviewer", rv.Author),
 		zap.String("review_state", rv.State.String()))
 	return nil
@@ -380,7 +380,7 @@ func (p *Processor) resolve(ctx context.Context, req domain.Request, rec domain.
 			errs = append(errs, fmt.Errorf("resolve incident %s: %w", in.IncidentID, err))
 			continue
 		}
-		p.metrics.Count("incidents", "resolved")
+		p.metrics.Incident(ports.IncidentResolved)
 		p.log.Info("incident resolved", zap.String("request_id", req.ID), zap.String("request_state", req.State.String()),
 			zap.String("pd_incident_id", in.IncidentID), zap.String("decision", "resolve"))
 	}

@@ -46,7 +46,7 @@ func (p *Processor) Run(ctx context.Context, w ports.Watcher) error {
 			p.Dispatch(ctx, ev)
 		case err := <-werr:
 			p.connected.Store(false)
-			p.metrics.Gauge("watcher_connected", 0)
+			p.metrics.WatcherConnected(false)
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -59,30 +59,30 @@ func (p *Processor) Run(ctx context.Context, w ports.Watcher) error {
 func (p *Processor) Dispatch(ctx context.Context, ev domain.Event) {
 	switch ev.Kind {
 	case domain.EventPut:
-		p.metrics.Count("events", "put")
+		p.metrics.Event(ev.Kind)
 		p.log.Debug("request event", zap.String("request_id", ev.Request.ID),
 			zap.String("request_state", ev.Request.State.String()))
 		p.Submit(ev.Request)
 	case domain.EventDelete:
-		p.metrics.Count("events", "delete")
+		p.metrics.Event(ev.Kind)
 		p.log.Debug("request deleted", zap.String("request_id", ev.RequestID))
 		p.Submit(domain.Request{ID: ev.RequestID, State: domain.StateExpired})
 	case domain.EventSynced:
-		p.metrics.Count("events", "synced")
+		p.metrics.Event(ev.Kind)
 		if ev.Cluster != (domain.Cluster{}) && ev.Cluster != p.Cluster() {
 			p.SetCluster(ev.Cluster)
 			p.log.Info("teleport cluster", zap.String("cluster", ev.Cluster.Name),
 				zap.String("approval_mode", string(p.Mode())))
 		}
 		p.connected.Store(true)
-		p.metrics.Gauge("watcher_connected", 1)
+		p.metrics.WatcherConnected(true)
 		p.reconcile(ctx, ev.Pending)
 	case domain.EventDisconnected:
-		p.metrics.Count("events", "disconnected")
+		p.metrics.Event(ev.Kind)
 		p.connected.Store(false)
 		p.reconciled.Store(false)
 		p.lastDisconnect.Store(&ev.Err)
-		p.metrics.Gauge("watcher_connected", 0)
+		p.metrics.WatcherConnected(false)
 		p.log.Warn("teleport watcher disconnected", zap.Error(ev.Err))
 	}
 }

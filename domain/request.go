@@ -102,6 +102,21 @@ const (
 	EventDisconnected
 )
 
+// String names the kind: put, delete, synced or disconnected.
+func (k EventKind) String() string {
+	switch k {
+	case EventPut:
+		return "put"
+	case EventDelete:
+		return "delete"
+	case EventSynced:
+		return "synced"
+	case EventDisconnected:
+		return "disconnected"
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
 // Event is one notification from the Teleport watcher.
 type Event struct {
 	Kind      EventKind

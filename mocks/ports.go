@@ -1479,79 +1479,434 @@ func (m *MockMetrics) EXPECT() *MockMetricsMockRecorder {
 	return m.recorder
 }
 
-// Count mocks base method.
-func (m *MockMetrics) Count(name string, labels ...string) {
+// Action mocks base method.
+func (m *MockMetrics) Action(o ports.ActionOutcome) {
 	m.ctrl.T.Helper()
-	varargs := []any{name}
-	for _, a := range labels {
-		varargs = append(varargs, a)
-	}
-	m.ctrl.Call(m, "Count", varargs...)
+	m.ctrl.Call(m, "Action", o)
 }
 
-// Count indicates an expected call of Count.
-func (mr *MockMetricsMockRecorder) Count(name any, labels ...any) *MockMetricsCountCall {
+// Action indicates an expected call of Action.
+func (mr *MockMetricsMockRecorder) Action(o any) *MockMetricsActionCall {
 	mr.mock.ctrl.T.Helper()
-	varargs := append([]any{name}, labels...)
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Count", reflect.TypeOf((*MockMetrics)(nil).Count), varargs...)
-	return &MockMetricsCountCall{Call: call}
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Action", reflect.TypeOf((*MockMetrics)(nil).Action), o)
+	return &MockMetricsActionCall{Call: call}
 }
 
-// MockMetricsCountCall wrap *gomock.Call
-type MockMetricsCountCall struct {
+// MockMetricsActionCall wrap *gomock.Call
+type MockMetricsActionCall struct {
 	*gomock.Call
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockMetricsCountCall) Return() *MockMetricsCountCall {
+func (c *MockMetricsActionCall) Return() *MockMetricsActionCall {
 	c.Call = c.Call.Return()
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockMetricsCountCall) Do(f func(string, ...string)) *MockMetricsCountCall {
+func (c *MockMetricsActionCall) Do(f func(ports.ActionOutcome)) *MockMetricsActionCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockMetricsCountCall) DoAndReturn(f func(string, ...string)) *MockMetricsCountCall {
+func (c *MockMetricsActionCall) DoAndReturn(f func(ports.ActionOutcome)) *MockMetricsActionCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
-// Gauge mocks base method.
-func (m *MockMetrics) Gauge(name string, value float64) {
+// Approval mocks base method.
+func (m *MockMetrics) Approval(o ports.ApprovalOutcome) {
 	m.ctrl.T.Helper()
-	m.ctrl.Call(m, "Gauge", name, value)
+	m.ctrl.Call(m, "Approval", o)
 }
 
-// Gauge indicates an expected call of Gauge.
-func (mr *MockMetricsMockRecorder) Gauge(name, value any) *MockMetricsGaugeCall {
+// Approval indicates an expected call of Approval.
+func (mr *MockMetricsMockRecorder) Approval(o any) *MockMetricsApprovalCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Gauge", reflect.TypeOf((*MockMetrics)(nil).Gauge), name, value)
-	return &MockMetricsGaugeCall{Call: call}
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Approval", reflect.TypeOf((*MockMetrics)(nil).Approval), o)
+	return &MockMetricsApprovalCall{Call: call}
 }
 
-// MockMetricsGaugeCall wrap *gomock.Call
-type MockMetricsGaugeCall struct {
+// MockMetricsApprovalCall wrap *gomock.Call
+type MockMetricsApprovalCall struct {
 	*gomock.Call
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockMetricsGaugeCall) Return() *MockMetricsGaugeCall {
+func (c *MockMetricsApprovalCall) Return() *MockMetricsApprovalCall {
 	c.Call = c.Call.Return()
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockMetricsGaugeCall) Do(f func(string, float64)) *MockMetricsGaugeCall {
+func (c *MockMetricsApprovalCall) Do(f func(ports.ApprovalOutcome)) *MockMetricsApprovalCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockMetricsGaugeCall) DoAndReturn(f func(string, float64)) *MockMetricsGaugeCall {
+func (c *MockMetricsApprovalCall) DoAndReturn(f func(ports.ApprovalOutcome)) *MockMetricsApprovalCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// EffectRetry mocks base method.
+func (m *MockMetrics) EffectRetry() {
+	m.ctrl.T.Helper()
+	m.ctrl.Call(m, "EffectRetry")
+}
+
+// EffectRetry indicates an expected call of EffectRetry.
+func (mr *MockMetricsMockRecorder) EffectRetry() *MockMetricsEffectRetryCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "EffectRetry", reflect.TypeOf((*MockMetrics)(nil).EffectRetry))
+	return &MockMetricsEffectRetryCall{Call: call}
+}
+
+// MockMetricsEffectRetryCall wrap *gomock.Call
+type MockMetricsEffectRetryCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMetricsEffectRetryCall) Return() *MockMetricsEffectRetryCall {
+	c.Call = c.Call.Return()
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMetricsEffectRetryCall) Do(f func()) *MockMetricsEffectRetryCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMetricsEffectRetryCall) DoAndReturn(f func()) *MockMetricsEffectRetryCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// Event mocks base method.
+func (m *MockMetrics) Event(kind domain.EventKind) {
+	m.ctrl.T.Helper()
+	m.ctrl.Call(m, "Event", kind)
+}
+
+// Event indicates an expected call of Event.
+func (mr *MockMetricsMockRecorder) Event(kind any) *MockMetricsEventCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Event", reflect.TypeOf((*MockMetrics)(nil).Event), kind)
+	return &MockMetricsEventCall{Call: call}
+}
+
+// MockMetricsEventCall wrap *gomock.Call
+type MockMetricsEventCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMetricsEventCall) Return() *MockMetricsEventCall {
+	c.Call = c.Call.Return()
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMetricsEventCall) Do(f func(domain.EventKind)) *MockMetricsEventCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMetricsEventCall) DoAndReturn(f func(domain.EventKind)) *MockMetricsEventCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// Incident mocks base method.
+func (m *MockMetrics) Incident(o ports.IncidentOutcome) {
+	m.ctrl.T.Helper()
+	m.ctrl.Call(m, "Incident", o)
+}
+
+// Incident indicates an expected call of Incident.
+func (mr *MockMetricsMockRecorder) Incident(o any) *MockMetricsIncidentCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Incident", reflect.TypeOf((*MockMetrics)(nil).Incident), o)
+	return &MockMetricsIncidentCall{Call: call}
+}
+
+// MockMetricsIncidentCall wrap *gomock.Call
+type MockMetricsIncidentCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMetricsIncidentCall) Return() *MockMetricsIncidentCall {
+	c.Call = c.Call.Return()
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMetricsIncidentCall) Do(f func(ports.IncidentOutcome)) *MockMetricsIncidentCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMetricsIncidentCall) DoAndReturn(f func(ports.IncidentOutcome)) *MockMetricsIncidentCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// PagerCall mocks base method.
+func (m *MockMetrics) PagerCall(endpoint, code string, took time.Duration) {
+	m.ctrl.T.Helper()
+	m.ctrl.Call(m, "PagerCall", endpoint, code, took)
+}
+
+// PagerCall indicates an expected call of PagerCall.
+func (mr *MockMetricsMockRecorder) PagerCall(endpoint, code, took any) *MockMetricsPagerCallCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "PagerCall", reflect.TypeOf((*MockMetrics)(nil).PagerCall), endpoint, code, took)
+	return &MockMetricsPagerCallCall{Call: call}
+}
+
+// MockMetricsPagerCallCall wrap *gomock.Call
+type MockMetricsPagerCallCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMetricsPagerCallCall) Return() *MockMetricsPagerCallCall {
+	c.Call = c.Call.Return()
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMetricsPagerCallCall) Do(f func(string, string, time.Duration)) *MockMetricsPagerCallCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMetricsPagerCallCall) DoAndReturn(f func(string, string, time.Duration)) *MockMetricsPagerCallCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// PagerRetry mocks base method.
+func (m *MockMetrics) PagerRetry(endpoint, code string) {
+	m.ctrl.T.Helper()
+	m.ctrl.Call(m, "PagerRetry", endpoint, code)
+}
+
+// PagerRetry indicates an expected call of PagerRetry.
+func (mr *MockMetricsMockRecorder) PagerRetry(endpoint, code any) *MockMetricsPagerRetryCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "PagerRetry", reflect.TypeOf((*MockMetrics)(nil).PagerRetry), endpoint, code)
+	return &MockMetricsPagerRetryCall{Call: call}
+}
+
+// MockMetricsPagerRetryCall wrap *gomock.Call
+type MockMetricsPagerRetryCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMetricsPagerRetryCall) Return() *MockMetricsPagerRetryCall {
+	c.Call = c.Call.Return()
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMetricsPagerRetryCall) Do(f func(string, string)) *MockMetricsPagerRetryCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMetricsPagerRetryCall) DoAndReturn(f func(string, string)) *MockMetricsPagerRetryCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// QueueDepth mocks base method.
+func (m *MockMetrics) QueueDepth(n int) {
+	m.ctrl.T.Helper()
+	m.ctrl.Call(m, "QueueDepth", n)
+}
+
+// QueueDepth indicates an expected call of QueueDepth.
+func (mr *MockMetricsMockRecorder) QueueDepth(n any) *MockMetricsQueueDepthCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "QueueDepth", reflect.TypeOf((*MockMetrics)(nil).QueueDepth), n)
+	return &MockMetricsQueueDepthCall{Call: call}
+}
+
+// MockMetricsQueueDepthCall wrap *gomock.Call
+type MockMetricsQueueDepthCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMetricsQueueDepthCall) Return() *MockMetricsQueueDepthCall {
+	c.Call = c.Call.Return()
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMetricsQueueDepthCall) Do(f func(int)) *MockMetricsQueueDepthCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMetricsQueueDepthCall) DoAndReturn(f func(int)) *MockMetricsQueueDepthCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// RecordConflict mocks base method.
+func (m *MockMetrics) RecordConflict(e domain.Effect) {
+	m.ctrl.T.Helper()
+	m.ctrl.Call(m, "RecordConflict", e)
+}
+
+// RecordConflict indicates an expected call of RecordConflict.
+func (mr *MockMetricsMockRecorder) RecordConflict(e any) *MockMetricsRecordConflictCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "RecordConflict", reflect.TypeOf((*MockMetrics)(nil).RecordConflict), e)
+	return &MockMetricsRecordConflictCall{Call: call}
+}
+
+// MockMetricsRecordConflictCall wrap *gomock.Call
+type MockMetricsRecordConflictCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMetricsRecordConflictCall) Return() *MockMetricsRecordConflictCall {
+	c.Call = c.Call.Return()
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMetricsRecordConflictCall) Do(f func(domain.Effect)) *MockMetricsRecordConflictCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMetricsRecordConflictCall) DoAndReturn(f func(domain.Effect)) *MockMetricsRecordConflictCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ReviewNoted mocks base method.
+func (m *MockMetrics) ReviewNoted() {
+	m.ctrl.T.Helper()
+	m.ctrl.Call(m, "ReviewNoted")
+}
+
+// ReviewNoted indicates an expected call of ReviewNoted.
+func (mr *MockMetricsMockRecorder) ReviewNoted() *MockMetricsReviewNotedCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ReviewNoted", reflect.TypeOf((*MockMetrics)(nil).ReviewNoted))
+	return &MockMetricsReviewNotedCall{Call: call}
+}
+
+// MockMetricsReviewNotedCall wrap *gomock.Call
+type MockMetricsReviewNotedCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMetricsReviewNotedCall) Return() *MockMetricsReviewNotedCall {
+	c.Call = c.Call.Return()
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMetricsReviewNotedCall) Do(f func()) *MockMetricsReviewNotedCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMetricsReviewNotedCall) DoAndReturn(f func()) *MockMetricsReviewNotedCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// WatcherConnected mocks base method.
+func (m *MockMetrics) WatcherConnected(up bool) {
+	m.ctrl.T.Helper()
+	m.ctrl.Call(m, "WatcherConnected", up)
+}
+
+// WatcherConnected indicates an expected call of WatcherConnected.
+func (mr *MockMetricsMockRecorder) WatcherConnected(up any) *MockMetricsWatcherConnectedCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "WatcherConnected", reflect.TypeOf((*MockMetrics)(nil).WatcherConnected), up)
+	return &MockMetricsWatcherConnectedCall{Call: call}
+}
+
+// MockMetricsWatcherConnectedCall wrap *gomock.Call
+type MockMetricsWatcherConnectedCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMetricsWatcherConnectedCall) Return() *MockMetricsWatcherConnectedCall {
+	c.Call = c.Call.Return()
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMetricsWatcherConnectedCall) Do(f func(bool)) *MockMetricsWatcherConnectedCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMetricsWatcherConnectedCall) DoAndReturn(f func(bool)) *MockMetricsWatcherConnectedCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// WebhookRequest mocks base method.
+func (m *MockMetrics) WebhookRequest(route string, code int) {
+	m.ctrl.T.Helper()
+	m.ctrl.Call(m, "WebhookRequest", route, code)
+}
+
+// WebhookRequest indicates an expected call of WebhookRequest.
+func (mr *MockMetricsMockRecorder) WebhookRequest(route, code any) *MockMetricsWebhookRequestCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "WebhookRequest", reflect.TypeOf((*MockMetrics)(nil).WebhookRequest), route, code)
+	return &MockMetricsWebhookRequestCall{Call: call}
+}
+
+// MockMetricsWebhookRequestCall wrap *gomock.Call
+type MockMetricsWebhookRequestCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMetricsWebhookRequestCall) Return() *MockMetricsWebhookRequestCall {
+	c.Call = c.Call.Return()
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMetricsWebhookRequestCall) Do(f func(string, int)) *MockMetricsWebhookRequestCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMetricsWebhookRequestCall) DoAndReturn(f func(string, int)) *MockMetricsWebhookRequestCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

@@ -128,15 +128,6 @@ type Actions interface {
 	HandleAction(ctx context.Context, a domain.Action) (domain.Outcome, error)
 }
 
-// Metrics receives counters and gauges from the core.
-type Metrics interface {
-	// Count adds one to a counter with label values, e.g.
-	// Count("incidents", "created").
-	Count(name string, labels ...string)
-	// Gauge sets a gauge.
-	Gauge(name string, value float64)
-}
-
 // Readiness reports whether a component is ready to serve.
 type Readiness interface {
 	// Ready returns nil when ready, else why not.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,49 +16,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/ports"
 )
 
-// Known metrics and their label names. A Count of an unknown name, or with
-// the wrong number of labels, goes to pagergate_unknown_metric_total so a
-// mistake shows instead of panicking.
-var counters = map[string][]string{
-	"events":                {"kind"},
-	"incidents":             {"outcome"},
-	"approvals":             {"outcome"},
-	"notes":                 {"kind"},
-	"actions":               {"outcome"},
-	"effect_retries":        {"reason"},
-	"plugin_data_conflicts": {"effect"},
-	"pager_calls":           {"endpoint", "code"},
-	"pager_retries":         {"endpoint", "code"},
-	"webhook_requests":      {"route", "code"},
-}
-
-var gauges = []string{"queue_depth", "watcher_connected"}
-
-var help = map[string]string{
-	"events":                "Teleport watcher events by kind.",
-	"incidents":             "Incidents opened, resolved or failed.",
-	"approvals":             "Auto-approval decisions by outcome.",
-	"notes":                 "Incident notes posted by kind.",
-	"actions":               "Pager actions (webhook) by outcome.",
-	"effect_retries":        "Side effects scheduled for retry.",
-	"plugin_data_conflicts": "Compare-and-swap conflicts on Teleport plugin data.",
-	"pager_calls":           "Pager API calls by endpoint and HTTP status.",
-	"pager_retries":         "Pager API calls retried, by endpoint and the status that caused it.",
-	"webhook_requests":      "Webhook requests by route and HTTP status.",
-	"queue_depth":           "Requests waiting for a worker.",
-	"watcher_connected":     "1 while the Teleport watcher is connected.",
-}
-
 // Registry implements ports.Metrics on a Prometheus registry.
 type Registry struct {
-	reg      *prometheus.Registry
-	counters map[string]*prometheus.CounterVec
-	gauges   map[string]prometheus.Gauge
-	latency  *prometheus.HistogramVec
-	unknown  prometheus.Counter
+	reg *prometheus.Registry
+
+	events, incidents, approvals, notes, actions *prometheus.CounterVec
+	effectRetries, conflicts                     *prometheus.CounterVec
+	pagerCalls, pagerRetries, webhookRequests    *prometheus.CounterVec
+	queueDepth, watcherConnected                 prometheus.Gauge
+	pagerLatency                                 *prometheus.HistogramVec
+	// unknown counts label values this build does not know (a bug).
+	unknown prometheus.Counter
 }
 
 var _ ports.Metrics = (*Registry)(nil)
@@ -65,48 +38,100 @@ var _ ports.Metrics = (*Registry)(nil)
 // NewRegistry returns a registry with every pagergate metric and the Go
 // runtime and process collectors.
 func NewRegistry() *Registry {
-	r := &Registry{reg: prometheus.NewRegistry(), counters: map[string]*prometheus.CounterVec{}, gauges: map[string]prometheus.Gauge{}}
+	r := &Registry{reg: prometheus.NewRegistry()}
 	r.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for name, labels := range counters {
-		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pagergate", Name: name + "_total", Help: help[name]}, labels)
-		r.reg.MustRegister(c)
-		r.counters[name] = c
-	}
-	for _, name := range gauges {
-		g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pagergate", Name: name, Help: help[name]})
-		r.reg.MustRegister(g)
-		r.gauges[name] = g
-	}
-	r.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pagergate", Name: "pager_call_seconds",
+	r.events = r.counter("events", "Teleport watcher events by kind.", "kind")
+	r.incidents = r.counter("incidents", "Incidents opened, resolved or failed.", "outcome")
+	r.approvals = r.counter("approvals", "Auto-approval decisions by outcome.", "outcome")
+	r.notes = r.counter("notes", "Incident notes posted by kind.", "kind")
+	r.actions = r.counter("actions", "Pager actions (webhook) by outcome.", "outcome")
+	r.effectRetries = r.counter("effect_retries", "Side effects scheduled for retry.", "reason")
+	r.conflicts = r.counter("plugin_data_conflicts", "Compare-and-swap conflicts on Teleport plugin data.", "effect")
+	r.pagerCalls = r.counter("pager_calls", "Pager API calls by endpoint and HTTP status.", "endpoint", "code")
+	r.pagerRetries = r.counter("pager_retries", "Pager API calls retried, by endpoint and the status that caused it.", "endpoint", "code")
+	r.webhookRequests = r.counter("webhook_requests", "Webhook requests by route and HTTP status.", "route", "code")
+	r.queueDepth = r.gauge("queue_depth", "Requests waiting for a worker.")
+	r.watcherConnected = r.gauge("watcher_connected", "1 while the Teleport watcher is connected.")
+	r.pagerLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pagergate", Name: "pager_call_seconds",
 		Help: "Pager API call latency by endpoint.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}, []string{"endpoint"})
 	r.unknown = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "pagergate", Name: "unknown_metric_total",
-		Help: "Counts of metric names or label sets this build does not know (a bug)."})
-	r.reg.MustRegister(r.latency, r.unknown)
+		Help: "Counts of metric label values this build does not know (a bug)."})
+	r.reg.MustRegister(r.pagerLatency, r.unknown)
 	return r
 }
 
-// Count implements ports.Metrics.
-func (r *Registry) Count(name string, labels ...string) {
-	c, ok := r.counters[name]
-	if !ok || len(labels) != len(counters[name]) {
+func (r *Registry) counter(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pagergate", Name: name + "_total", Help: help}, labels)
+	r.reg.MustRegister(c)
+	return c
+}
+
+func (r *Registry) gauge(name, help string) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pagergate", Name: name, Help: help})
+	r.reg.MustRegister(g)
+	return g
+}
+
+// known counts with the label value, or counts the value as unknown.
+func (r *Registry) known(c *prometheus.CounterVec, value string, ok bool) {
+	if !ok || value == "" {
 		r.unknown.Inc()
 		return
 	}
-	c.WithLabelValues(labels...).Inc()
+	c.WithLabelValues(value).Inc()
 }
 
-// Gauge implements ports.Metrics.
-func (r *Registry) Gauge(name string, v float64) {
-	if g, ok := r.gauges[name]; ok {
-		g.Set(v)
-		return
+// Event implements ports.Metrics.
+func (r *Registry) Event(kind domain.EventKind) {
+	r.known(r.events, kind.String(), kind >= domain.EventPut && kind <= domain.EventDisconnected)
+}
+
+// Incident implements ports.Metrics.
+func (r *Registry) Incident(o ports.IncidentOutcome) { r.known(r.incidents, string(o), true) }
+
+// Approval implements ports.Metrics.
+func (r *Registry) Approval(o ports.ApprovalOutcome) { r.known(r.approvals, string(o), true) }
+
+// ReviewNoted implements ports.Metrics.
+func (r *Registry) ReviewNoted() { r.notes.WithLabelValues("review").Inc() }
+
+// Action implements ports.Metrics.
+func (r *Registry) Action(o ports.ActionOutcome) { r.known(r.actions, string(o), true) }
+
+// EffectRetry implements ports.Metrics.
+func (r *Registry) EffectRetry() { r.effectRetries.WithLabelValues("scheduled").Inc() }
+
+// RecordConflict implements ports.Metrics.
+func (r *Registry) RecordConflict(e domain.Effect) {
+	r.known(r.conflicts, e.String(), e.Kind != domain.EffectNone)
+}
+
+// QueueDepth implements ports.Metrics.
+func (r *Registry) QueueDepth(n int) { r.queueDepth.Set(float64(n)) }
+
+// WatcherConnected implements ports.Metrics.
+func (r *Registry) WatcherConnected(up bool) {
+	v := 0.0
+	if up {
+		v = 1
 	}
-	r.unknown.Inc()
+	r.watcherConnected.Set(v)
 }
 
-// Observe records the latency of a pager call.
-func (r *Registry) Observe(endpoint string, d time.Duration) {
-	r.latency.WithLabelValues(endpoint).Observe(d.Seconds())
+// PagerCall implements ports.Metrics.
+func (r *Registry) PagerCall(endpoint, code string, took time.Duration) {
+	r.pagerLatency.WithLabelValues(endpoint).Observe(took.Seconds())
+	r.pagerCalls.WithLabelValues(endpoint, code).Inc()
+}
+
+// PagerRetry implements ports.Metrics.
+func (r *Registry) PagerRetry(endpoint, code string) {
+	r.pagerRetries.WithLabelValues(endpoint, code).Inc()
+}
+
+// WebhookRequest implements ports.Metrics.
+func (r *Registry) WebhookRequest(route string, code int) {
+	r.webhookRequests.WithLabelValues(route, strconv.Itoa(code)).Inc()
 }
 
 // Handler serves the Prometheus text format.

@@ -11,6 +11,9 @@ import (
 
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/pagergate/pagergate/domain"
+	"github.com/pagergate/pagergate/ports"
 )
 
 type readiness struct{ err error }
@@ -31,14 +34,19 @@ func get(t *testing.T, url string) (int, string) {
 func TestServerServesMetricsAndHealth(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	reg := NewRegistry()
-	reg.Count("incidents", "opened")
-	reg.Count("incidents", "opened")
-	reg.Count("pager_calls", "POST /incidents", "201")
-	reg.Count("no_such_metric", "x")
-	reg.Count("incidents") // wrong label count
-	reg.Gauge("queue_depth", 7)
-	reg.Observe("POST /incidents", 30*time.Millisecond)
-	reg.Gauge("nope", 1)
+	reg.Incident(ports.IncidentOpened)
+	reg.Incident(ports.IncidentOpened)
+	reg.PagerCall("POST /incidents", "201", 30*time.Millisecond)
+	reg.Event(domain.EventSynced)
+	reg.Action(ports.ActionDone(domain.VerbApprove))
+	reg.RecordConflict(domain.Effect{Kind: domain.EffectOpenIncident, Service: "Ops"})
+	reg.WebhookRequest("/pagerduty/v3", 202)
+	reg.WatcherConnected(true)
+	reg.QueueDepth(7)
+	// Values this build does not know are counted, not exported.
+	reg.Event(domain.EventKind(99))
+	reg.Incident("")
+	reg.RecordConflict(domain.Effect{})
 	watcher := &readiness{err: errors.New("teleport watcher is not connected")}
 	s := NewServer("127.0.0.1:0", reg, Checks{"watcher": watcher}, zaptest.NewLogger(t))
 	if err := s.Start(); err != nil {
@@ -49,7 +57,9 @@ func TestServerServesMetricsAndHealth(t *testing.T) {
 
 	code, body := get(t, base+"/metrics")
 	for _, want := range []string{`pagergate_incidents_total{outcome="opened"} 2`, `pagergate_pager_calls_total{code="201",endpoint="POST /incidents"} 1`,
-		"pagergate_queue_depth 7", `pagergate_pager_call_seconds_count{endpoint="POST /incidents"} 1`, "pagergate_unknown_metric_total 3", "go_goroutines"} {
+		"pagergate_queue_depth 7", `pagergate_pager_call_seconds_count{endpoint="POST /incidents"} 1`, "pagergate_unknown_metric_total 3",
+		`pagergate_events_total{kind="synced"} 1`, `pagergate_actions_total{outcome="approve"} 1`, `pagergate_plugin_data_conflicts_total{effect="open:Ops"} 1`,
+		`pagergate_webhook_requests_total{code="202",route="/pagerduty/v3"} 1`, "pagergate_watcher_connected 1", "go_goroutines"} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/metrics (%d) lacks %q", code, want)
 		}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/pagergate/pagergate/adapters/fakepd"
+	"github.com/pagergate/pagergate/ports/metricstest"
 )
 
 func TestMain(m *testing.M) {
@@ -157,23 +157,8 @@ func (b *bodyLog) last(t *testing.T, route string) map[string]any {
 }
 
 // countMetrics is a ports.Metrics that counts.
-type countMetrics struct {
-	mu     sync.Mutex
-	counts map[string]int
-}
+type countMetrics struct{ metricstest.Recorder }
 
-func newCountMetrics() *countMetrics { return &countMetrics{counts: map[string]int{}} }
+func newCountMetrics() *countMetrics { return &countMetrics{} }
 
-func (m *countMetrics) Count(name string, labels ...string) {
-	m.mu.Lock()
-	m.counts[name+"|"+strings.Join(labels, "|")]++
-	m.mu.Unlock()
-}
-
-func (m *countMetrics) Gauge(string, float64) {}
-
-func (m *countMetrics) get(name string, labels ...string) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.counts[name+"|"+strings.Join(labels, "|")]
-}
+func (m *countMetrics) get(name string, labels ...string) int { return m.Count(name, labels...) }

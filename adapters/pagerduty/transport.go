@@ -62,7 +62,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			drain(resp)
 		}
 		if t.metrics != nil {
-			t.metrics.Count("pager_retries", endpoint, status)
+			t.metrics.PagerRetry(endpoint, status)
 		}
 		t.log.Debug("pager call retried",
 			zap.String("endpoint", endpoint),
@@ -164,12 +164,6 @@ func (t *retryTransport) backoff(attempt int) time.Duration {
 	return half + rand.N(half+1)
 }
 
-// latencyObserver is the optional side of a metrics sink that records call
-// latency (the Prometheus adapter has it; ports.Metrics does not require it).
-type latencyObserver interface {
-	Observe(endpoint string, d time.Duration)
-}
-
 func (t *retryTransport) count(ctx context.Context, endpoint string, resp *http.Response, err error, took time.Duration) {
 	switch {
 	case err != nil && errors.Is(ctx.Err(), context.Canceled):
@@ -183,9 +177,6 @@ func (t *retryTransport) count(ctx context.Context, endpoint string, resp *http.
 	if t.metrics == nil {
 		return
 	}
-	if o, ok := t.metrics.(latencyObserver); ok {
-		o.Observe(endpoint, took)
-	}
 	status := "error"
 	switch {
 	case err != nil && errors.Is(err, context.DeadlineExceeded):
@@ -193,7 +184,7 @@ func (t *retryTransport) count(ctx context.Context, endpoint string, resp *http.
 	case resp != nil:
 		status = strconv.Itoa(resp.StatusCode)
 	}
-	t.metrics.Count("pager_calls", endpoint, status)
+	t.metrics.PagerCall(endpoint, status, took)
 }
 
 func replayable(req *http.Request) bool {

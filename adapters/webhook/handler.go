@@ -31,9 +31,6 @@ const (
 // DeliveryHeader identifies a delivery across PagerDuty's retries.
 const DeliveryHeader = "X-Webhook-Id"
 
-// metricRequests counts requests by route and status.
-const metricRequests = "webhook_requests"
-
 func (s *Server) handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		route := r.URL.Path
@@ -54,7 +51,7 @@ func (s *Server) handler() http.Handler {
 			writeError(rw, http.StatusNotFound, "not found")
 		}
 		if s.metrics != nil {
-			s.metrics.Count(metricRequests, route, strconv.Itoa(rw.status))
+			s.metrics.WebhookRequest(route, rw.status)
 		}
 	})
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/ports"
+	"github.com/pagergate/pagergate/ports/metricstest"
 )
 
 func TestMain(m *testing.M) {
@@ -58,26 +59,11 @@ func (f *fakeActions) calls() []domain.Action {
 }
 
 // fakeMetrics counts by name and labels joined with "|".
-type fakeMetrics struct {
-	mu     sync.Mutex
-	counts map[string]int
-}
-
-func (m *fakeMetrics) Count(name string, labels ...string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.counts == nil {
-		m.counts = map[string]int{}
-	}
-	m.counts[strings.Join(append([]string{name}, labels...), "|")]++
-}
-
-func (m *fakeMetrics) Gauge(string, float64) {}
+type fakeMetrics struct{ metricstest.Recorder }
 
 func (m *fakeMetrics) get(key string) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.counts[key]
+	f := strings.Split(key, "|")
+	return m.Count(f[0], f[1:]...)
 }
 
 // env holds certificates and files for one test server.

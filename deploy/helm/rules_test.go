@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/pagergate/pagergate/adapters/metrics"
+	"github.com/pagergate/pagergate/domain"
+	"github.com/pagergate/pagergate/ports"
 )
 
 var (
@@ -103,18 +105,18 @@ func checkRule(t *testing.T, r alertRule, labels map[string][]string) {
 func exportedLabels(t *testing.T) map[string][]string {
 	t.Helper()
 	reg := metrics.NewRegistry()
-	for _, base := range []string{
-		"events", "incidents", "approvals", "notes", "actions", "effect_retries",
-		"plugin_data_conflicts", "pager_calls", "pager_retries", "webhook_requests",
-		"watcher_connected", "queue_depth",
-	} {
-		// The arity is unknown here: a count with the wrong number of
-		// labels lands in pagergate_unknown_metric_total instead.
-		for n := 0; n <= 3; n++ {
-			reg.Count(base, make([]string, n)...)
-		}
-		reg.Gauge(base, 1)
-	}
+	reg.Event(domain.EventPut)
+	reg.Incident(ports.IncidentOpened)
+	reg.Approval(ports.ApprovalApproved)
+	reg.ReviewNoted()
+	reg.Action(ports.ActionFailed)
+	reg.EffectRetry()
+	reg.RecordConflict(domain.Effect{Kind: domain.EffectResolve})
+	reg.QueueDepth(1)
+	reg.WatcherConnected(true)
+	reg.PagerCall("GET /oncalls", "200", time.Millisecond)
+	reg.PagerRetry("GET /oncalls", "503")
+	reg.WebhookRequest("/pagerduty/v3", 202)
 	rec := httptest.NewRecorder()
 	reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	p := expfmt.NewTextParser(model.UTF8Validation)

@@ -1,0 +1,90 @@
+package ports
+
+import (
+	"time"
+
+	"github.com/pagergate/pagergate/domain"
+)
+
+// Metrics receives what the core and the adapters measure. Each method is
+// one metric, its labels typed; adapters/metrics names them for Prometheus
+// (the name is given with each method, without its pagergate_ prefix).
+type Metrics interface {
+	// Event counts a watcher event (events_total{kind}).
+	Event(kind domain.EventKind)
+	// Incident counts what happened to an incident (incidents_total{outcome}).
+	Incident(o IncidentOutcome)
+	// Approval counts an auto-approval decision (approvals_total{outcome}).
+	Approval(o ApprovalOutcome)
+	// ReviewNoted counts a review posted as an incident note
+	// (notes_total{kind="review"}).
+	ReviewNoted()
+	// Action counts what a pager action came to (actions_total{outcome}).
+	Action(o ActionOutcome)
+	// EffectRetry counts a side effect scheduled for retry
+	// (effect_retries_total{reason="scheduled"}).
+	EffectRetry()
+	// RecordConflict counts a record compare-and-swap lost while recording
+	// the effect (plugin_data_conflicts_total{effect}).
+	RecordConflict(e domain.Effect)
+	// QueueDepth sets how many requests wait for a worker (queue_depth).
+	QueueDepth(n int)
+	// WatcherConnected sets whether the Teleport watcher is connected
+	// (watcher_connected).
+	WatcherConnected(up bool)
+	// PagerCall observes one pager API call: its answer (an HTTP status,
+	// "timeout" or "error") and how long it took
+	// (pager_calls_total{endpoint,code}, pager_call_seconds{endpoint}).
+	PagerCall(endpoint, code string, took time.Duration)
+	// PagerRetry counts a pager API call retried, with the answer that
+	// caused it (pager_retries_total{endpoint,code}).
+	PagerRetry(endpoint, code string)
+	// WebhookRequest counts a webhook request by route and HTTP status
+	// (webhook_requests_total{route,code}).
+	WebhookRequest(route string, code int)
+}
+
+// IncidentOutcome labels Metrics.Incident.
+type IncidentOutcome string
+
+// Incident outcomes.
+const (
+	IncidentOpened         IncidentOutcome = "opened"
+	IncidentFailed         IncidentOutcome = "failed"
+	IncidentUnknownService IncidentOutcome = "unknown_service"
+	IncidentResolved       IncidentOutcome = "resolved"
+	// IncidentOrphaned: an open incident of a request deleted while the
+	// watcher was away, found by the scan after a sync.
+	IncidentOrphaned IncidentOutcome = "orphaned"
+)
+
+// ApprovalOutcome labels Metrics.Approval.
+type ApprovalOutcome string
+
+// Approval outcomes.
+const (
+	ApprovalApproved       ApprovalOutcome = "approved"
+	ApprovalSkipped        ApprovalOutcome = "skipped"
+	ApprovalNotOnCall      ApprovalOutcome = "not_on_call"
+	ApprovalUnknownService ApprovalOutcome = "unknown_service"
+	ApprovalLookupFailed   ApprovalOutcome = "lookup_failed"
+	ApprovalFailed         ApprovalOutcome = "failed"
+)
+
+// ActionOutcome labels Metrics.Action: the verb applied, a final result
+// (domain.ActionStatus: replayed, ignored, refused, not_pending, too_old,
+// unknown_incident, foreign_incident, no_actor), or failed (transient).
+type ActionOutcome string
+
+// Action outcomes measured before or apart from domain.ActionStatus.
+const (
+	ActionFailed   ActionOutcome = "failed"
+	ActionReplayed ActionOutcome = "replayed"
+)
+
+// ActionDone is the outcome of an applied action: its verb.
+func ActionDone(v domain.Verb) ActionOutcome { return ActionOutcome(v.String()) }
+
+// ActionResult is the outcome of a final result named by
+// domain.ActionStatus.
+func ActionResult(status string) ActionOutcome { return ActionOutcome(status) }
