@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gravitational/teleport/api/breaker"
@@ -111,9 +110,6 @@ type Client struct {
 	cluster domain.Cluster // what Ping reported at connect; guarded by connMu
 	closed  bool           // guarded by connMu
 
-	connected atomic.Bool
-	watchErr  atomic.Pointer[error]
-
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	startOnce sync.Once
@@ -123,7 +119,6 @@ type Client struct {
 var (
 	_ ports.AccessRequests = (*Client)(nil)
 	_ ports.Watcher        = (*Client)(nil)
-	_ ports.Readiness      = (*Client)(nil)
 )
 
 // ErrUnsupported says the cluster's version is one pagergate refuses;

@@ -53,9 +53,6 @@ func TestWatchConnectsWhenTeleportComesUp(t *testing.T) {
 	if _, _, err := c.LoadRecord(ctxT(t), before); !errors.Is(err, ports.ErrUnavailable) {
 		t.Errorf("LoadRecord before connecting = %v, want ErrUnavailable", err)
 	}
-	if !errors.Is(c.Ready(), ErrNotConnected) {
-		t.Errorf("Ready() before connecting = %v, want ErrNotConnected", c.Ready())
-	}
 	events := watching(t, c)
 	disc := nextKind(t, events, domain.EventDisconnected)
 	if !errors.Is(disc.Err, ports.ErrUnavailable) || !strings.Contains(disc.Err.Error(), srv.Addr()) {
@@ -70,9 +67,6 @@ func TestWatchConnectsWhenTeleportComesUp(t *testing.T) {
 	}
 	if ev.Cluster.Name != "late" || ev.Cluster.ProxyAddr != "teleport.example.com:443" {
 		t.Errorf("synced cluster = %+v", ev.Cluster)
-	}
-	if err := c.Ready(); err != nil {
-		t.Errorf("Ready() after sync = %v", err)
 	}
 }
 

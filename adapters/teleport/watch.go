@@ -14,9 +14,6 @@ import (
 	"github.com/pagergate/pagergate/ports"
 )
 
-// ErrNotConnected is Ready's answer while the watcher has no synced stream.
-var ErrNotConnected = errors.New("teleport watcher is not connected")
-
 // Watch streams access request events to out until ctx ends (see
 // ports.Watcher). It connects first, if no connection was made yet. After
 // each (re)connect it sends one EventSynced with every pending request and
@@ -31,7 +28,6 @@ func (c *Client) Watch(ctx context.Context, out chan<- domain.Event) error {
 	report := true
 	for {
 		synced, err := c.watchOnce(ctx, out)
-		c.connected.Store(false)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -41,7 +37,6 @@ func (c *Client) Watch(ctx context.Context, out chan<- domain.Event) error {
 		if ferr := c.credentialsExpired(); ferr != nil && !synced {
 			return fmt.Errorf("%w (last attempt: %v)", ferr, err)
 		}
-		c.watchErr.Store(&err)
 		if synced {
 			delay = c.cfg.BackoffMin
 			report = true
@@ -114,8 +109,6 @@ func (c *Client) stream(ctx context.Context, w types.Watcher, out chan<- domain.
 	if err != nil {
 		return false, err
 	}
-	// Ready from the moment the backlog is handed over.
-	c.connected.Store(true)
 	if !send(ctx, out, domain.Event{Kind: domain.EventSynced, Pending: pending, Cluster: c.Cluster()}) {
 		return true, ctx.Err()
 	}
@@ -212,18 +205,4 @@ func streamErr(ctx context.Context, err error) error {
 		return fmt.Errorf("watch access requests: %w: stream closed", ports.ErrUnavailable)
 	}
 	return translate(ctx, err, "watch access requests", PermRead)
-}
-
-// Connected reports whether the watcher has a synced stream.
-func (c *Client) Connected() bool { return c.connected.Load() }
-
-// Ready returns nil while the watcher has a synced stream, else why not.
-func (c *Client) Ready() error {
-	if c.connected.Load() {
-		return nil
-	}
-	if p := c.watchErr.Load(); p != nil && *p != nil {
-		return fmt.Errorf("%w: %w", ErrNotConnected, *p)
-	}
-	return ErrNotConnected
 }

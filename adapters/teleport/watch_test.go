@@ -29,17 +29,11 @@ func TestWatchBacklogThenEventsInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newClient(t, srv, "pagergate", teleporttest.AllPerms)
-	if c.Ready() == nil {
-		t.Error("Ready() = nil before the watcher synced")
-	}
 	events := watching(t, c)
 
 	synced := nextKind(t, events, domain.EventSynced)
 	if got, want := pendingIDs(synced), map[string]bool{r1: true, r2: true}; !cmp.Equal(got, want) {
 		t.Fatalf("synced pending = %v, want %v", got, want)
-	}
-	if err := c.Ready(); err != nil {
-		t.Errorf("Ready() = %v after sync", err)
 	}
 	var got domain.Request
 	for _, r := range synced.Pending {
@@ -104,9 +98,6 @@ func TestWatchReconnectsAfterRestartWithOutageBacklog(t *testing.T) {
 	if disc.Err == nil {
 		t.Error("EventDisconnected without an error")
 	}
-	if !errors.Is(c.Ready(), ErrNotConnected) {
-		t.Errorf("Ready() = %v while disconnected, want ErrNotConnected", c.Ready())
-	}
 	during := mustCreate(t, srv, "bob", []string{"ops"})
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
@@ -115,9 +106,6 @@ func TestWatchReconnectsAfterRestartWithOutageBacklog(t *testing.T) {
 	got := pendingIDs(nextKind(t, events, domain.EventSynced))
 	if want := map[string]bool{before: true, during: true}; !cmp.Equal(got, want) {
 		t.Errorf("sync after restart = %v, want %v", got, want)
-	}
-	if err := c.Ready(); err != nil {
-		t.Errorf("Ready() = %v after reconnect", err)
 	}
 	after := mustCreate(t, srv, "carol", []string{"ops"})
 	if ev := nextKind(t, events, domain.EventPut); ev.Request.ID != after {
