@@ -418,7 +418,7 @@ func TestActionOnAnIncidentWeOpenedNeedsNoIncidentLookup(t *testing.T) {
 	h.allowCAS()
 	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil)
-	if err := h.p.handle(ctx, notifyOnly("r1")); err != nil {
+	if err := h.p.requests.handle(ctx, notifyOnly("r1")); err != nil {
 		t.Fatal(err)
 	}
 	h.pg.EXPECT().GetIncident(gomock.Any(), gomock.Any()).Times(0)

@@ -17,7 +17,7 @@ import (
 
 var now = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 
-// harness wires a Processor to gomock ports. Records in Teleport live in a
+// harness wires the Service to gomock ports. Records in Teleport live in a
 // map with a version each, so compare-and-swap behaves like Teleport's.
 type harness struct {
 	t   *testing.T
@@ -25,7 +25,7 @@ type harness struct {
 	oc  *mocks.MockOnCall
 	pg  *mocks.MockPager
 	rec *memRecords
-	p   *Processor
+	p   *Service
 
 	mu     sync.Mutex
 	stored map[string]storedRecord
@@ -59,7 +59,7 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	h.p = NewProcessor(cfg, h.tp, h.oc, h.pg, h.rec, h.rec, nil, zaptest.NewLogger(t))
+	h.p = New(cfg, Deps{Teleport: h.tp, OnCall: h.oc, Pager: h.pg, Records: h.rec, Dedup: h.rec}, zaptest.NewLogger(t))
 	h.tp.EXPECT().LoadRecord(gomock.Any(), gomock.Any()).DoAndReturn(h.load).AnyTimes()
 	return h
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -23,8 +24,6 @@ const (
 	// maxOrphanChecks bounds the incidents whose details and request are
 	// read per scan; the rest wait for the next sync.
 	maxOrphanChecks = 100
-	// maxKnownServices bounds the notify services remembered from records.
-	maxKnownServices = 1000
 	// orphanScanTimeout bounds one scan.
 	orphanScanTimeout = 2 * time.Minute
 )
@@ -41,97 +40,106 @@ type orphanScan struct {
 	cluster string
 }
 
-// orphan is a request of this cluster gone from Teleport, with its open
-// incidents.
-type orphan struct {
-	requestID string
-	incidents []domain.IncidentRef
+// orphanScanner finds the open incidents pagergate opened, in this
+// cluster, for requests Teleport no longer holds, and schedules those
+// requests as deleted (EXPIRED), so their incidents get the resolution
+// note and are resolved like any deletion.
+type orphanScanner struct {
+	defaultService string
+	teleport       ports.AccessRequests // GetRequest
+	onCall         ports.OnCall         // FindService
+	pager          ports.Pager          // OpenIncidents, IncidentDetails
+	mirror         ports.Records        // GetRecord, PutRecord
+	sched          *scheduler
+	services       *serviceSet
+	metrics        ports.Metrics
+	log            *zap.Logger
+
+	foreign foreignSet
+	// scanning and next run one scan at a time.
+	mu       sync.Mutex
+	scanning bool
+	next     *orphanScan
 }
 
-// scheduleOrphanScan runs the orphan scan in the background, one at a
-// time: a sync during a scan runs one more after it, with that sync's
-// view. Nothing runs before Start or after Stop.
-func (p *Processor) scheduleOrphanScan(s orphanScan) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closing || p.effectCtx == nil {
+// schedule runs the scan in the background, one at a time: a sync during
+// a scan runs one more after it, with that sync's view. Nothing runs
+// before the scheduler starts or after it stops.
+func (o *orphanScanner) schedule(s orphanScan) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.scanning {
+		o.next = &s
 		return
 	}
-	if p.scanning {
-		p.nextScan = &s
-		return
-	}
-	p.scanning = true
-	p.wg.Add(1)
-	go p.runOrphanScans(s)
+	o.scanning = o.sched.Go(func(ctx context.Context) { o.run(ctx, s) })
 }
 
-func (p *Processor) runOrphanScans(s orphanScan) {
-	defer p.wg.Done()
+// busy reports whether a scan runs or waits.
+func (o *orphanScanner) busy() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.scanning || o.next != nil
+}
+
+func (o *orphanScanner) run(ctx context.Context, s orphanScan) {
 	for {
-		ctx, cancel := context.WithTimeout(p.effectCtx, orphanScanTimeout)
-		p.scanOrphans(ctx, s)
+		sctx, cancel := context.WithTimeout(ctx, orphanScanTimeout)
+		o.scan(sctx, s)
 		cancel()
-		p.mu.Lock()
-		next := p.nextScan
-		p.nextScan = nil
-		if next == nil || p.closing {
-			p.scanning = false
-			p.mu.Unlock()
+		o.mu.Lock()
+		next := o.next
+		o.next = nil
+		if next == nil || o.sched.Closing() {
+			o.scanning = false
+			o.mu.Unlock()
 			return
 		}
-		p.mu.Unlock()
+		o.mu.Unlock()
 		s = *next
 	}
 }
 
-// scanOrphans finds the open incidents pagergate opened, in this cluster,
-// for requests Teleport no longer holds, and schedules those requests as
-// deleted (EXPIRED), so their incidents get the resolution note and are
-// resolved like any deletion. An incident counts only when it is in one of
-// the notify services pagergate knows, carries a request's incident_key,
-// its details name this cluster and that request (domain.OpenedIn), and
+// scan does one scan. An incident counts only when it is in one of the
+// notify services pagergate knows, carries a request's incident_key, its
+// details name this cluster and that request (domain.OpenedIn), and
 // Teleport says the request is gone; any doubt leaves it for the next sync.
-func (p *Processor) scanOrphans(ctx context.Context, s orphanScan) {
-	cluster := s.cluster
-	if cluster == "" {
-		p.log.Debug("orphan scan skipped: cluster name unknown")
+func (o *orphanScanner) scan(ctx context.Context, s orphanScan) {
+	if s.cluster == "" {
+		o.log.Debug("orphan scan skipped: cluster name unknown")
 		return
 	}
-	services := p.orphanServices(ctx, s.services)
+	services := o.servicesToScan(ctx, s.services)
 	if len(services) == 0 {
 		return
 	}
-	open, more, err := p.pg.OpenIncidents(ctx, services, maxOrphanIncidents)
+	open, more, err := o.pager.OpenIncidents(ctx, services, maxOrphanIncidents)
 	if err != nil {
-		p.log.Warn("open incidents not listed; orphans are looked for at the next reconnect", zap.Error(err))
+		o.log.Warn("open incidents not listed; orphans are looked for at the next reconnect", zap.Error(err))
 		return
 	}
 	if more {
-		p.log.Warn("not every open incident of the notify services was read", zap.Int("read", len(open)),
+		o.log.Warn("not every open incident of the notify services was read", zap.Int("read", len(open)),
 			zap.Int("services", len(services)))
 	}
-	p.pruneForeign(open)
+	o.foreign.prune(open)
 	groups, order := byRequest(open)
 	found, checked := 0, 0
 	for _, id := range order {
-		if s.seen[id] || p.isActive(id) {
-			continue
-		}
-		if _, ok := s.listed[id]; ok || p.allForeign(groups[id]) {
+		if _, listed := s.listed[id]; listed || s.seen[id] || o.sched.Active(id) || o.foreign.all(groups[id]) {
 			continue
 		}
 		if checked >= maxOrphanChecks {
-			p.log.Info("orphan scan stopped at its bound; the rest waits for the next reconnect", zap.Int("checked", checked))
+			o.log.Info("orphan scan stopped at its bound; the rest waits for the next reconnect", zap.Int("checked", checked))
 			break
 		}
 		checked++
-		if p.adoptOrphan(ctx, cluster, id, groups[id]) {
+		if o.check(ctx, s.cluster, id, groups[id]) {
 			found++
 		}
 	}
 	if checked > 0 {
-		p.log.Info("orphan scan", zap.Int("open_incidents", len(open)), zap.Int("checked", checked), zap.Int("deleted_requests", found))
+		o.log.Info("orphan scan", zap.Int("open_incidents", len(open)), zap.Int("checked", checked), zap.Int("deleted_requests", found))
 	}
 }
 
@@ -153,25 +161,25 @@ func byRequest(open []domain.Incident) (map[string][]domain.Incident, []string) 
 	return groups, order
 }
 
-// adoptOrphan checks a request's open incidents and, when one is this
-// cluster's and the request is gone, records them locally and schedules
-// the request as deleted. It reports whether it did.
-func (p *Processor) adoptOrphan(ctx context.Context, cluster, id string, incs []domain.Incident) bool {
-	log := p.log.With(zap.String("request_id", id))
+// check checks a request's open incidents and, when one is this cluster's
+// and the request is gone, records them locally and schedules the request
+// as deleted. It reports whether it did.
+func (o *orphanScanner) check(ctx context.Context, cluster, id string, incs []domain.Incident) bool {
+	log := o.log.With(zap.String("request_id", id))
 	var refs []domain.IncidentRef
 	for _, in := range incs {
 		if len(refs) == 0 {
-			if p.isForeign(in.ID) {
+			if o.foreign.has(in.ID) {
 				continue
 			}
-			details, err := p.pg.IncidentDetails(ctx, in.ID)
+			details, err := o.pager.IncidentDetails(ctx, in.ID)
 			if err != nil {
 				log.Warn("incident details not read; checked again at the next reconnect", zap.String("pd_incident_id", in.ID), zap.Error(err))
 				return false
 			}
 			if !domain.OpenedIn(details, cluster, id) {
 				log.Debug("open incident is not this cluster's", zap.String("pd_incident_id", in.ID))
-				p.markForeign(in.ID)
+				o.foreign.add(in.ID)
 				continue
 			}
 		}
@@ -182,147 +190,122 @@ func (p *Processor) adoptOrphan(ctx context.Context, cluster, id string, incs []
 	if len(refs) == 0 {
 		return false
 	}
-	switch _, err := p.tp.GetRequest(ctx, id); {
+	switch _, err := o.teleport.GetRequest(ctx, id); {
 	case errors.Is(err, ports.ErrNotFound):
-		return p.resolveOrphan(ctx, log, orphan{requestID: id, incidents: refs})
+		return o.resolve(ctx, log, id, refs)
 	case err != nil:
 		log.Warn("request not read for the orphan scan; checked again at the next reconnect", zap.Error(err))
 	}
 	return false // or created after the list: alive
 }
 
-// resolveOrphan adds the incidents to the request's local record (reopened
-// if it was done) and schedules the request as deleted: the usual path
-// then posts the note once (it checks for the marker first: a peer may
-// have posted it) and resolves.
-func (p *Processor) resolveOrphan(ctx context.Context, log *zap.Logger, o orphan) bool {
-	rec, ok, err := p.records.GetRecord(ctx, o.requestID)
+// resolve adds the incidents to the request's local record (reopened if it
+// was done) and schedules the request as deleted: the usual path then
+// posts the note once (it checks for the marker first: a peer may have
+// posted it) and resolves.
+func (o *orphanScanner) resolve(ctx context.Context, log *zap.Logger, id string, refs []domain.IncidentRef) bool {
+	rec, ok, err := o.mirror.GetRecord(ctx, id)
 	if err != nil {
 		log.Warn("local record not read for the orphan scan", zap.Error(err))
 		return false
 	}
 	if !ok {
-		rec = domain.Record{RequestID: o.requestID}
+		rec = domain.Record{RequestID: id}
 	}
-	for _, ref := range o.incidents {
+	for _, ref := range refs {
 		if !slices.ContainsFunc(rec.Incidents, func(r domain.IncidentRef) bool { return r.IncidentID == ref.IncidentID }) {
 			rec.Incidents = append(rec.Incidents, ref)
 		}
 	}
 	rec.Resolution, rec.Intent = domain.StateUnknown, domain.Intent{}
-	if err := p.records.PutRecord(ctx, rec); err != nil {
+	if err := o.mirror.PutRecord(ctx, rec); err != nil {
 		log.Warn("local record not saved for the orphan scan", zap.Error(err))
 		return false
 	}
-	p.metrics.Incident(ports.IncidentOrphaned)
-	log.Info("open incident of a deleted request found; resolving it", zap.Int("incidents", len(o.incidents)))
-	p.Submit(domain.Request{ID: o.requestID, State: domain.StateExpired})
+	o.metrics.Incident(ports.IncidentOrphaned)
+	log.Info("open incident of a deleted request found; resolving it", zap.Int("incidents", len(refs)))
+	o.sched.Submit(domain.Request{ID: id, State: domain.StateExpired})
 	return true
 }
 
-// orphanServices returns the notify service IDs to scan: the default
+// servicesToScan returns the notify service IDs to scan: the default
 // notify service, those of the local open records and those of every
 // record read since start (capped at maxOrphanServices). A service only a
 // deleted request named, that no record this process read names, is not
 // covered.
-func (p *Processor) orphanServices(ctx context.Context, local []string) []string {
+func (o *orphanScanner) servicesToScan(ctx context.Context, local []string) []string {
 	var ids []string
 	add := func(id string) {
 		if id != "" && !slices.Contains(ids, id) && len(ids) < maxOrphanServices {
 			ids = append(ids, id)
 		}
 	}
-	if name := p.cfg.Policy.DefaultNotifyService; name != "" {
-		svc, err := p.oc.FindService(ctx, name)
+	if name := o.defaultService; name != "" {
+		svc, err := o.onCall.FindService(ctx, name)
 		if err != nil {
-			p.log.Warn("default notify service not found for the orphan scan", zap.String("pd_service", name), zap.Error(err))
+			o.log.Warn("default notify service not found for the orphan scan", zap.String("pd_service", name), zap.Error(err))
 		} else {
 			add(svc.ID)
 		}
 	}
-	for _, id := range local {
-		add(id)
-	}
-	p.mu.Lock()
-	known := make([]string, 0, len(p.knownServices))
-	for id := range p.knownServices {
-		known = append(known, id)
-	}
-	p.mu.Unlock()
-	slices.Sort(known)
-	for _, id := range known {
+	known := o.services.list()
+	for _, id := range append(slices.Clip(local), known...) {
 		add(id)
 	}
 	if len(known)+len(local) >= maxOrphanServices {
-		p.log.Warn("orphan scan covers only some notify services", zap.Int("services", len(ids)))
+		o.log.Warn("orphan scan covers only some notify services", zap.Int("services", len(ids)))
 	}
 	return ids
 }
 
-// learnServices remembers the notify services of a record for the orphan
-// scan.
-func (p *Processor) learnServices(rec domain.Record) {
-	if len(rec.Incidents) == 0 {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, in := range rec.Incidents {
-		if len(p.knownServices) >= maxKnownServices {
-			return
-		}
-		if in.ServiceID != "" {
-			p.knownServices[in.ServiceID] = struct{}{}
-		}
-	}
+// foreignSet remembers the open incidents the scan found to be another
+// cluster's, so they are not read again while open. The zero value is
+// ready.
+type foreignSet struct {
+	mu  sync.Mutex
+	ids map[string]struct{}
 }
 
-// isActive reports whether the request is queued or being handled.
-func (p *Processor) isActive(id string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_, ok := p.items[id]
+func (f *foreignSet) has(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.ids[id]
 	return ok
 }
 
-func (p *Processor) isForeign(incidentID string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_, ok := p.foreign[incidentID]
-	return ok
-}
-
-// allForeign reports whether every incident was found not to be this
-// cluster's.
-func (p *Processor) allForeign(incs []domain.Incident) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// all reports whether every incident was found not to be this cluster's.
+func (f *foreignSet) all(incs []domain.Incident) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for _, in := range incs {
-		if _, ok := p.foreign[in.ID]; !ok {
+		if _, ok := f.ids[in.ID]; !ok {
 			return false
 		}
 	}
 	return true
 }
 
-func (p *Processor) markForeign(incidentID string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.foreign[incidentID] = struct{}{}
+func (f *foreignSet) add(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ids == nil {
+		f.ids = make(map[string]struct{})
+	}
+	f.ids[id] = struct{}{}
 }
 
-// pruneForeign forgets foreign incidents that are no longer open, so the
-// set stays as small as the open incidents.
-func (p *Processor) pruneForeign(open []domain.Incident) {
+// prune forgets the incidents that are no longer open, so the set stays
+// as small as the open incidents.
+func (f *foreignSet) prune(open []domain.Incident) {
 	still := make(map[string]struct{}, len(open))
 	for _, in := range open {
 		still[in.ID] = struct{}{}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for id := range p.foreign {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id := range f.ids {
 		if _, ok := still[id]; !ok {
-			delete(p.foreign, id)
+			delete(f.ids, id)
 		}
 	}
 }

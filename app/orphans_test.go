@@ -65,7 +65,7 @@ func TestDeletedWhileDisconnectedIsResolvedAfterTheReconnect(t *testing.T) {
 	h.tp.EXPECT().UpdateRecord(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
 	h.p.Start()
 	h.synced()
-	waitFor(t, func() bool { return resolved.Load() == 1 && h.p.Pending() == 0 })
+	waitFor(t, func() bool { return resolved.Load() == 1 && h.p.sched.Pending() == 0 })
 	if rec, _, _ := h.rec.GetRecord(ctx, "r1"); rec.Resolution != domain.StateExpired || len(rec.Incidents) != 1 {
 		t.Errorf("local record of r1 = %+v, want expired with its incident", rec)
 	}
@@ -97,7 +97,7 @@ func TestOrphanNoteIsNotPostedTwice(t *testing.T) {
 	h.synced()
 	waitFor(t, func() bool {
 		rec, _, _ := h.rec.GetRecord(ctx, "r1")
-		return rec.Done() && h.p.Pending() == 0
+		return rec.Done() && h.p.sched.Pending() == 0
 	})
 	if err := h.p.Stop(ctx); err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestForeignIncidentsDoNotUseTheScanBound(t *testing.T) {
 	h.synced()
 	waitFor(t, func() bool {
 		rec, _, _ := h.rec.GetRecord(ctx, "r1")
-		return rec.Done() && h.p.Pending() == 0
+		return rec.Done() && h.p.sched.Pending() == 0
 	})
 	if err := h.p.Stop(ctx); err != nil {
 		t.Fatal(err)
@@ -171,7 +171,5 @@ func TestForeignIncidentsDoNotUseTheScanBound(t *testing.T) {
 }
 
 func (h *harness) scanning() bool {
-	h.p.mu.Lock()
-	defer h.p.mu.Unlock()
-	return h.p.scanning || h.p.nextScan != nil
+	return h.p.recon.orphans.busy()
 }

@@ -33,7 +33,7 @@ func TestIncidentOpenedOnceWhenTheSameEventArrivesTwice(t *testing.T) {
 		}).Times(1)
 
 	for range 2 {
-		if err := h.p.handle(ctx, req); err != nil {
+		if err := h.p.requests.handle(ctx, req); err != nil {
 			t.Fatalf("handle() = %v", err)
 		}
 	}
@@ -63,7 +63,7 @@ func TestAnotherReplicaWinsTheCASSoNoSecondIncident(t *testing.T) {
 	}
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Times(0)
 
-	if err := h.p.handle(ctx, req); err != nil {
+	if err := h.p.requests.handle(ctx, req); err != nil {
 		t.Fatalf("handle() = %v", err)
 	}
 	if rec := h.record("r1"); len(rec.Incidents) != 1 || rec.Incidents[0].IncidentID != "PI-PEER" {
@@ -89,7 +89,7 @@ func TestResultWriteLosesToAPeerWriteDuringTheEffect(t *testing.T) {
 			return domain.Incident{ID: "PI1"}, nil
 		}).Times(1)
 
-	if err := h.p.handle(ctx, notifyOnly("r1")); err != nil {
+	if err := h.p.requests.handle(ctx, notifyOnly("r1")); err != nil {
 		t.Fatalf("handle() = %v", err)
 	}
 	if rec := h.record("r1"); len(rec.Incidents) != 1 || rec.Incidents[0].IncidentID != "PI-PEER" {
@@ -112,7 +112,7 @@ func TestPagerConflictEndsThePassInsteadOfReplanning(t *testing.T) {
 	conflict := fmt.Errorf("create incident: PagerDuty answered 409 Conflict: %w", ports.ErrConflict)
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{}, conflict).Times(1)
 
-	err := h.p.handle(ctx, notifyOnly("r1"))
+	err := h.p.requests.handle(ctx, notifyOnly("r1"))
 	if !errors.Is(err, ports.ErrConflict) || errors.Is(err, errCASLost) {
 		t.Fatalf("handle() = %v, want the pager's conflict, not a lost CAS", err)
 	}
@@ -132,7 +132,7 @@ func TestTeleportRequestConflictEndsThePass(t *testing.T) {
 	h.oc.EXPECT().OnCallsNow(gomock.Any(), "PUA", []string{"EPC"}).Return([]domain.OnCall{{UserID: "PUA", EscalationPolicyID: "EPC", Level: 1}}, nil).Times(1)
 	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Return(fmt.Errorf("set state: %w: too many concurrent writes", ports.ErrConflict)).Times(1)
 
-	if err := h.p.handle(ctx, withApproval("r1")); !errors.Is(err, ports.ErrConflict) {
+	if err := h.p.requests.handle(ctx, withApproval("r1")); !errors.Is(err, ports.ErrConflict) {
 		t.Fatalf("handle() = %v, want the request update's conflict", err)
 	}
 }
@@ -143,7 +143,7 @@ func TestPeerHoldingAFreshIntentMakesUsWait(t *testing.T) {
 	h.tp.EXPECT().UpdateRecord(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Times(0)
 
-	if err := h.p.handle(ctx, notifyOnly("r1")); !errors.Is(err, errBusy) {
+	if err := h.p.requests.handle(ctx, notifyOnly("r1")); !errors.Is(err, errBusy) {
 		t.Fatalf("handle() = %v, want errBusy", err)
 	}
 }
@@ -155,7 +155,7 @@ func TestStalePeerIntentIsTakenOver(t *testing.T) {
 	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil)
 
-	if err := h.p.handle(ctx, notifyOnly("r1")); err != nil {
+	if err := h.p.requests.handle(ctx, notifyOnly("r1")); err != nil {
 		t.Fatalf("handle() = %v", err)
 	}
 	if rec := h.record("r1"); len(rec.Incidents) != 1 {
@@ -174,8 +174,8 @@ func TestPagerErrorsAreRetriedUntilExactlyOneIncident(t *testing.T) {
 	)
 	h.p.Start()
 	defer h.p.Stop(ctx)
-	h.p.Submit(notifyOnly("r1"))
-	waitFor(t, func() bool { return h.p.Pending() == 0 })
+	h.p.sched.Submit(notifyOnly("r1"))
+	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
 	if rec := h.record("r1"); len(rec.Incidents) != 1 || rec.Incidents[0].IncidentID != "PI1" {
 		t.Errorf("record = %+v", rec)
 	}
@@ -185,7 +185,7 @@ func TestUnknownNotifyServiceIsAnErrorNotASkip(t *testing.T) {
 	h := newHarness(t, nil)
 	h.allowCAS()
 	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(domain.Service{}, ports.ErrNotFound)
-	err := h.p.handle(ctx, notifyOnly("r1"))
+	err := h.p.requests.handle(ctx, notifyOnly("r1"))
 	if !errors.Is(err, ports.ErrNotFound) || !strings.Contains(err.Error(), "Access Requests") {
 		t.Fatalf("handle() = %v, want not found naming the service", err)
 	}
@@ -215,7 +215,7 @@ func TestOnCallRequesterIsAutoApprovedAndNoted(t *testing.T) {
 		}
 		return nil
 	})
-	if err := h.p.handle(ctx, withApproval("r1")); err != nil {
+	if err := h.p.requests.handle(ctx, withApproval("r1")); err != nil {
 		t.Fatalf("handle() = %v", err)
 	}
 	if !h.record("r1").ApprovalDone {
@@ -226,7 +226,7 @@ func TestOnCallRequesterIsAutoApprovedAndNoted(t *testing.T) {
 func TestReviewModeOnEnterprise(t *testing.T) {
 	h := newHarness(t, nil)
 	h.allowCAS()
-	h.p.SetCluster(domain.Cluster{AdvancedWorkflows: true})
+	h.p.cluster.set(domain.Cluster{AdvancedWorkflows: true})
 	h.oc.EXPECT().FindUserByEmail(gomock.Any(), gomock.Any()).Return(alice, nil)
 	h.oc.EXPECT().FindService(gomock.Any(), "Critical").Return(critSvc, nil)
 	h.oc.EXPECT().OnCallsNow(gomock.Any(), gomock.Any(), gomock.Any()).Return([]domain.OnCall{{UserID: "PUA", EscalationPolicyID: "EPC", Level: 2}}, nil)
@@ -237,7 +237,7 @@ func TestReviewModeOnEnterprise(t *testing.T) {
 		return nil
 	})
 	req := request("r1", map[string][]string{"pagerduty_services": {"Critical"}})
-	if err := h.p.handle(ctx, req); err != nil {
+	if err := h.p.requests.handle(ctx, req); err != nil {
 		t.Fatalf("handle() = %v", err)
 	}
 }
@@ -252,7 +252,7 @@ func TestOnCallLookupFailureMeansNoApproval(t *testing.T) {
 	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
 	h.pg.EXPECT().AddNote(gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
 
-	if err := h.p.handle(ctx, withApproval("r1")); !errors.Is(err, ports.ErrUnavailable) {
+	if err := h.p.requests.handle(ctx, withApproval("r1")); !errors.Is(err, ports.ErrUnavailable) {
 		t.Fatalf("handle() = %v, want unavailable", err)
 	}
 	if h.record("r1").ApprovalDone {
@@ -268,7 +268,7 @@ func TestNotOnCallLeavesRequestForHumans(t *testing.T) {
 	h.oc.EXPECT().OnCallsNow(gomock.Any(), gomock.Any(), gomock.Any()).Return([]domain.OnCall{{UserID: "PUA", EscalationPolicyID: "EPC", Level: 2}}, nil)
 	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
 
-	if err := h.p.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); err != nil {
+	if err := h.p.requests.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); err != nil {
 		t.Fatalf("handle() = %v", err)
 	}
 	if !h.record("r1").ApprovalDone {
@@ -286,12 +286,12 @@ func TestReviewsAreNotedOnceEachInOrder(t *testing.T) {
 		h.pg.EXPECT().AddNote(gomock.Any(), "PI1", gomock.Cond(func(s string) bool { return strings.HasPrefix(s, "[review #1] Review by bob") })),
 		h.pg.EXPECT().AddNote(gomock.Any(), "PI1", gomock.Cond(func(s string) bool { return strings.HasPrefix(s, "[review #2] Review by carol") })),
 	)
-	if err := h.p.handle(ctx, req); err != nil {
+	if err := h.p.requests.handle(ctx, req); err != nil {
 		t.Fatal(err)
 	}
 	req.Reviews = append(req.Reviews, domain.Review{Author: "carol", State: domain.StateDenied})
 	for range 2 {
-		if err := h.p.handle(ctx, req); err != nil {
+		if err := h.p.requests.handle(ctx, req); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -309,7 +309,7 @@ func TestResolutionHappensOnce(t *testing.T) {
 	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been denied\nReason: not today").Times(1)
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").Times(1)
 	for range 2 {
-		if err := h.p.handle(ctx, req); err != nil {
+		if err := h.p.requests.handle(ctx, req); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -331,7 +331,7 @@ func TestCrashAfterNoteDoesNotPostItTwice(t *testing.T) {
 	h.pg.EXPECT().ListNotes(gomock.Any(), "PI1").Return([]string{"[review #1] Review by bob: APPROVED"}, nil)
 	h.pg.EXPECT().ListNotes(gomock.Any(), "PI2").Return(nil, nil)
 	h.pg.EXPECT().AddNote(gomock.Any(), "PI2", gomock.Any()).Times(1)
-	if err := h.p.handle(ctx, req); err != nil {
+	if err := h.p.requests.handle(ctx, req); err != nil {
 		t.Fatal(err)
 	}
 	if rec := h.record("r1"); rec.ReviewsNoted != 1 || !rec.Intent.IsZero() {
@@ -346,7 +346,7 @@ func TestDeletedRequestIsResolvedFromTheLocalRecord(t *testing.T) {
 	h.pg.EXPECT().ListNotes(gomock.Any(), "PI1").Return(nil, nil)
 	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been expired")
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1")
-	if err := h.p.handle(ctx, domain.Request{ID: "r1", State: domain.StateExpired}); err != nil {
+	if err := h.p.requests.handle(ctx, domain.Request{ID: "r1", State: domain.StateExpired}); err != nil {
 		t.Fatal(err)
 	}
 	if rec, _, _ := h.rec.GetRecord(ctx, "r1"); rec.Resolution != domain.StateExpired {
@@ -361,7 +361,7 @@ func TestDeletedRequestWithoutLocalRecordIsFoundByKey(t *testing.T) {
 	h.pg.EXPECT().ListNotes(gomock.Any(), "PI1").Return(nil, nil)
 	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", gomock.Any())
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1")
-	if err := h.p.handle(ctx, domain.Request{ID: "r1", State: domain.StateExpired}); err != nil {
+	if err := h.p.requests.handle(ctx, domain.Request{ID: "r1", State: domain.StateExpired}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -397,7 +397,7 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 		t.Fatalf("Ready() after sync = %v", err)
 	}
 	<-resolved
-	waitFor(t, func() bool { return h.p.Pending() == 0 })
+	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
 	if rec := h.record("r1"); len(rec.Incidents) != 1 {
 		t.Errorf("backlog request record = %+v", rec)
 	}
@@ -408,7 +408,7 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	reads := h.reads("r3")
 	h.tp.EXPECT().ListRequests(gomock.Any()).Return([]domain.Request{notifyOnly("r1"), r3}, nil).Times(1).After(first)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{notifyOnly("r1")}})
-	waitFor(t, func() bool { return h.p.Pending() == 0 })
+	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
 	if got := h.reads("r3"); got != reads {
 		t.Errorf("settled request read %d more times after the reconnect, want 0", got-reads)
 	}
@@ -432,7 +432,7 @@ func TestResolvedWhileDisconnectedIsFoundAfterEveryReconnect(t *testing.T) {
 	h.p.Start()
 	defer h.p.Stop(ctx)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{r1}})
-	waitFor(t, func() bool { return h.p.Pending() == 0 })
+	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
 
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventDisconnected, Err: errors.New("stream reset")})
 	approved := r1
@@ -441,7 +441,7 @@ func TestResolvedWhileDisconnectedIsFoundAfterEveryReconnect(t *testing.T) {
 	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been approved").Times(1)
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").Times(1)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced})
-	waitFor(t, func() bool { return h.p.Pending() == 0 })
+	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
 	if rec := h.record("r1"); rec.Resolution != domain.StateApproved {
 		t.Errorf("record after the reconnect = %+v, want resolved", rec)
 	}
@@ -474,7 +474,7 @@ func TestIncidentOpenedJustBeforeACrashIsResolvedWithTheRequest(t *testing.T) {
 		h.pg.EXPECT().AddNote(gomock.Any(), "PI9", "Access request has been approved"),
 	)
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI9")
-	if err := h.p.handle(ctx, req); err != nil {
+	if err := h.p.requests.handle(ctx, req); err != nil {
 		t.Fatal(err)
 	}
 	if rec := h.record("r1"); !rec.Done() || len(rec.Incidents) != 1 || rec.Incidents[0].IncidentID != "PI9" {

@@ -40,7 +40,7 @@ func TestRunHandlesWatcherEventsInOrder(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- h.p.Run(ctx, w) }()
 	<-resolved
-	waitFor(t, func() bool { return h.p.Pending() == 0 })
+	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run() = %v", err)
@@ -57,7 +57,7 @@ func TestRunHandlesWatcherEventsInOrder(t *testing.T) {
 func resolvedAfter(h *harness, id string, n int) <-chan struct{} {
 	ch := make(chan struct{})
 	go func() {
-		waitFor(h.t, func() bool { return len(h.record(id).Incidents) >= n && h.p.Pending() == 0 })
+		waitFor(h.t, func() bool { return len(h.record(id).Incidents) >= n && h.p.sched.Pending() == 0 })
 		close(ch)
 	}()
 	return ch
@@ -72,28 +72,6 @@ func TestRunReturnsAFatalWatcherError(t *testing.T) {
 	}
 }
 
-func TestDeleteEventIsNeverOverriddenByAnOlderSnapshot(t *testing.T) {
-	h := newHarness(t, nil)
-	h.p.Submit(domain.Request{ID: "r1", State: domain.StateExpired})
-	h.p.Submit(notifyOnly("r1"))
-	h.p.mu.Lock()
-	got := h.p.items["r1"].req.State
-	h.p.mu.Unlock()
-	if got != domain.StateExpired {
-		t.Errorf("snapshot state = %v, want EXPIRED", got)
-	}
-	approved := notifyOnly("r2")
-	approved.State = domain.StateApproved
-	h.p.Submit(approved)
-	h.p.Submit(notifyOnly("r2"))
-	h.p.mu.Lock()
-	got = h.p.items["r2"].req.State
-	h.p.mu.Unlock()
-	if got != domain.StateApproved {
-		t.Errorf("snapshot state = %v, want APPROVED", got)
-	}
-}
-
 func TestStopDrainsInFlightWorkAndRefusesNewWork(t *testing.T) {
 	h := newHarness(t, nil)
 	h.allowCAS()
@@ -105,7 +83,7 @@ func TestStopDrainsInFlightWorkAndRefusesNewWork(t *testing.T) {
 		return domain.Incident{ID: "PI1"}, nil
 	})
 	h.p.Start()
-	h.p.Submit(notifyOnly("r1"))
+	h.p.sched.Submit(notifyOnly("r1"))
 	<-entered
 	stopped := make(chan error)
 	go func() { stopped <- h.p.Stop(context.Background()) }()
@@ -116,10 +94,10 @@ func TestStopDrainsInFlightWorkAndRefusesNewWork(t *testing.T) {
 	if rec := h.record("r1"); len(rec.Incidents) != 1 {
 		t.Errorf("in-flight effect not finished: %+v", rec)
 	}
-	before := h.p.Pending()
-	h.p.Submit(notifyOnly("r9"))
-	if got := h.p.Pending(); got != before {
-		t.Errorf("Pending() = %d after a submit to a stopped processor, want %d", got, before)
+	before := h.p.sched.Pending()
+	h.p.sched.Submit(notifyOnly("r9"))
+	if got := h.p.sched.Pending(); got != before {
+		t.Errorf("Pending() = %d after a submit to a stopped service, want %d", got, before)
 	}
 }
 
@@ -134,7 +112,7 @@ func TestStopDeadlineCancelsEffects(t *testing.T) {
 		return domain.Incident{}, ctx.Err()
 	})
 	h.p.Start()
-	h.p.Submit(notifyOnly("r1"))
+	h.p.sched.Submit(notifyOnly("r1"))
 	<-entered
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -155,7 +133,7 @@ func TestActionsAreProvisionedOncePerService(t *testing.T) {
 	h.pg.EXPECT().EnsureActions(gomock.Any(), "PSN", hooks).Return(nil).Times(1)
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI"}, nil).Times(3)
 	for _, id := range []string{"r1", "r2", "r3"} {
-		if err := h.p.handle(ctx, notifyOnly(id)); err != nil {
+		if err := h.p.requests.handle(ctx, notifyOnly(id)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -167,7 +145,7 @@ func TestApprovalSkipsAndFailures(t *testing.T) {
 		h.allowCAS()
 		h.oc.EXPECT().FindUserByEmail(gomock.Any(), gomock.Any()).Return(domain.PagerUser{}, ports.ErrNotFound)
 		h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
-		if err := h.p.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); err != nil {
+		if err := h.p.requests.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); err != nil {
 			t.Fatal(err)
 		}
 		if !h.record("r1").ApprovalDone {
@@ -180,7 +158,7 @@ func TestApprovalSkipsAndFailures(t *testing.T) {
 		h.oc.EXPECT().FindUserByEmail(gomock.Any(), gomock.Any()).Return(alice, nil)
 		h.oc.EXPECT().FindService(gomock.Any(), "Critical").Return(domain.Service{}, ports.ErrNotFound)
 		h.oc.EXPECT().OnCallsNow(gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
-		if err := h.p.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); err != nil {
+		if err := h.p.requests.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -188,7 +166,7 @@ func TestApprovalSkipsAndFailures(t *testing.T) {
 		h := newHarness(t, nil)
 		h.allowCAS()
 		h.oc.EXPECT().FindUserByEmail(gomock.Any(), gomock.Any()).Return(domain.PagerUser{}, ports.ErrUnavailable)
-		if err := h.p.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); !errors.Is(err, ports.ErrUnavailable) {
+		if err := h.p.requests.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); !errors.Is(err, ports.ErrUnavailable) {
 			t.Fatalf("handle() = %v", err)
 		}
 	})
@@ -199,7 +177,7 @@ func TestApprovalSkipsAndFailures(t *testing.T) {
 		h.oc.EXPECT().FindService(gomock.Any(), "Critical").Return(critSvc, nil)
 		h.oc.EXPECT().OnCallsNow(gomock.Any(), gomock.Any(), gomock.Any()).Return([]domain.OnCall{{UserID: "PUA", EscalationPolicyID: "EPC", Level: 1}}, nil)
 		h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Return(&ports.PermissionError{Permission: "access_request: update", Err: errors.New("denied")})
-		err := h.p.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}}))
+		err := h.p.requests.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}}))
 		var pe *ports.PermissionError
 		if !errors.As(err, &pe) || !strings.Contains(err.Error(), "access_request: update") {
 			t.Fatalf("handle() = %v, want the permission error", err)
@@ -217,7 +195,7 @@ func TestApprovalSkipsAndFailures(t *testing.T) {
 		h.oc.EXPECT().ActiveIncidents(gomock.Any(), "PUA", []string{"PSC"}).Return([]domain.Incident{
 			{ID: "PI1", Key: "teleport-access-request/r1", ServiceID: "PSC", Status: "triggered", AssigneeIDs: []string{"PUA"}}}, nil)
 		h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
-		if err := h.p.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); err != nil {
+		if err := h.p.requests.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -228,7 +206,7 @@ func TestApprovalSkipsAndFailures(t *testing.T) {
 		h.oc.EXPECT().FindService(gomock.Any(), "Critical").Return(critSvc, nil)
 		h.oc.EXPECT().OnCallsNow(gomock.Any(), gomock.Any(), gomock.Any()).Return([]domain.OnCall{{UserID: "PUA", EscalationPolicyID: "EPC", Level: 1}}, nil)
 		h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Return(ports.ErrAlreadyReviewed)
-		if err := h.p.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); err != nil {
+		if err := h.p.requests.handle(ctx, request("r1", map[string][]string{"pagerduty_services": {"Critical"}})); err != nil {
 			t.Fatal(err)
 		}
 		if !h.record("r1").ApprovalDone {
@@ -252,10 +230,10 @@ func TestResolveFailureIsRetriedAndResolvedIncidentsAreFine(t *testing.T) {
 	)
 	// On the retry the notes are checked, not posted again.
 	h.pg.EXPECT().ListNotes(gomock.Any(), gomock.Any()).Return([]string{"Access request has been approved"}, nil).Times(2)
-	if err := h.p.handle(ctx, req); !errors.Is(err, ports.ErrUnavailable) {
+	if err := h.p.requests.handle(ctx, req); !errors.Is(err, ports.ErrUnavailable) {
 		t.Fatalf("first handle() = %v", err)
 	}
-	if err := h.p.handle(ctx, req); err != nil {
+	if err := h.p.requests.handle(ctx, req); err != nil {
 		t.Fatalf("second handle() = %v", err)
 	}
 	if !h.record("r1").Done() {
@@ -276,13 +254,13 @@ func TestSyncCarriesTheClusterAndReadinessSaysWhy(t *testing.T) {
 	if err := h.p.Ready(); !errors.Is(err, ErrDisconnected) || !errors.Is(err, why) {
 		t.Errorf("Ready() while dialing = %v, want ErrDisconnected and why", err)
 	}
-	if h.p.Mode() != domain.ModeSetState {
-		t.Errorf("Mode() before the sync = %s, want set_state", h.p.Mode())
+	if h.p.cluster.mode() != domain.ModeSetState {
+		t.Errorf("Mode() before the sync = %s, want set_state", h.p.cluster.mode())
 	}
 	cl := domain.Cluster{Name: "prod", ProxyAddr: "teleport.example.com:443", AdvancedWorkflows: true}
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Cluster: cl})
-	if h.p.Cluster() != cl || h.p.Mode() != domain.ModeReview {
-		t.Errorf("after the sync: Cluster() = %+v, Mode() = %s; want %+v, review", h.p.Cluster(), h.p.Mode(), cl)
+	if h.p.cluster.get() != cl || h.p.cluster.mode() != domain.ModeReview {
+		t.Errorf("after the sync: Cluster() = %+v, Mode() = %s; want %+v, review", h.p.cluster.get(), h.p.cluster.mode(), cl)
 	}
 	if err := h.p.Ready(); err != nil {
 		t.Errorf("Ready() after the sync = %v", err)

@@ -132,6 +132,24 @@ func sameEmail(a, b string) bool {
 	return a != "" && strings.EqualFold(a, b)
 }
 
+// ManualResolveAction returns what a manual resolve of the request's
+// incident asks for under on_manual_resolve = "deny" (SPEC §6a): a denial,
+// noted as resolved in the pager, while the request is pending; nothing
+// (false) once it is not. Any other action is returned as it is.
+func (p Policy) ManualResolveAction(a Action, r Request) (Action, bool) {
+	if a.Verb != VerbManualResolve {
+		return a, true
+	}
+	if r.State != StatePending {
+		return a, false
+	}
+	a.Verb = VerbDeny
+	if a.Note == "" {
+		a.Note = "incident resolved in PagerDuty"
+	}
+	return a, true
+}
+
 // maxActionNote bounds the responder's note carried into the review reason
 // (in runes): a note may be as long as the delivery.
 const maxActionNote = 500

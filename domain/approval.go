@@ -155,3 +155,9 @@ func hasForeignActiveIncident(f OnCallFacts) bool {
 
 // ApprovalNote returns the incident note of an auto-approval.
 func ApprovalNote(a Approval) string { return ApprovalMarker + a.Reason }
+
+// ApprovalVerdict returns the verdict an auto-approval submits.
+func ApprovalVerdict(requestID string, a Approval, mode ApprovalMode) Verdict {
+	return Verdict{RequestID: requestID, State: StateApproved, Mode: mode,
+		Reason: "Auto-approved by pagergate: " + a.Reason, Delegator: Delegator(a.Email)}
+}

@@ -345,7 +345,7 @@ func TestRequireActiveIncident(t *testing.T) {
 // notes and its incident resolved at the next start, exactly once, with
 // the same state file and with a fresh one ("losing the file loses no
 // correctness"). With a fresh file it is the one-time scan of resolved
-// requests after start (Processor.scanResolved) that finds it.
+// requests after start (app reconciler.scanResolved) that finds it.
 func TestResolvedWhileDown(t *testing.T) {
 	t.Parallel()
 	for _, fresh := range []bool{false, true} {

@@ -77,8 +77,8 @@ func modules(cfg *config.Config, log *zap.Logger) fx.Option {
 		metrics.Module,
 		fx.Provide(
 			newProcessor,
-			func(p *app.Processor) ports.Actions { return p },
-			func(p *app.Processor, pd *pagerduty.Client) metrics.Checks {
+			func(p *app.Service) ports.Actions { return p },
+			func(p *app.Service, pd *pagerduty.Client) metrics.Checks {
 				return metrics.Checks{"teleport watcher": p, "pager": pd}
 			},
 			func(c metrics.Checks) ports.Readiness { return c },
@@ -247,19 +247,19 @@ func replicaID(ctx context.Context, rec ports.Records) (string, error) {
 // newProcessor builds the use cases; what Ping reports (edition, proxy
 // address) reaches them with the watcher's first sync.
 func newProcessor(cfg *config.Config, tp ports.AccessRequests, oc ports.OnCall, pg ports.Pager,
-	rec ports.Records, dedup ports.DedupStore, m ports.Metrics, log *zap.Logger) (*app.Processor, error) {
+	rec ports.Records, dedup ports.DedupStore, m ports.Metrics, log *zap.Logger) (*app.Service, error) {
 	id, err := replicaID(context.Background(), rec)
 	if err != nil {
 		return nil, fmt.Errorf("replica id: %w", err)
 	}
-	p := app.NewProcessor(appConfig(cfg, id), tp, oc, pg, rec, dedup, m, log)
+	p := app.New(appConfig(cfg, id), app.Deps{Teleport: tp, OnCall: oc, Pager: pg, Records: rec, Dedup: dedup, Metrics: m}, log)
 	log.Named("app").Info("replica", zap.String("replica_id", id), zap.String("approval_mode", string(cfg.Teleport.ApprovalMode)))
 	return p, nil
 }
 
 // runProcessor starts the workers and the watcher loop; a watcher failure
 // that retrying cannot fix stops the process with exit code 1.
-func runProcessor(lc fx.Lifecycle, sd fx.Shutdowner, p *app.Processor, w ports.Watcher, log *zap.Logger) {
+func runProcessor(lc fx.Lifecycle, sd fx.Shutdowner, p *app.Service, w ports.Watcher, log *zap.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	lc.Append(fx.Hook{

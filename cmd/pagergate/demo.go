@@ -134,7 +134,7 @@ func cmdDemo(args []string, stdout, _ io.Writer) error {
 	defer lg.log.Sync()
 
 	var (
-		proc *app.Processor
+		proc *app.Service
 		pd   *fakepd.Server
 	)
 	fxApp := fx.New(modules(cfg, lg.log), fx.Populate(&proc, &pd))

@@ -571,23 +571,7 @@ func testPrune(t *testing.T, open func(t *testing.T) Store) {
 	}
 	ctx := context.Background()
 	keep := p.Retention()
-
-	old := openRecord("resolved-early")
-	old.Resolution = domain.StateApproved
-	mustPut(t, s, old)
-	mustPut(t, s, openRecord("still-open"))
-	remember(t, s, "short", time.Hour)
-	remember(t, s, "long", 2*keep)
-	if err := s.PutCache(ctx, "cache-short", []byte("x"), time.Hour); err != nil {
-		t.Fatal(err)
-	}
-
-	clk.Advance(keep / 2)
-	late := openRecord("resolved-late")
-	late.Resolution = domain.StateDenied
-	mustPut(t, s, late)
-	// Writing a resolved record again keeps its first resolution time.
-	mustPut(t, s, old)
+	seedPrune(t, s, clk, keep)
 
 	recs, keys, err := p.Prune(ctx)
 	if err != nil || recs != 0 || keys != 2 {
@@ -623,6 +607,30 @@ func testPrune(t *testing.T, open func(t *testing.T) Store) {
 	if recs, keys, err := p.Prune(ctx); err != nil || recs != 0 || keys != 0 {
 		t.Fatalf("Prune() again = %d, %d, %v; want nothing", recs, keys, err)
 	}
+}
+
+// seedPrune writes what testPrune expects to be pruned or kept: a record
+// resolved at the start and one at retention/2 (the clock ends there),
+// an open record, replay keys for an hour and for twice the retention,
+// and a cache entry for an hour.
+func seedPrune(t *testing.T, s Store, clk Clocked, keep time.Duration) {
+	t.Helper()
+	old := openRecord("resolved-early")
+	old.Resolution = domain.StateApproved
+	mustPut(t, s, old)
+	mustPut(t, s, openRecord("still-open"))
+	remember(t, s, "short", time.Hour)
+	remember(t, s, "long", 2*keep)
+	if err := s.PutCache(context.Background(), "cache-short", []byte("x"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+
+	clk.Advance(keep / 2)
+	late := openRecord("resolved-late")
+	late.Resolution = domain.StateDenied
+	mustPut(t, s, late)
+	// Writing a resolved record again keeps its first resolution time.
+	mustPut(t, s, old)
 }
 
 func testReopen(t *testing.T, open func(t *testing.T) Store) {
