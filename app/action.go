@@ -172,7 +172,7 @@ func (h *actions) handle(ctx context.Context, a domain.Action, log *zap.Logger) 
 
 // apply submits the authorised action's verdict to Teleport.
 func (h *actions) apply(ctx context.Context, a domain.Action, req domain.Request, email string, log *zap.Logger) (domain.Outcome, string, error) {
-	v := domain.ActionVerdict(a, req, email, h.cluster.mode())
+	v := h.policy.ActionVerdict(a, req, email, h.cluster.mode())
 	switch err := h.teleport.Resolve(ctx, v); {
 	case err == nil:
 	case errors.Is(err, ports.ErrAlreadyResolved), errors.Is(err, ports.ErrAlreadyReviewed):

@@ -76,5 +76,8 @@ func (c Config) withDefaults() Config {
 	if c.Policy.OnManualResolve == "" {
 		c.Policy.OnManualResolve = domain.ManualResolveIgnore
 	}
+	if c.Policy.PagerName == "" {
+		c.Policy.PagerName = domain.DefaultPagerName
+	}
 	return c
 }

@@ -70,10 +70,11 @@ var (
 	ErrSelfApproval = fmt.Errorf("%w: the requester cannot approve their own request", ErrRefused)
 	// ErrRequesterUnmapped: the requester resolves to no pager user, so
 	// nobody can tell a responder from the requester; approvals from the
-	// pager are refused.
-	ErrRequesterUnmapped = fmt.Errorf("%w: the requester has no PagerDuty user, approvals from PagerDuty are refused", ErrRefused)
+	// pager are refused. AuthorizeAction words it with the pager's name.
+	ErrRequesterUnmapped = fmt.Errorf("%w: the requester has no pager user, approvals from the pager are refused", ErrRefused)
 	ErrActorNotOnCall    = fmt.Errorf("%w: responder is not on call for the service", ErrRefused)
-	ErrActorUnknown      = fmt.Errorf("%w: responder is not a PagerDuty user with an email", ErrRefused)
+	// ErrActorUnknown: AuthorizeAction words it with the pager's name.
+	ErrActorUnknown = fmt.Errorf("%w: responder is not a pager user with an email", ErrRefused)
 	// ErrNoReplayKey: the delivery carries nothing to remember it by, so
 	// its replays could not be told apart.
 	ErrNoReplayKey = fmt.Errorf("%w: delivery has no id to protect against replays", ErrRefused)
@@ -83,7 +84,7 @@ var (
 	ErrUnknownIncident = errors.New("incident is not an access request incident")
 	// ErrForeignIncident: the incident carries a request's key but is not
 	// one pagergate opened for it (not in the record, not in one of the
-	// request's notify services). PagerDuty dedups incident_key only per
+	// request's notify services). The pager dedups incident_key only per
 	// service, so anyone may open such an incident elsewhere.
 	ErrForeignIncident = errors.New("incident was not opened by pagergate for this access request")
 	ErrNoActor         = errors.New("delivery names no responder")
@@ -107,12 +108,12 @@ func (p Policy) AuthorizeAction(a Action, r Request, who Actors, onCall bool) er
 	}
 	actor := who.Actor
 	if actor.ID == "" || actor.ID != a.ActorID || strings.TrimSpace(actor.Email) == "" {
-		return ErrActorUnknown
+		return p.worded(ErrActorUnknown)
 	}
 	if a.Verb == VerbApprove {
 		req := who.Requester
 		if req.ID == "" {
-			return ErrRequesterUnmapped
+			return p.worded(ErrRequesterUnmapped)
 		}
 		if actor.ID == req.ID || sameEmail(actor.Email, req.Email) || sameEmail(actor.Email, r.User) {
 			return ErrSelfApproval
@@ -125,6 +126,40 @@ func (p Policy) AuthorizeAction(a Action, r Request, who Actors, onCall bool) er
 		return ErrActorNotOnCall
 	}
 	return nil
+}
+
+// wordedError is a final result worded with the pager's name; errors.Is
+// matches the sentinel it words.
+type wordedError struct {
+	err  error
+	text string
+}
+
+func (e *wordedError) Error() string { return e.text }
+func (e *wordedError) Unwrap() error { return e.err }
+
+// worded returns err in the pager's words: "the requester has no
+// PagerDuty user", not "no pager user".
+func (p Policy) worded(err error) error {
+	name := p.PagerName
+	if name == "" {
+		return err
+	}
+	switch err {
+	case ErrRequesterUnmapped:
+		return &wordedError{err, fmt.Sprintf("%v: the requester has no %s user, approvals from %s are refused", ErrRefused, name, name)}
+	case ErrActorUnknown:
+		return &wordedError{err, fmt.Sprintf("%v: responder is not %s %s user with an email", ErrRefused, article(name), name)}
+	}
+	return err
+}
+
+// article is "an" before a vowel, else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("AEIOUaeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 func sameEmail(a, b string) bool {
@@ -145,7 +180,7 @@ func (p Policy) ManualResolveAction(a Action, r Request) (Action, bool) {
 	}
 	a.Verb = VerbDeny
 	if a.Note == "" {
-		a.Note = "incident resolved in PagerDuty"
+		a.Note = "incident resolved " + p.in()
 	}
 	return a, true
 }
@@ -154,14 +189,15 @@ func (p Policy) ManualResolveAction(a Action, r Request) (Action, bool) {
 // (in runes): a note may be as long as the delivery.
 const maxActionNote = 500
 
-// ActionVerdict returns the verdict an authorised action submits.
-func ActionVerdict(a Action, r Request, actorEmail string, mode ApprovalMode) Verdict {
+// ActionVerdict returns the verdict an authorised action submits; its
+// reason says where and by whom ("Approved in PagerDuty by …").
+func (p Policy) ActionVerdict(a Action, r Request, actorEmail string, mode ApprovalMode) Verdict {
 	st := StateApproved
 	word := "Approved"
 	if a.Verb != VerbApprove {
 		st, word = StateDenied, "Denied"
 	}
-	reason := fmt.Sprintf("%s in PagerDuty by %s", word, actorEmail)
+	reason := fmt.Sprintf("%s %s by %s", word, p.in(), actorEmail)
 	if n := strings.TrimSpace(a.Note); n != "" {
 		if r := []rune(n); len(r) > maxActionNote {
 			n = string(r[:maxActionNote]) + "…"

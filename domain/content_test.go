@@ -211,7 +211,7 @@ func TestActionStatus(t *testing.T) {
 
 func TestActionVerdictBoundsTheNote(t *testing.T) {
 	req := pending("alice@example.com", []string{"db"}, nil)
-	v := ActionVerdict(Action{Verb: VerbApprove, Note: strings.Repeat("é", 5000)}, req, "bob@example.com", ModeSetState)
+	v := DefaultPolicy().ActionVerdict(Action{Verb: VerbApprove, Note: strings.Repeat("é", 5000)}, req, "bob@example.com", ModeSetState)
 	if n := len([]rune(v.Reason)); n > 600 {
 		t.Errorf("reason of %d runes", n)
 	}
@@ -219,12 +219,12 @@ func TestActionVerdictBoundsTheNote(t *testing.T) {
 
 func TestActionVerdict(t *testing.T) {
 	req := pending("alice@example.com", []string{"db"}, nil)
-	got := ActionVerdict(Action{Verb: VerbDeny, Note: " not now "}, req, "bob@example.com", ModeSetState)
+	got := DefaultPolicy().ActionVerdict(Action{Verb: VerbDeny, Note: " not now "}, req, "bob@example.com", ModeSetState)
 	want := Verdict{RequestID: "req-1", State: StateDenied, Reason: "Denied in PagerDuty by bob@example.com: not now", Mode: ModeSetState, Delegator: "pagerduty:bob@example.com"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ActionVerdict() diff:\n%s", diff)
 	}
-	if got := ActionVerdict(Action{Verb: VerbApprove}, req, "b@x", ModeReview).Reason; got != "Approved in PagerDuty by b@x" {
+	if got := DefaultPolicy().ActionVerdict(Action{Verb: VerbApprove}, req, "b@x", ModeReview).Reason; got != "Approved in PagerDuty by b@x" {
 		t.Errorf("reason = %q", got)
 	}
 	if got := RefusalNote(Action{Verb: VerbApprove, ActorID: "<b>" + strings.Repeat("x", 1000)}, "", ErrActorUnknown); strings.Contains(got, "<b>") || len(got) > 200 {
@@ -266,3 +266,50 @@ func TestOpenedInNeedsTheClusterAndRequestPair(t *testing.T) {
 		}
 	}
 }
+
+// Reasons, notes and refusals name the pager they happened in: PagerDuty
+// by default (as before it was a setting), the configured name otherwise,
+// "the pager" when none is set; the refusals still match their sentinels.
+func TestWordingNamesThePager(t *testing.T) {
+	req := pending("alice@example.com", []string{"db"}, nil)
+	act := Action{Verb: VerbApprove, ActorID: "PUB"}
+	tests := []struct {
+		name                                string
+		pager                               string
+		reason, resolved, unmapped, unknown string
+	}{
+		{"default", DefaultPagerName, "Approved in PagerDuty by b@x", "incident resolved in PagerDuty",
+			"action refused: the requester has no PagerDuty user, approvals from PagerDuty are refused",
+			"action refused: responder is not a PagerDuty user with an email"},
+		{"second vendor", "Opsgenie", "Approved in Opsgenie by b@x", "incident resolved in Opsgenie",
+			"action refused: the requester has no Opsgenie user, approvals from Opsgenie are refused",
+			"action refused: responder is not an Opsgenie user with an email"},
+		{"unnamed", "", "Approved in the pager by b@x", "incident resolved in the pager",
+			"action refused: the requester has no pager user, approvals from the pager are refused",
+			"action refused: responder is not a pager user with an email"},
+	}
+	for _, tt := range tests {
+		p := DefaultPolicy()
+		p.PagerName, p.Approvers = tt.pager, ApproversAny
+		if got := p.ActionVerdict(act, req, "b@x", ModeReview).Reason; got != tt.reason {
+			t.Errorf("%s: ActionVerdict().Reason = %q, want %q", tt.name, got, tt.reason)
+		}
+		if got, ok := p.ManualResolveAction(Action{Verb: VerbManualResolve}, req); !ok || got.Verb != VerbDeny || got.Note != tt.resolved {
+			t.Errorf("%s: ManualResolveAction() = %+v, %v; want a denial noted %q", tt.name, got, ok, tt.resolved)
+		}
+		bob := PagerUser{ID: "PUB", Email: "bob@example.com"}
+		err := p.AuthorizeAction(act, req, Actors{Actor: bob}, true)
+		if !errors.Is(err, ErrRequesterUnmapped) || !errors.Is(err, ErrRefused) || err.Error() != tt.unmapped {
+			t.Errorf("%s: AuthorizeAction(unmapped) = %q, want %q wrapping ErrRequesterUnmapped", tt.name, err, tt.unmapped)
+		}
+		err = p.AuthorizeAction(act, req, Actors{Requester: bob}, true)
+		if !errors.Is(err, ErrActorUnknown) || err.Error() != tt.unknown {
+			t.Errorf("%s: AuthorizeAction(unknown actor) = %q, want %q wrapping ErrActorUnknown", tt.name, err, tt.unknown)
+		}
+	}
+	if _, ok := DefaultPolicy().ManualResolveAction(Action{Verb: VerbManualResolve}, approvedReq(req)); ok {
+		t.Error("ManualResolveAction() of a resolved request asks for something")
+	}
+}
+
+func approvedReq(r Request) Request { r.State = StateApproved; return r }

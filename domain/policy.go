@@ -10,6 +10,10 @@ const (
 	DefaultServicesAnnotation = "pagerduty_services"
 )
 
+// DefaultPagerName is the pager's name in reasons and notes when the
+// configuration names none.
+const DefaultPagerName = "PagerDuty"
+
 // Approvers values (SPEC §6).
 const (
 	ApproversOnCall = "on_call"
@@ -38,6 +42,10 @@ type Policy struct {
 
 	Approvers       string // ApproversOnCall or ApproversAny
 	OnManualResolve string // ManualResolveIgnore or ManualResolveDeny
+
+	// PagerName is the pager's display name in verdict reasons, notes and
+	// refusals ("Approved in PagerDuty by …"); "" says "the pager".
+	PagerName string
 }
 
 // DefaultPolicy returns the policy of an empty configuration.
@@ -48,7 +56,16 @@ func DefaultPolicy() Policy {
 		AutoApprove:        true,
 		Approvers:          ApproversOnCall,
 		OnManualResolve:    ManualResolveIgnore,
+		PagerName:          DefaultPagerName,
 	}
+}
+
+// in names where an action happened: "in <pager>".
+func (p Policy) in() string {
+	if p.PagerName == "" {
+		return "in the pager"
+	}
+	return "in " + p.PagerName
 }
 
 // NotifyServices returns where the request's incidents are opened: every
