@@ -17,6 +17,7 @@ require (
 	github.com/hashicorp/hcl/v2 v2.25.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/common v0.72.0
+	github.com/vulcand/predicate v1.3.0
 	github.com/zclconf/go-cty v1.19.0
 	go.etcd.io/bbolt v1.5.0
 	go.uber.org/fx v1.24.0
@@ -146,3 +147,5 @@ tool (
 	go.uber.org/mock/mockgen
 	honnef.co/go/tools/cmd/staticcheck
 )
+
+replace github.com/vulcand/predicate => github.com/gravitational/predicate v1.3.1

@@ -105,7 +105,7 @@ func (l *actionLookups) openedFor(ctx context.Context, req domain.Request, inc d
 		}
 	}
 	if inc.Key == domain.IncidentKey(req.ID) && inc.ServiceID != "" {
-		for _, name := range l.policy.NotifyServices(req) {
+		for _, name := range l.policy.NotifyServices(req, nil) {
 			svc, err := l.onCall.FindService(ctx, name)
 			if errors.Is(err, ports.ErrNotFound) {
 				continue

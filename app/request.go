@@ -58,7 +58,7 @@ func (h *requests) handle(ctx context.Context, req domain.Request) error {
 		if err != nil {
 			return err
 		}
-		eff := h.policy.Plan(req, st.rec)
+		eff := h.policy.Plan(req, st.rec, nil)
 		if eff.Kind == domain.EffectNone {
 			return nil
 		}

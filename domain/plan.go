@@ -68,15 +68,17 @@ func ParseEffect(key string) Effect {
 	return Effect{Kind: EffectUnknown}
 }
 
-// Plan returns the next effect for a request given what was already done.
-// Calling it again after recording each effect walks a request through its
-// whole life: open incidents, decide auto-approval, note reviews, resolve.
-func (p Policy) Plan(r Request, rec Record) Effect {
+// Plan returns the next effect for a request given what was already done
+// and the services the routing rules add while it is pending (see
+// NotifyServices). Calling it again after recording each effect walks a
+// request through its whole life: open incidents, decide auto-approval,
+// note reviews, resolve.
+func (p Policy) Plan(r Request, rec Record, routed []string) Effect {
 	if rec.Done() {
 		return Effect{}
 	}
 	if r.State == StatePending {
-		for _, s := range p.NotifyServices(r) {
+		for _, s := range p.NotifyServices(r, routed) {
 			if _, ok := rec.Incident(s); !ok {
 				return Effect{Kind: EffectOpenIncident, Service: s}
 			}

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -69,14 +70,15 @@ func (p Policy) in() string {
 }
 
 // NotifyServices returns where the request's incidents are opened: every
-// value of the notify annotation, de-duplicated (case-insensitively) in
-// order; else the default service; else none.
-func (p Policy) NotifyServices(r Request) []string {
+// value of the notify annotation, then every service the routing rules
+// added (Routing.Services), de-duplicated (case-insensitively) in that
+// order; if both are empty, the default service; else none.
+func (p Policy) NotifyServices(r Request, routed []string) []string {
 	key := p.NotifyAnnotation
 	if key == "" {
 		key = DefaultNotifyAnnotation
 	}
-	out := dedupFold(r.Annotations[key])
+	out := dedupFold(append(slices.Clip(r.Annotations[key]), routed...))
 	if len(out) == 0 && strings.TrimSpace(p.DefaultNotifyService) != "" {
 		out = []string{strings.TrimSpace(p.DefaultNotifyService)}
 	}

@@ -76,6 +76,7 @@ type Request struct {
 	Reason             string
 	Created            time.Time
 	Expires            time.Time
+	RequestExpires     time.Time // when the pending request itself expires
 	State              State
 	ResolveReason      string
 	SuggestedReviewers []string
