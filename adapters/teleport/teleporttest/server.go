@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/gravitational/teleport/api/client/proto"
+	amrpb "github.com/gravitational/teleport/api/gen/proto/go/teleport/accessmonitoringrules/v1"
 	"github.com/gravitational/teleport/api/types"
 	"github.com/gravitational/teleport/api/utils/grpc/interceptors"
 	"google.golang.org/grpc"
@@ -35,6 +37,10 @@ type Options struct {
 	ProxyAddr string
 	// Version is the server version Ping reports (default "17.0.0").
 	Version string
+	// NoRules makes the server predate access monitoring rules: watching
+	// the kind is refused (left out of a partial-success watch) and the
+	// rules service answers Unimplemented.
+	NoRules bool
 }
 
 // Perms are what a user may do. Every call is checked against the caller's
@@ -51,10 +57,16 @@ type Perms struct {
 	// PluginData allows reading and updating plugin data
 	// (access_plugin_data: read, update).
 	PluginData bool
+	// ReadRules allows listing and watching access monitoring rules
+	// (access_monitoring_rule: list, read).
+	ReadRules bool
+	// ReadUsers allows reading other users and their traits (user: read).
+	ReadUsers bool
 }
 
 // AllPerms grants everything the access plugins need.
-var AllPerms = Perms{ReviewRoles: []string{"*"}, UpdateRequests: true, ReadRequests: true, PluginData: true}
+var AllPerms = Perms{ReviewRoles: []string{"*"}, UpdateRequests: true, ReadRequests: true, PluginData: true,
+	ReadRules: true, ReadUsers: true}
 
 // Counts are the numbers of calls the server answered, by method.
 type Counts struct {
@@ -65,6 +77,9 @@ type Counts struct {
 	SetAccessRequestState int
 	GetPluginData         int
 	UpdatePluginData      int
+	// ListAccessMonitoringRules counts both list calls of the rules.
+	ListAccessMonitoringRules int
+	GetUser                   int
 }
 
 // Server is an in-process Teleport Auth Service.
@@ -86,6 +101,9 @@ type Server struct {
 	grpc     *grpc.Server
 	running  bool
 	wg       sync.WaitGroup
+
+	rules  map[string]*amrpb.AccessMonitoringRule
+	traits map[string]map[string][]string
 }
 
 // New starts a server listening on opts.Addr.
@@ -176,6 +194,7 @@ func (s *Server) start() error {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
 	)
 	proto.RegisterAuthServiceServer(g, &authService{s: s})
+	s.registerRules(g)
 	s.grpc = g
 	s.running = true
 	s.wg.Add(1)
@@ -220,9 +239,10 @@ func (s *Server) Counts() Counts {
 	return s.counts
 }
 
-// watcher is one WatchEvents stream.
+// watcher is one WatchEvents stream of the kinds it confirmed.
 type watcher struct {
 	user   string
+	kinds  []types.WatchKind
 	events chan types.Event
 	done   chan struct{}
 	err    error
@@ -245,7 +265,7 @@ func (w *watcher) closeLocked(err error) {
 // stream whose queue is full is closed, as Teleport does.
 func (s *Server) emitLocked(ev types.Event) {
 	for w := range s.watchers {
-		if w.closed {
+		if w.closed || !slices.ContainsFunc(w.kinds, func(k types.WatchKind) bool { return k.Kind == ev.Resource.GetKind() }) {
 			continue
 		}
 		select {
@@ -256,8 +276,8 @@ func (s *Server) emitLocked(ev types.Event) {
 	}
 }
 
-func (s *Server) addWatcher(user string) *watcher {
-	w := &watcher{user: user, events: make(chan types.Event, watcherQueue), done: make(chan struct{})}
+func (s *Server) addWatcher(user string, kinds []types.WatchKind) *watcher {
+	w := &watcher{user: user, kinds: kinds, events: make(chan types.Event, watcherQueue), done: make(chan struct{})}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.watchers[w] = struct{}{}
