@@ -22,3 +22,4 @@ func (discard) WatcherConnected(bool)                   {}
 func (discard) PagerCall(string, string, time.Duration) {}
 func (discard) PagerRetry(string, string)               {}
 func (discard) WebhookRequest(string, int)              {}
+func (discard) RuleError(ports.RuleStage)               {}

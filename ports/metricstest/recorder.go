@@ -101,3 +101,6 @@ func (r *Recorder) PagerRetry(endpoint, code string) {
 func (r *Recorder) WebhookRequest(route string, code int) {
 	r.add(1, false, "webhook_requests", route, strconv.Itoa(code))
 }
+
+// RuleError implements ports.Metrics.
+func (r *Recorder) RuleError(s ports.RuleStage) { r.add(1, false, "rule_errors", string(s)) }
