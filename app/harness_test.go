@@ -13,6 +13,7 @@ import (
 	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/mocks"
 	"github.com/pagergate/pagergate/ports"
+	"github.com/pagergate/pagergate/ports/metricstest"
 )
 
 var now = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
@@ -26,6 +27,9 @@ type harness struct {
 	pg  *mocks.MockPager
 	rec *memRecords
 	p   *Service
+
+	users   *mocks.MockUsers
+	metrics *metricstest.Recorder
 
 	mu     sync.Mutex
 	stored map[string]storedRecord
@@ -53,13 +57,15 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	t.Helper()
 	ctrl := gomock.NewController(t)
 	h := &harness{t: t, tp: mocks.NewMockAccessRequests(ctrl), oc: mocks.NewMockOnCall(ctrl),
-		pg: mocks.NewMockPager(ctrl), rec: newMemRecords(), stored: map[string]storedRecord{}, loads: map[string]int{}}
+		pg: mocks.NewMockPager(ctrl), rec: newMemRecords(), stored: map[string]storedRecord{}, loads: map[string]int{},
+		users: mocks.NewMockUsers(ctrl), metrics: &metricstest.Recorder{}}
 	cfg := Config{Policy: domain.DefaultPolicy(), ReplicaID: "replica-a", Now: func() time.Time { return now },
 		RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond, Workers: 4}
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	h.p = New(cfg, Deps{Teleport: h.tp, OnCall: h.oc, Pager: h.pg, Records: h.rec, Dedup: h.rec}, zaptest.NewLogger(t))
+	h.p = New(cfg, Deps{Teleport: h.tp, OnCall: h.oc, Pager: h.pg, Records: h.rec, Dedup: h.rec, Users: h.users,
+		Metrics: h.metrics}, zaptest.NewLogger(t))
 	h.tp.EXPECT().LoadRecord(gomock.Any(), gomock.Any()).DoAndReturn(h.load).AnyTimes()
 	return h
 }

@@ -36,6 +36,7 @@ type requests struct {
 	pager     ports.Pager // FindIncidents
 	incidents *incidents
 	approver  *approver
+	router    *router
 	routes    *routeCache
 	services  *serviceSet
 	metrics   ports.Metrics
@@ -53,12 +54,19 @@ type state struct {
 // handle walks one request through its effects until nothing is left, an
 // effect fails, or another replica holds it.
 func (h *requests) handle(ctx context.Context, req domain.Request) error {
+	var routed []string
+	if req.State == domain.StatePending {
+		var err error
+		if routed, err = h.router.route(ctx, req); err != nil {
+			return fmt.Errorf("route: %w", err)
+		}
+	}
 	for range maxPasses {
 		st, err := h.load(ctx, &req)
 		if err != nil {
 			return err
 		}
-		eff := h.policy.Plan(req, st.rec, nil)
+		eff := h.policy.Plan(req, st.rec, routed)
 		if eff.Kind == domain.EffectNone {
 			return nil
 		}

@@ -42,6 +42,30 @@ func TestPlan(t *testing.T) {
 	}
 }
 
+// TestPlanDefaultService: the default service is the fallback of a
+// request nothing routes and that has no incident yet.
+func TestPlanDefaultService(t *testing.T) {
+	p := DefaultPolicy()
+	p.DefaultNotifyService = "Fallback"
+	bare := pending("alice@example.com", []string{"db"}, nil)
+	tests := []struct {
+		name   string
+		rec    Record
+		routed []string
+		want   Effect
+	}{
+		{"default service when nothing routes", Record{}, nil, Effect{Kind: EffectOpenIncident, Service: "Fallback"}},
+		{"rules replace the default", Record{}, []string{"R"}, Effect{Kind: EffectOpenIncident, Service: "R"}},
+		{"no default once paged by a rule that stopped matching", Record{Incidents: []IncidentRef{{Service: "R", IncidentID: "3"}}}, nil, Effect{Kind: EffectAutoApprove}},
+		{"a rule that starts matching adds its service", Record{Incidents: []IncidentRef{{Service: "Fallback", IncidentID: "4"}}}, []string{"R"}, Effect{Kind: EffectOpenIncident, Service: "R"}},
+	}
+	for _, tt := range tests {
+		if got := p.Plan(bare, tt.rec, tt.routed); got != tt.want {
+			t.Errorf("%s: Plan() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestEffectKeysAndApply(t *testing.T) {
 	for _, e := range []Effect{{}, {Kind: EffectOpenIncident, Service: "My Svc"}, {Kind: EffectAutoApprove}, {Kind: EffectNoteReview, Review: 3}, {Kind: EffectResolve}} {
 		if got := ParseEffect(e.String()); got != e {
