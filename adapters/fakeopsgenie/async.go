@@ -80,15 +80,16 @@ func (s *Server) requestStatus(w http.ResponseWriter, r *http.Request, id string
 	s.mu.Lock()
 	s.processDueLocked()
 	rq, ok := s.requests[id]
+	done := ok && rq.processed
 	var st requestStatus
-	if ok && rq.processed {
+	if done {
 		st = requestStatus{
 			Success: true, Action: rq.action, ProcessedAt: rq.processedAt.UTC().Format(time.RFC3339Nano),
 			IntegrationID: integrationID, IsSuccess: rq.success, Status: rq.status, AlertID: rq.alertID, Alias: rq.alias,
 		}
 	}
 	s.mu.Unlock()
-	if !ok || !rq.processed {
+	if !done {
 		writeError(w, requestID(r.Context()), http.StatusNotFound,
 			"Request not found. It might not be processed, yet.", nil, "RequestNotProcessed")
 		return
