@@ -154,3 +154,7 @@ func (c *Client) UserTraits(ctx context.Context, user string) (map[string][]stri
 	}
 	return u.GetTraits(), nil
 }
+
+// PluginName is the plugin the client acts as: the owner of its plugin
+// data and the notification name of the routing rules it follows.
+func (c *Client) PluginName() string { return c.cfg.PluginName }
