@@ -18,6 +18,7 @@ import (
 
 	"github.com/pagergate/pagergate/adapters/boltstore"
 	"github.com/pagergate/pagergate/adapters/fakepd"
+	"github.com/pagergate/pagergate/adapters/logsink"
 	"github.com/pagergate/pagergate/adapters/metrics"
 	"github.com/pagergate/pagergate/adapters/pagerduty"
 	"github.com/pagergate/pagergate/adapters/teleport"
@@ -47,12 +48,12 @@ func cmdStart(args []string) error {
 	if err != nil {
 		return err
 	}
-	lg, err := newLogging(cfg.Log, *debug)
+	lg, err := logsink.New(cfg.Log, *debug)
 	if err != nil {
 		return err
 	}
-	defer lg.log.Sync()
-	return runDaemon(*path, cfg, lg, *debug)
+	defer lg.Sync()
+	return runDaemon(*path, cfg, lg)
 }
 
 // daemon holds what the signal loop acts on.
@@ -94,7 +95,7 @@ func modules(cfg *config.Config, log *zap.Logger) fx.Option {
 	return fx.Options(opts...)
 }
 
-func runDaemon(path string, cfg *config.Config, lg *logging, debug bool) error {
+func runDaemon(path string, cfg *config.Config, lg *logsink.Logger) error {
 	// Signals are ours from here: a SIGTERM while starting or while
 	// Teleport is still being dialed is a clean stop.
 	sigs := make(chan os.Signal, 4)
@@ -105,7 +106,7 @@ func runDaemon(path string, cfg *config.Config, lg *logging, debug bool) error {
 	if cfg.Webhook != nil {
 		populate = append(populate, &d.wh)
 	}
-	fxApp := fx.New(modules(cfg, lg.log), fx.Populate(populate...), fx.StartTimeout(time.Minute), fx.StopTimeout(drainTimeout+5*time.Second))
+	fxApp := fx.New(modules(cfg, lg.Log), fx.Populate(populate...), fx.StartTimeout(time.Minute), fx.StopTimeout(drainTimeout+5*time.Second))
 	if err := fxApp.Err(); err != nil {
 		return fmt.Errorf("start: %w", unwrapFx(err))
 	}
@@ -114,14 +115,14 @@ func runDaemon(path string, cfg *config.Config, lg *logging, debug bool) error {
 	if err := fxApp.Start(startCtx); err != nil {
 		return fmt.Errorf("start: %w", unwrapFx(err))
 	}
-	log := lg.log.Named("daemon")
+	log := lg.Log.Named("daemon")
 	exit := 0
 loop:
 	for {
 		select {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(path, cfg, lg, debug, d, log)
+				reload(path, cfg, lg, d, log)
 				continue
 			}
 			log.Info("stopping", zap.String("signal", sig.String()))
@@ -163,18 +164,19 @@ func unwrapFx(err error) error {
 
 // reload applies SIGHUP (SPEC §8): log level and file, identity, webhook
 // secrets. Other changes need a restart and are logged as such.
-func reload(path string, cur *config.Config, lg *logging, debug bool, d daemon, log *zap.Logger) {
+func reload(path string, cur *config.Config, lg *logsink.Logger, d daemon, log *zap.Logger) {
 	log.Info("reloading configuration", zap.String("path", path))
-	if err := lg.sink.reopen(); err != nil {
-		log.Error("log file not reopened", zap.Error(err))
-	}
 	next, err := config.Load(path)
 	if err != nil {
 		log.Error("configuration not reloaded; keeping the running one", zap.Error(err))
+		// The file is reopened all the same: logrotate sends SIGHUP too.
+		if err := lg.Reopen(); err != nil {
+			log.Error("log file not reopened", zap.Error(err))
+		}
 		return
 	}
-	if err := lg.level.UnmarshalText([]byte(severity(next.Log.Severity, debug))); err != nil {
-		log.Error("log severity not changed", zap.Error(err))
+	if err := lg.Reload(next.Log); err != nil {
+		log.Error("log not reloaded", zap.Error(err))
 	}
 	if d.tp != nil && next.Teleport.Identity != "" {
 		if err := d.tp.Reload(); err != nil {
@@ -188,7 +190,7 @@ func reload(path string, cur *config.Config, lg *logging, debug bool, d daemon, 
 	if keys := cur.RestartNeeded(next); len(keys) > 0 {
 		log.Warn("these changes take effect only after a restart", zap.Strings("changed", keys))
 	}
-	log.Info("configuration reloaded", zap.String("severity", lg.level.String()))
+	log.Info("configuration reloaded", zap.String("severity", lg.Level()))
 }
 
 // appConfig maps the configuration to the use cases' settings.

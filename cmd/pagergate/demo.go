@@ -24,6 +24,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/pagergate/pagergate/adapters/fakepd"
+	"github.com/pagergate/pagergate/adapters/logsink"
 	"github.com/pagergate/pagergate/adapters/teleport/teleporttest"
 	"github.com/pagergate/pagergate/app"
 	"github.com/pagergate/pagergate/config"
@@ -127,17 +128,17 @@ func cmdDemo(args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	lg, err := newLogging(cfg.Log, false)
+	lg, err := logsink.New(cfg.Log, false)
 	if err != nil {
 		return err
 	}
-	defer lg.log.Sync()
+	defer lg.Sync()
 
 	var (
 		proc *app.Processor
 		pd   *fakepd.Server
 	)
-	fxApp := fx.New(modules(cfg, lg.log), fx.Populate(&proc, &pd))
+	fxApp := fx.New(modules(cfg, lg.Log), fx.Populate(&proc, &pd))
 	if err := fxApp.Err(); err != nil {
 		return unwrapFx(err)
 	}

@@ -12,9 +12,9 @@ import (
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/pagergate/pagergate/adapters/fakepd"
+	"github.com/pagergate/pagergate/adapters/logsink"
 	"github.com/pagergate/pagergate/adapters/teleport/teleporttest"
 	"github.com/pagergate/pagergate/config"
 )
@@ -166,22 +166,22 @@ func TestReloadChangesTheLogLevel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lg, err := newLogging(config.LogSettings{Output: filepath.Join(t.TempDir(), "log"), Severity: "info"}, false)
+	lg, err := logsink.New(config.LogSettings{Output: filepath.Join(t.TempDir(), "log"), Severity: "info"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lg.level.Enabled(zapcore.DebugLevel) {
+	if lg.Level() == "debug" {
 		t.Fatal("debug enabled before reload")
 	}
 	src, _ := os.ReadFile(path)
 	os.WriteFile(path, append(src, []byte("log {\n  severity = \"debug\"\n}\n")...), 0o600)
-	reload(path, cfg, lg, false, daemon{}, zap.NewNop())
-	if !lg.level.Enabled(zapcore.DebugLevel) {
+	reload(path, cfg, lg, daemon{}, zap.NewNop())
+	if lg.Level() != "debug" {
 		t.Error("reload did not switch to debug")
 	}
 	os.WriteFile(path, []byte("not hcl {"), 0o600)
-	reload(path, cfg, lg, false, daemon{}, zap.NewNop())
-	if !lg.level.Enabled(zapcore.DebugLevel) {
+	reload(path, cfg, lg, daemon{}, zap.NewNop())
+	if lg.Level() != "debug" {
 		t.Error("a broken file changed the running level")
 	}
 }
