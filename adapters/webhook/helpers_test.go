@@ -143,7 +143,7 @@ func (e *env) client(certs ...tls.Certificate) *http.Client {
 
 func (e *env) clientTLS(cfg *tls.Config) *http.Client {
 	pool := x509.NewCertPool()
-	pool.AddCert(e.serverCA.cert)
+	pool.AddCert(e.serverCA.ca.Cert)
 	cfg.RootCAs = pool
 	tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}
 	e.t.Cleanup(tr.CloseIdleConnections)

@@ -118,8 +118,10 @@ func configFiles(cfg *config.Config) []configFile {
 	cert, key := selfSigned()
 	var out []configFile
 	if cfg.Teleport.Identity != "" {
-		// An identity file holds the key and the TLS certificate.
-		out = append(out, configFile{"teleport.identity", cfg.Teleport.Identity, append(slices.Clone(key), cert...)})
+		// An identity file holds the key, the SSH certificate (one line;
+		// only its type is read offline) and the TLS certificate.
+		identity := append(slices.Clone(key), "ssh-ed25519-cert-v01@openssh.com AAAA stand-in\n"...)
+		out = append(out, configFile{"teleport.identity", cfg.Teleport.Identity, append(identity, cert...)})
 	}
 	if w := cfg.Webhook; w != nil {
 		out = append(out,
