@@ -215,20 +215,7 @@ func appConfig(cfg *config.Config, replicaID string) app.Config {
 	}
 	if w := cfg.Webhook; w != nil {
 		c.Policy.Approvers, c.Policy.OnManualResolve, c.ReplayWindow = w.Approvers, w.OnManualResolve, w.ReplayWindow
-		if w.ProvisionActions && w.PublicAddr != "" {
-			headers := map[string]string{}
-			if w.BasicAuth != nil {
-				headers["Authorization"] = basicAuth(w.BasicAuth.User, w.BasicAuth.Password.Value())
-			}
-			if w.SharedSecretHeader != "" {
-				headers[w.SharedSecretHeader] = w.SharedSecret.Value()
-			}
-			base := trimSlash(w.PublicAddr)
-			c.ActionHooks = []domain.ActionHook{
-				{Name: "Approve access", URL: base + webhook.PathApprove, Headers: headers},
-				{Name: "Deny access", URL: base + webhook.PathDeny, Headers: headers},
-			}
-		}
+		c.ActionHooks = webhook.ActionHooks(*w)
 	}
 	return c
 }
