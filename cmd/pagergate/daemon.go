@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
@@ -108,12 +108,12 @@ func runDaemon(path string, cfg *config.Config, lg *logsink.Logger) error {
 	}
 	fxApp := fx.New(modules(cfg, lg.Log), fx.Populate(populate...), fx.StartTimeout(time.Minute), fx.StopTimeout(drainTimeout+5*time.Second))
 	if err := fxApp.Err(); err != nil {
-		return fmt.Errorf("start: %w", unwrapFx(err))
+		return fmt.Errorf("start: %w", dig.RootCause(err))
 	}
 	startCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := fxApp.Start(startCtx); err != nil {
-		return fmt.Errorf("start: %w", unwrapFx(err))
+		return fmt.Errorf("start: %w", dig.RootCause(err))
 	}
 	log := lg.Log.Named("daemon")
 	exit := 0
@@ -143,23 +143,6 @@ loop:
 	}
 	log.Info("stopped cleanly")
 	return nil
-}
-
-// unwrapFx drops fx's dependency-graph prefix ("could not build arguments
-// for function … received non-nil error from function … (file:line): ")
-// so users see the adapter's own message.
-func unwrapFx(err error) error {
-	msg := err.Error()
-	const marker = "received non-nil error from function "
-	i := strings.LastIndex(msg, marker)
-	if i < 0 {
-		return err
-	}
-	rest := msg[i+len(marker):]
-	if j := strings.Index(rest, "): "); j >= 0 {
-		return errors.New(rest[j+3:])
-	}
-	return err
 }
 
 // reload applies SIGHUP (SPEC §8): log level and file, identity, webhook

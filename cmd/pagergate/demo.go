@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gravitational/teleport/api/types"
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 
 	"github.com/pagergate/pagergate/adapters/fakepd"
@@ -140,10 +141,10 @@ func cmdDemo(args []string, stdout, _ io.Writer) error {
 	)
 	fxApp := fx.New(modules(cfg, lg.Log), fx.Populate(&proc, &pd))
 	if err := fxApp.Err(); err != nil {
-		return unwrapFx(err)
+		return dig.RootCause(err)
 	}
 	if err := fxApp.Start(ctx); err != nil {
-		return unwrapFx(err)
+		return dig.RootCause(err)
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)

@@ -216,3 +216,18 @@ func TestDaemonStartsAndStops(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A constructor's failure reaches the user as the adapter's own message,
+// without fx's dependency-graph wording around it.
+func TestStartReportsTheRootCause(t *testing.T) {
+	path, _, _ := servers(t, func(s string) string {
+		return strings.Replace(s, "/identity\"", "/no-such-identity\"", 1)
+	})
+	code, out, errOut := runCLI("start", "-c", path)
+	if code != exitRuntime {
+		t.Fatalf("start with a missing identity file = %d, want %d:\n%s%s", code, exitRuntime, out, errOut)
+	}
+	if !strings.Contains(errOut, "pagergate: start: read identity file") || strings.Contains(errOut, "could not build") {
+		t.Errorf("start error = %q, want the adapter's message alone", errOut)
+	}
+}
