@@ -317,3 +317,20 @@ func TestTLSVersions(t *testing.T) {
 		t.Error("TLS 1.1 client was accepted")
 	}
 }
+
+// Which methods may be combined is the configuration's rule; a server
+// built without any method (and without insecure_no_auth) still fails
+// closed: every action route refuses every delivery.
+func TestNoMethodRefusesEveryRoute(t *testing.T) {
+	e := newEnv(t)
+	e.start(e.config())
+	body := customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"))
+	for _, path := range []string{PathApprove, PathDeny, PathV3} {
+		if got := e.post(e.client(), path, body, e.signed(body, secretA)); got.status != http.StatusUnauthorized {
+			t.Errorf("POST %s without any method = %d (%s), want 401", path, got.status, got.raw)
+		}
+	}
+	if n := len(e.actions.calls()); n != 0 {
+		t.Errorf("HandleAction called %d times", n)
+	}
+}

@@ -92,7 +92,6 @@ type env struct {
 	actions  *fakeActions
 	metrics  *fakeMetrics
 	logs     *observer.ObservedLogs
-	ready    ports.Readiness
 	srv      *Server
 }
 
@@ -108,17 +107,20 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// okHealth stands in for the metrics adapter's health handler.
+var okHealth = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok "+r.URL.Path+"\n") })
+
 // config returns a config with the server certificate and a loopback
 // address filled in.
 func (e *env) config() Config {
-	return Config{ListenAddr: "127.0.0.1:0", CertFile: e.certFile, KeyFile: e.keyFile, Metrics: e.metrics}
+	return Config{ListenAddr: "127.0.0.1:0", CertFile: e.certFile, KeyFile: e.keyFile, Metrics: e.metrics, Health: okHealth}
 }
 
 func (e *env) start(cfg Config) *Server {
 	e.t.Helper()
 	core, logs := observer.New(zap.DebugLevel)
 	e.logs = logs
-	srv, err := New(cfg, e.actions, e.ready, zap.New(core))
+	srv, err := New(cfg, e.actions, zap.New(core))
 	if err != nil {
 		e.t.Fatalf("New: %v", err)
 	}

@@ -82,7 +82,6 @@ func modules(cfg *config.Config, log *zap.Logger) fx.Option {
 			func(p *app.Processor, pd *pagerduty.Client) metrics.Checks {
 				return metrics.Checks{"teleport watcher": p, "pager": pd}
 			},
-			func(c metrics.Checks) ports.Readiness { return c },
 		),
 		fx.Invoke(runProcessor),
 	}
@@ -167,8 +166,7 @@ func reload(path string, cur *config.Config, lg *logsink.Logger, d daemon, log *
 		}
 	}
 	if d.wh != nil && next.Webhook != nil {
-		c := webhook.ConfigFrom(*next.Webhook)
-		d.wh.Reload(c.SigningSecrets, c.BasicUser, c.BasicPassword, c.SharedSecret)
+		d.wh.Reload(webhook.CredentialsFrom(*next.Webhook))
 	}
 	if keys := cur.RestartNeeded(next); len(keys) > 0 {
 		log.Warn("these changes take effect only after a restart", zap.Strings("changed", keys))
