@@ -56,7 +56,7 @@ type Config struct {
 	// PluginName owns the plugin data on requests (default "pagerduty", the
 	// reference plugin's name).
 	PluginName string
-	// BackoffMin and BackoffMax bound the jittered exponential backoff of
+	// BackoffMin and BackoffMax bound the randomized exponential backoff of
 	// watcher and connection retries (defaults 20ms and 10s).
 	BackoffMin, BackoffMax time.Duration
 	// ReloadInterval is how often the identity file is checked for changes
