@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/pagergate/pagergate/adapters/fakepd"
+	"github.com/pagergate/pagergate/adapters/memstore"
 )
 
 func TestMain(m *testing.M) {
@@ -73,7 +74,7 @@ func newFaultHarness(t *testing.T, fault func(http.Handler) http.Handler, mod fu
 	if mod != nil {
 		mod(&cfg)
 	}
-	c, err := New(cfg, zaptest.NewLogger(t), nil, h.metrics)
+	c, err := New(cfg, zaptest.NewLogger(t), memstore.New(), h.metrics)
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}
