@@ -202,12 +202,19 @@ func TestSigtermDuringBurst(t *testing.T) {
 	d.stop()
 }
 
-// The demo runs the three main flows on its own and exits 0.
+// The demo (its own binary, around the pagergate binary) runs the three
+// main flows on its own and exits 0.
 func TestDemo(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, "demo", "--for", "1s")
+	demoBin := filepath.Join(t.TempDir(), "pagergate-demo")
+	build := exec.CommandContext(ctx, "go", "build", "-race", "-o", demoBin, "./cmd/pagergate-demo")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build pagergate-demo: %v\n%s", err, out)
+	}
+	cmd := exec.CommandContext(ctx, demoBin, "--for", "1s", "--pagergate", binPath)
 	cmd.Dir = t.TempDir()
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
 	out, err := cmd.CombinedOutput()

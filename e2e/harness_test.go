@@ -421,15 +421,16 @@ func (e *env) render(c *daemonConfig) string {
 	for _, l := range c.Pager {
 		w("  %s", l)
 	}
-	if len(c.AutoApprove) > 0 {
-		w("  auto_approve {")
-		for _, l := range c.AutoApprove {
-			w("    %s", l)
-		}
-		w("  }")
-	}
 	w("}")
 	w("")
+	if len(c.AutoApprove) > 0 {
+		w("auto_approve {")
+		for _, l := range c.AutoApprove {
+			w("  %s", l)
+		}
+		w("}")
+		w("")
+	}
 	w("store \"bbolt\" {")
 	w("  path = %s", q(c.StorePath))
 	w("}")

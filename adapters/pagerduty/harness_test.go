@@ -70,6 +70,7 @@ func newFaultHarness(t *testing.T, fault func(http.Handler) http.Handler, mod fu
 		RetryWait:      time.Millisecond,
 		MaxRetryWait:   20 * time.Millisecond,
 		RateLimit:      60000,
+		CacheTTL:       time.Minute,
 	}
 	if mod != nil {
 		mod(&cfg)

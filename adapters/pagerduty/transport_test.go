@@ -257,6 +257,7 @@ func TestRateLimit429Storm(t *testing.T) {
 			APIKey: fakepd.DefaultAPIKey, UserEmail: botEmail, APIEndpoint: testEndpoint,
 			HTTPClient: &http.Client{Transport: handlerTransport{h: cc}},
 			RateLimit:  perMinute, MaxRetries: 40, RetryWait: 100 * time.Millisecond, MaxRetryWait: 2 * time.Second,
+			RequestTimeout: 10 * time.Second, CacheTTL: time.Minute,
 		}, zaptest.NewLogger(t), nil, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -346,6 +347,7 @@ func TestOverLoopback(t *testing.T) {
 		APIKey: fakepd.DefaultAPIKey, UserEmail: botEmail, APIEndpoint: srv.URL,
 		HTTPClient:     &http.Client{Transport: tr},
 		RequestTimeout: 200 * time.Millisecond, RetryWait: time.Millisecond, MaxRetryWait: 10 * time.Millisecond,
+		RateLimit: 60000, CacheTTL: time.Minute,
 	}, zaptest.NewLogger(t), nil, nil)
 	if err != nil {
 		t.Fatal(err)

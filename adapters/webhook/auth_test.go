@@ -94,7 +94,7 @@ func TestSigningSecretsOnlyLeaveCustomActionsUnauthenticated(t *testing.T) {
 func TestMutualTLS(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config()
-	cfg.ClientCAFile = e.caFile
+	cfg.ClientCAFile, cfg.AllowedClientCNs = e.caFile, pagerDutyCNs
 	e.start(cfg)
 	body := customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"))
 	foreign := newCA(t, "foreign CA")
@@ -153,7 +153,7 @@ func TestMutualTLS(t *testing.T) {
 func TestMutualTLSCustomAllowList(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config()
-	cfg.ClientCAFile = e.caFile
+	cfg.ClientCAFile, cfg.AllowedClientCNs = e.caFile, pagerDutyCNs
 	cfg.AllowedClientCNs = []string{"pagergate-fake"}
 	e.start(cfg)
 	body := customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"))
@@ -244,7 +244,7 @@ func TestEveryConfiguredMethodMustPass(t *testing.T) {
 	cfg := e.config()
 	cfg.SigningSecrets = []string{secretA}
 	cfg.BasicUser, cfg.BasicPassword = "pd", "pw-123"
-	cfg.ClientCAFile = e.caFile
+	cfg.ClientCAFile, cfg.AllowedClientCNs = e.caFile, pagerDutyCNs
 	e.start(cfg)
 	body := annotatedApprove(t)
 	good := e.client(e.clientCA.clientCert(t, pkix.Name{CommonName: "webhooks.pagerduty.com"}))

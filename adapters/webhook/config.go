@@ -10,30 +10,26 @@ import (
 	"github.com/pagergate/pagergate/ports"
 )
 
-// Defaults applied by New when the matching Config field is zero.
+// Defaults New applies to the zero limits of a Config; the settings users
+// write come from the webhook block, whose defaults are config.Defaults'.
 const (
-	DefaultListenAddr     = ":8443"
 	DefaultBodyLimit      = 256 << 10
 	DefaultHandlerTimeout = 4 * time.Second
 )
-
-// DefaultClientCNs are the certificate common names PagerDuty's webhook
-// client certificates carry (US and EU service regions).
-var DefaultClientCNs = []string{"webhooks.pagerduty.com", "webhooks.eu.pagerduty.com"}
 
 // Config configures the webhook server. Which combinations of
 // authentication methods are acceptable is the configuration's rule
 // (config.Load checks it, with diagnostics); New and Reload check only
 // what the server needs to be safe: no credential it compares is empty.
 type Config struct {
-	// ListenAddr is the TCP address to listen on (default ":8443").
+	// ListenAddr is the TCP address to listen on. Required.
 	ListenAddr string
 	// CertFile and KeyFile hold the server certificate and key (PEM);
 	// both are required, the server speaks HTTPS only.
 	CertFile, KeyFile string
 	// ClientCAFile, when set, turns on mutual TLS: client certificates must
 	// chain to a CA in this PEM file and carry a common name listed in
-	// AllowedClientCNs (default DefaultClientCNs).
+	// AllowedClientCNs (at least one).
 	ClientCAFile     string
 	AllowedClientCNs []string
 	// Credentials are the secrets deliveries are checked against; Reload
@@ -76,12 +72,6 @@ type Credentials struct {
 
 // withDefaults returns cfg with documented defaults applied.
 func (cfg Config) withDefaults() Config {
-	if cfg.ListenAddr == "" {
-		cfg.ListenAddr = DefaultListenAddr
-	}
-	if cfg.ClientCAFile != "" && len(cfg.AllowedClientCNs) == 0 {
-		cfg.AllowedClientCNs = append([]string(nil), DefaultClientCNs...)
-	}
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
@@ -91,12 +81,19 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
-// validate checks what New needs: a certificate, and no empty value among
-// the credentials it compares.
+// validate checks what New needs: an address, a certificate, client
+// names to accept under mutual TLS, and no empty value among the
+// credentials it compares.
 func (cfg Config) validate() error {
 	var errs []error
+	if cfg.ListenAddr == "" {
+		errs = append(errs, errors.New("webhook: listen_addr is required"))
+	}
 	if cfg.CertFile == "" || cfg.KeyFile == "" {
 		errs = append(errs, errors.New("webhook: cert_file and key_file are required (HTTPS only)"))
+	}
+	if cfg.ClientCAFile != "" && len(cfg.AllowedClientCNs) == 0 {
+		errs = append(errs, errors.New("webhook: client_ca_file needs allowed_client_cns"))
 	}
 	errs = append(errs, cfg.Credentials.check(cfg.SharedSecretHeader))
 	for _, cn := range cfg.AllowedClientCNs {

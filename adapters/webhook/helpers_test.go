@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/pagergate/pagergate/config"
 	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/ports"
 )
@@ -288,3 +289,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// pagerDutyCNs are the client certificate names the configuration accepts
+// by default.
+var pagerDutyCNs = config.Defaults().Webhook.TLS.AllowedClientCNs

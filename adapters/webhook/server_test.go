@@ -28,9 +28,11 @@ func TestNewErrors(t *testing.T) {
 		want   []string
 	}{
 		{"no certificate", func(c *Config) { c.CertFile, c.KeyFile = "", ""; c.SigningSecrets = []string{"s"} }, []string{"cert_file and key_file are required"}},
+		{"no address", func(c *Config) { c.ListenAddr = "" }, []string{"listen_addr is required"}},
+		{"mutual TLS without client names", func(c *Config) { c.ClientCAFile, c.AllowedClientCNs = e.caFile, nil }, []string{"allowed_client_cns"}},
 		{"unreadable certificate", func(c *Config) { c.CertFile = missing; c.SigningSecrets = []string{"s"} }, []string{missing}},
-		{"unreadable client CA", func(c *Config) { c.ClientCAFile = missing }, []string{"client CA", "missing.pem"}},
-		{"client CA without PEM", func(c *Config) { c.ClientCAFile = notPEM }, []string{notPEM}},
+		{"unreadable client CA", func(c *Config) { c.ClientCAFile, c.AllowedClientCNs = missing, pagerDutyCNs }, []string{"client CA", "missing.pem"}},
+		{"client CA without PEM", func(c *Config) { c.ClientCAFile, c.AllowedClientCNs = notPEM, pagerDutyCNs }, []string{notPEM}},
 		{"basic auth without password", func(c *Config) { c.BasicUser = "u" }, []string{"basic_auth needs a password"}},
 		{"shared header without secret", func(c *Config) { c.SharedSecretHeader = "X-T" }, []string{"shared_secret_header needs shared_secret"}},
 		{"empty signing secret", func(c *Config) { c.SigningSecrets = []string{""} }, []string{"signing_secrets[0] is empty"}},
@@ -53,17 +55,10 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	cfg := Config{ClientCAFile: "ca.pem"}.withDefaults()
-	want := Config{
-		ListenAddr: ":8443", ClientCAFile: "ca.pem",
-		AllowedClientCNs: []string{"webhooks.pagerduty.com", "webhooks.eu.pagerduty.com"},
-		BodyLimit:        256 << 10, HandlerTimeout: 4 * time.Second,
-	}
+	cfg := Config{ListenAddr: ":8443"}.withDefaults()
+	want := Config{ListenAddr: ":8443", BodyLimit: 256 << 10, HandlerTimeout: 4 * time.Second}
 	if d := cmp.Diff(want, cfg); d != "" {
 		t.Errorf("withDefaults() mismatch (-want +got):\n%s", d)
-	}
-	if got := (Config{}).withDefaults().AllowedClientCNs; got != nil {
-		t.Errorf("AllowedClientCNs without mTLS = %v, want nil", got)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/pagergate/pagergate/adapters/fakepd"
 	"github.com/pagergate/pagergate/adapters/logsink"
 	"github.com/pagergate/pagergate/adapters/teleport/teleporttest"
+	"github.com/pagergate/pagergate/adapters/webhook/webhooktest"
 	"github.com/pagergate/pagergate/config"
 )
 
@@ -41,7 +42,11 @@ func servers(t *testing.T, mutate func(string) string) (string, *teleporttest.Se
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pd.Close() })
-	if err := writeSelfSigned(dir, "webhook"); err != nil {
+	cert, err := webhooktest.NewCA("pagergate webhook", time.Now().Add(-time.Minute), time.Now().Add(30*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cert.Write(filepath.Join(dir, "webhook.crt"), filepath.Join(dir, "webhook.key")); err != nil {
 		t.Fatal(err)
 	}
 	hcl := fmt.Sprintf(`teleport {
@@ -103,6 +108,11 @@ pager "fake" {}
 	for name, cfg := range map[string]*config.Config{"pagerduty": pdCfg, "fake": fakeCfg} {
 		if err := fx.ValidateApp(modules(cfg, zap.NewNop())); err != nil {
 			t.Errorf("%s: fx.ValidateApp() = %v", name, err)
+		}
+	}
+	for kind, k := range pagerKinds {
+		if k.module == nil || k.check == nil {
+			t.Errorf("kind table entry %q lacks its module or its check", kind)
 		}
 	}
 }
@@ -175,12 +185,12 @@ func TestReloadChangesTheLogLevel(t *testing.T) {
 	}
 	src, _ := os.ReadFile(path)
 	os.WriteFile(path, append(src, []byte("log {\n  severity = \"debug\"\n}\n")...), 0o600)
-	reload(path, cfg, lg, daemon{}, zap.NewNop())
+	reload(path, cfg, lg, reloadable{}, zap.NewNop())
 	if lg.Level() != "debug" {
 		t.Error("reload did not switch to debug")
 	}
 	os.WriteFile(path, []byte("not hcl {"), 0o600)
-	reload(path, cfg, lg, daemon{}, zap.NewNop())
+	reload(path, cfg, lg, reloadable{}, zap.NewNop())
 	if lg.Level() != "debug" {
 		t.Error("a broken file changed the running level")
 	}

@@ -115,6 +115,12 @@ func (c *Cert) TLS() tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{c.Cert.Raw}, PrivateKey: c.Key, Leaf: c.Cert}
 }
 
+// ClientTLS returns a client configuration that trusts only this
+// certificate.
+func (c *Cert) ClientTLS() *tls.Config {
+	return &tls.Config{RootCAs: c.Pool(), MinVersion: tls.VersionTLS12}
+}
+
 // Pool returns a pool trusting only this certificate.
 func (c *Cert) Pool() *x509.CertPool {
 	p := x509.NewCertPool()
