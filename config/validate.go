@@ -304,7 +304,21 @@ func (c *checker) webhook(w *Webhook, d *WebhookSettings) *WebhookSettings {
 		DenyWorkflow:       w.DenyWorkflow,
 		ReplayWindow:       c.duration(b, "replay_window", w.ReplayWindow, d.ReplayWindow),
 	}
+	c.publicAddr(w, b)
+	auth := c.webhookCredentials(w, b, out)
+	if w.TLS == nil {
+		c.errorf(w.DefRange, "Missing TLS block",
+			"webhook needs a tls block with cert_file and key_file: the webhook is served over HTTPS only.")
+	} else {
+		out.TLS = c.webhookTLS(w.TLS, d.TLS)
+		auth = auth || w.TLS.ClientCAFile != ""
+	}
+	c.webhookAuth(b, auth, w.InsecureNoAuth)
+	return out
+}
 
+// publicAddr checks public_addr and that provision_actions has one.
+func (c *checker) publicAddr(w *Webhook, b block) {
 	if w.PublicAddr != "" {
 		u, err := url.Parse(w.PublicAddr)
 		if err != nil || u.Scheme != "https" || u.Host == "" {
@@ -316,7 +330,11 @@ func (c *checker) webhook(w *Webhook, d *WebhookSettings) *WebhookSettings {
 		c.errorf(attrRange(b.body, "provision_actions", b.def), "Missing public address",
 			"webhook.provision_actions needs webhook.public_addr: the custom actions point PagerDuty at it.")
 	}
+}
 
+// webhookCredentials checks the signing secrets, the shared secret and
+// basic auth, sets the complete ones in out and reports whether any is.
+func (c *checker) webhookCredentials(w *Webhook, b block, out *WebhookSettings) bool {
 	auth := false
 	for _, s := range w.SigningSecrets {
 		if s == "" {
@@ -345,50 +363,40 @@ func (c *checker) webhook(w *Webhook, d *WebhookSettings) *WebhookSettings {
 			auth = true
 		}
 	}
+	return auth
+}
 
-	if w.TLS == nil {
-		c.errorf(w.DefRange, "Missing TLS block",
-			"webhook needs a tls block with cert_file and key_file: the webhook is served over HTTPS only.")
-	} else {
-		t := w.TLS
-		tb := block{body: t.Body, def: t.DefRange, path: "webhook.tls"}
-		c.required(tb, "cert_file", t.CertFile, "")
-		c.required(tb, "key_file", t.KeyFile, "")
-		out.TLS = TLSSettings{
-			CertFile:         t.CertFile,
-			KeyFile:          t.KeyFile,
-			ClientCAFile:     t.ClientCAFile,
-			AllowedClientCNs: d.TLS.AllowedClientCNs,
-		}
-		if t.ClientCAFile != "" {
-			auth = true
-		}
-		if has(tb.body, "allowed_client_cns") {
-			switch {
-			case t.ClientCAFile == "":
-				c.errorf(attrRange(tb.body, "allowed_client_cns", tb.def), "Client names without mutual TLS",
-					"webhook.tls.allowed_client_cns needs webhook.tls.client_ca_file: without it no client certificate is checked.")
-			case len(t.AllowedClientCNs) == 0:
-				c.errorf(tb.value("allowed_client_cns"), "Empty value",
-					"webhook.tls.allowed_client_cns must name at least one common name; leave it out for the PagerDuty defaults.")
-			default:
-				out.TLS.AllowedClientCNs = t.AllowedClientCNs
-			}
-			for _, cn := range t.AllowedClientCNs {
-				if cn == "" {
-					c.errorf(tb.value("allowed_client_cns"), "Empty value", "webhook.tls.allowed_client_cns must not hold an empty name.")
-					break
-				}
-			}
+// webhookTLS checks the tls block; d holds the default client names.
+func (c *checker) webhookTLS(t *TLS, d TLSSettings) TLSSettings {
+	tb := block{body: t.Body, def: t.DefRange, path: "webhook.tls"}
+	c.required(tb, "cert_file", t.CertFile, "")
+	c.required(tb, "key_file", t.KeyFile, "")
+	out := TLSSettings{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile, AllowedClientCNs: d.AllowedClientCNs}
+	if !has(tb.body, "allowed_client_cns") {
+		return out
+	}
+	switch {
+	case t.ClientCAFile == "":
+		c.errorf(attrRange(tb.body, "allowed_client_cns", tb.def), "Client names without mutual TLS",
+			"webhook.tls.allowed_client_cns needs webhook.tls.client_ca_file: without it no client certificate is checked.")
+	case len(t.AllowedClientCNs) == 0:
+		c.errorf(tb.value("allowed_client_cns"), "Empty value",
+			"webhook.tls.allowed_client_cns must name at least one common name; leave it out for the PagerDuty defaults.")
+	default:
+		out.AllowedClientCNs = t.AllowedClientCNs
+	}
+	for _, cn := range t.AllowedClientCNs {
+		if cn == "" {
+			c.errorf(tb.value("allowed_client_cns"), "Empty value", "webhook.tls.allowed_client_cns must not hold an empty name.")
+			break
 		}
 	}
-
-	c.webhookAuth(b, auth, w.InsecureNoAuth)
 	return out
 }
 
-// webhookAuth checks that the webhook has authentication, and that the demo
-// switch insecure_no_auth is not set next to it.
+// webhookAuth is the one rule on the webhook's authentication (the adapter
+// checks only that no credential it compares is empty): at least one
+// method, and the demo switch insecure_no_auth never next to one.
 func (c *checker) webhookAuth(b block, auth, insecure bool) {
 	if auth && insecure {
 		c.errorf(attrRange(b.body, "insecure_no_auth", b.def), "Insecure mode next to authentication",
