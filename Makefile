@@ -61,7 +61,7 @@ generate: ## regenerate mocks
 generate-check: generate ## fail if generated files drift from the committed ones
 	@git diff --exit-code -- mocks/ || (echo "mocks drifted: run make generate and commit"; exit 1)
 
-deps-check: ## prove the hexagon's import rules
+deps-check: ## prove the hexagon's import rules, fx only in fx.go, cmd wiring only, no test code in the daemon
 	.ci/deps-check --selftest
 	.ci/deps-check
 
