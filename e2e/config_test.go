@@ -126,12 +126,7 @@ func (e *env) render(c *daemonConfig) string {
 	w("}")
 	w("")
 	if len(c.AutoApprove) > 0 {
-		w("auto_approve {")
-		for _, l := range c.AutoApprove {
-			w("  %s", l)
-		}
-		w("}")
-		w("")
+		w("auto_approve {\n  %s\n}\n", strings.Join(c.AutoApprove, "\n  "))
 	}
 	w("store \"bbolt\" {")
 	w("  path = %s", q(c.StorePath))

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -19,7 +18,7 @@ import (
 // Daemon is a running `pagergate start` process.
 type Daemon struct {
 	cmd  *exec.Cmd
-	out  *lockedBuffer // stdout and stderr
+	out  bytes.Buffer // stdout and stderr; read once the process ended
 	done chan struct{}
 	// WebhookAddr and MetricsAddr are the addresses its listeners took.
 	WebhookAddr, MetricsAddr string
@@ -40,9 +39,9 @@ func DaemonBinary() string {
 // StartDaemon runs `bin start -c <w.Config>` and waits until it logged
 // the addresses of its listeners and its /readyz answers 200.
 func (w *World) StartDaemon(ctx context.Context, bin string) (*Daemon, error) {
-	d := &Daemon{out: &lockedBuffer{}, done: make(chan struct{})}
+	d := &Daemon{done: make(chan struct{})}
 	d.cmd = exec.Command(bin, "start", "-c", w.Config)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	d.cmd.Stdout, d.cmd.Stderr = &d.out, &d.out
 	if err := d.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
@@ -57,7 +56,7 @@ func (w *World) StartDaemon(ctx context.Context, bin string) (*Daemon, error) {
 		err = d.poll(ctx, d.ready)
 	}
 	if err != nil {
-		d.Stop()
+		d.Stop() // then its output is complete
 		return nil, fmt.Errorf("pagergate not ready: %w\n%s", err, d.out.String())
 	}
 	return d, nil
@@ -122,22 +121,4 @@ func listenAddrs(logPath string) (webhook, metrics string) {
 		}
 	}
 	return webhook, metrics
-}
-
-// lockedBuffer is a bytes.Buffer safe for the process's output copiers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
