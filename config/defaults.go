@@ -2,10 +2,12 @@ package config
 
 import "time"
 
-// Defaults returns the value used for every key a file leaves out; it is
-// the one place defaults are written down (adapters and use cases take
-// them from the Config, never from constants of their own), and
-// `pagergate configure` prints them (see Annotated).
+// Defaults returns the value used for every key a file leaves out; this
+// file is the one place the defaults of the blocks and of the built-in
+// pager kinds are written down (adapters and use cases take them from the
+// Config, never from constants of their own), and `pagergate configure`
+// prints them (see Annotated). A pager kind added later keeps its defaults
+// next to its block struct, in its own file.
 //
 // Pager holds the defaults of pager "pagerduty" (FakeDefaults has the
 // fake's), and Webhook holds the values used inside a webhook block,
