@@ -78,16 +78,18 @@ var pagerKinds = map[string]pagerKind{}
 
 func registerPager(kind string, k pagerKind) { pagerKinds[kind] = k }
 
-// pagerKindList is the labels of pagerKinds, quoted and sorted, for
-// messages.
-func pagerKindList() string {
+// PagerKinds returns the kinds a pager block may name, sorted.
+func PagerKinds() []string {
 	var names []string
 	for k := range pagerKinds {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	return quoteList(names)
+	return names
 }
+
+// pagerKindList is PagerKinds quoted, for messages.
+func pagerKindList() string { return quoteList(PagerKinds()) }
 
 // pager picks the one pager block, decodes its shared keys and lets its
 // kind decode the rest.

@@ -115,6 +115,11 @@ pager "fake" {}
 			t.Errorf("kind table entry %q lacks its module or its check", kind)
 		}
 	}
+	for _, kind := range config.PagerKinds() {
+		if _, ok := pagerKinds[kind]; !ok {
+			t.Errorf("config knows pager %q, the kind table has no line for it", kind)
+		}
+	}
 }
 
 func TestExitCodes(t *testing.T) {
