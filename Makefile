@@ -1,6 +1,7 @@
 # pagergate — every target CI runs is here; `make help` lists them.
 GO        ?= go
 BIN       ?= bin/pagergate
+DEMO_BIN  ?= bin/pagergate-demo
 PKGS      := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
@@ -18,8 +19,9 @@ all: lint test build ## lint, test, build
 build: ## build bin/pagergate
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pagergate
 
-demo: build ## run the whole flow on embedded defaults (no accounts needed)
-	$(BIN) demo
+demo: build ## run the whole flow on embedded defaults (no accounts needed): bin/pagergate-demo around bin/pagergate
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(DEMO_BIN) ./cmd/pagergate-demo
+	$(DEMO_BIN) --pagergate $(BIN)
 
 test: unit e2e e2e-teleport ## every test: unit + adapters (-race), end-to-end, then against a real Teleport
 
@@ -59,7 +61,7 @@ generate: ## regenerate mocks
 generate-check: generate ## fail if generated files drift from the committed ones
 	@git diff --exit-code -- mocks/ || (echo "mocks drifted: run make generate and commit"; exit 1)
 
-deps-check: ## prove the hexagon's import rules
+deps-check: ## prove the hexagon's import rules, fx only in fx.go, cmd wiring only, no test code in the daemon
 	.ci/deps-check --selftest
 	.ci/deps-check
 

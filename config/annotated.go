@@ -16,10 +16,12 @@ import (
 // PAGERDUTY_API_KEY and PAGERDUTY_WEBHOOK_SECRET, or edit those lines.
 func Annotated() string {
 	var b strings.Builder
+	d := Defaults()
 	data := struct {
 		Config
-		Fake PagerSettings
-	}{Defaults(), FakeDefaults()}
+		PagerDuty *PagerDutySettings
+		Fake      *FakeSettings
+	}{d, d.Pager.Vendor.(*PagerDutySettings), FakeDefaults().Vendor.(*FakeSettings)}
 	if err := annotatedTemplate.Execute(&b, data); err != nil {
 		// The template and its data are fixed; a failure is a bug caught
 		// by the package tests.
@@ -119,7 +121,7 @@ pager "pagerduty" {
   user_email = "teleport-bot@example.com"
   # REST API base URL; https (http only for loopback hosts).
   # EU accounts: "https://api.eu.pagerduty.com".
-  api_endpoint = {{q .Pager.APIEndpoint}}
+  api_endpoint = {{q .PagerDuty.APIEndpoint}}
 
   # Request annotation listing the services to open incidents in.
   notify_service_annotation = {{q .Pager.NotifyServiceAnnotation}}
@@ -137,43 +139,19 @@ pager "pagerduty" {
 
   # Client-side rate limit, requests per minute. PagerDuty allows 960 per
   # API key and answers 429 beyond it (honoured with Retry-After).
-  rate_limit = {{.Pager.RateLimit}}
+  rate_limit = {{.PagerDuty.RateLimit}}
   # Time limit of each API call.
-  request_timeout = {{dur .Pager.RequestTimeout}}
+  request_timeout = {{dur .PagerDuty.RequestTimeout}}
   # How long user and service lookups are cached (on-call status never is).
-  cache_ttl = {{dur .Pager.CacheTTL}}
-
-  # On-call auto-approval: a request is approved when its roles carry the
-  # services annotation and the requester is on call for one of them now.
-  auto_approve {
-    enabled = {{.Pager.AutoApprove.Enabled}}
-    # Deepest escalation level that counts; 0 means any level.
-    max_escalation_level = {{.Pager.AutoApprove.MaxEscalationLevel}}
-    # Also require a triggered or acknowledged incident assigned to the
-    # requester in one of those services.
-    require_active_incident = {{.Pager.AutoApprove.RequireActiveIncident}}
-    # When not empty, every requested role must match an entry here.
-    # Entries match like Teleport role conditions: exact and
-    # case-sensitive, "*" as a wildcard ("dev-*"), "^...$" as a regular
-    # expression ("^db-(ro|rw)$").
-    allowed_roles = []
-    # Roles never approved automatically (matched the same way).
-    denied_roles = []
-    # Teleport user name (exact, case-sensitive) => PagerDuty email, for
-    # names that are not emails (GitHub SSO users, for example); others
-    # are used as the email.
-    user_map = {
-      # "octocat" = "octo.cat@example.com"
-    }
-  }
+  cache_ttl = {{dur .PagerDuty.CacheTTL}}
 }
 
 # For staging, the fake PagerDuty runs in-process on loopback instead:
 # pager "fake" {
-#   api_key    = {{q .Fake.APIKey}}
-#   user_email = {{q .Fake.UserEmail}}
+#   api_key    = {{q .Fake.PagerDuty.APIKey}}
+#   user_email = {{q .Fake.PagerDuty.UserEmail}}
 #   # Where the fake listens; port 0 picks a free one.
-#   listen_addr = {{q .Fake.Fake.ListenAddr}}
+#   listen_addr = {{q .Fake.ListenAddr}}
 #   # Optional seed file (HCL or JSON) with more users, services, on-calls.
 #   # seed_file = "fake-seed.hcl"
 #   user "alice@example.com" {
@@ -188,6 +166,32 @@ pager "pagerduty" {
 #     level   = 1
 #   }
 # }
+
+# On-call auto-approval, whatever the pager: a request is approved when its
+# roles carry the services annotation and the requester is on call for one
+# of them now. (Files written before this block existed have it inside the
+# pager block; it is still read there, with a warning: move it here.)
+auto_approve {
+  enabled = {{.AutoApprove.Enabled}}
+  # Deepest escalation level that counts; 0 means any level.
+  max_escalation_level = {{.AutoApprove.MaxEscalationLevel}}
+  # Also require a triggered or acknowledged incident assigned to the
+  # requester in one of those services.
+  require_active_incident = {{.AutoApprove.RequireActiveIncident}}
+  # When not empty, every requested role must match an entry here.
+  # Entries match like Teleport role conditions: exact and
+  # case-sensitive, "*" as a wildcard ("dev-*"), "^...$" as a regular
+  # expression ("^db-(ro|rw)$").
+  allowed_roles = []
+  # Roles never approved automatically (matched the same way).
+  denied_roles = []
+  # Teleport user name (exact, case-sensitive) => pager user email, for
+  # names that are not emails (GitHub SSO users, for example); others
+  # are used as the email.
+  user_map = {
+    # "octocat" = "octo.cat@example.com"
+  }
+}
 
 # Local state: record mirror, webhook replay keys, lookup caches. Losing
 # the file loses no correctness. Without this block the defaults apply.

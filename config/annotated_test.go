@@ -16,7 +16,7 @@ func TestAnnotatedParses(t *testing.T) {
 	cfg := mustParse(t, Annotated())
 
 	d := Defaults()
-	if cfg.Pager.APIKey.Value() != "pd-key" || cfg.Webhook == nil || len(cfg.Webhook.SigningSecrets) != 1 {
+	if pdOf(cfg).APIKey.Value() != "pd-key" || cfg.Webhook == nil || len(cfg.Webhook.SigningSecrets) != 1 {
 		t.Fatalf("secrets from env() not used: %+v", cfg)
 	}
 	// Every value the annotated file spells out is the default.
@@ -25,11 +25,11 @@ func TestAnnotatedParses(t *testing.T) {
 	want.Teleport.Addr = "teleport.example.com:443"
 	want.Teleport.Identity = "/var/lib/pagergate/identity"
 	want.Teleport.RefreshIdentity = true
-	want.Pager.APIKey = "pd-key"
-	want.Pager.UserEmail = "teleport-bot@example.com"
-	want.Pager.AutoApprove.AllowedRoles = []string{}
-	want.Pager.AutoApprove.DeniedRoles = []string{}
-	want.Pager.AutoApprove.UserMap = map[string]string{}
+	pdOf(&want).APIKey = "pd-key"
+	pdOf(&want).UserEmail = "teleport-bot@example.com"
+	want.AutoApprove.AllowedRoles = []string{}
+	want.AutoApprove.DeniedRoles = []string{}
+	want.AutoApprove.UserMap = map[string]string{}
 	want.Webhook.PublicAddr = "https://pagergate.example.com:8443"
 	want.Webhook.SigningSecrets = []Secret{"wh-secret"}
 	want.Webhook.TLS.CertFile = "/var/lib/pagergate/server.crt"
@@ -77,6 +77,9 @@ func TestAnnotatedShowsEveryKey(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeOf(File{}))
+	// The kinds' own keys sit in the pager block's remain body.
+	walk(reflect.TypeOf(PagerDuty{}))
+	walk(reflect.TypeOf(Fake{}))
 	if len(keys) < 40 {
 		t.Fatalf("schema walk found only %d keys: %v", len(keys), keys)
 	}

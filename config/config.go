@@ -27,7 +27,9 @@ type Config struct {
 
 	Teleport TeleportSettings
 	Pager    PagerSettings
-	Store    StoreSettings
+	// AutoApprove is the on-call approval policy.
+	AutoApprove AutoApproveSettings
+	Store       StoreSettings
 	// Webhook is nil when the file has no webhook block: no actions from
 	// the pager are accepted then.
 	Webhook *WebhookSettings
@@ -35,6 +37,9 @@ type Config struct {
 	Metrics MetricsSettings
 	// Workers bounds how many requests are handled at once. Default 32.
 	Workers int
+	// Warnings are the problems that do not stop the file from loading
+	// (an outdated layout), one line each with file:line.
+	Warnings []string
 }
 
 // TeleportSettings is how pagergate reaches Teleport (`teleport {}`).
@@ -64,88 +69,6 @@ const (
 	ApprovalSetState = "set_state"
 	ApprovalAuto     = "auto"
 )
-
-// Pager kinds of PagerSettings.Kind.
-const (
-	PagerPagerDuty = "pagerduty"
-	PagerFake      = "fake"
-)
-
-// PagerSettings is the one `pager "<kind>" {}` block.
-type PagerSettings struct {
-	// Kind is PagerPagerDuty or PagerFake.
-	Kind string
-	// APIKey is the REST API token. Required for PagerDuty; default
-	// "fake-api-key" for the fake.
-	APIKey Secret
-	// UserEmail is the bot user incidents are opened as (the From header).
-	// Required for PagerDuty; default "pagergate@example.com" for the fake.
-	UserEmail string
-	// APIEndpoint is the REST API base URL. Default
-	// "https://api.pagerduty.com"; empty for the fake, whose address is
-	// only known once it listens.
-	APIEndpoint string
-	// NotifyServiceAnnotation names the request annotation listing the
-	// services to notify. Default "pagerduty_notify_service".
-	NotifyServiceAnnotation string
-	// ServicesAnnotation names the request annotation listing the
-	// approval services. Default "pagerduty_services".
-	ServicesAnnotation string
-	// DefaultNotifyService (a service name or ID) is notified when a
-	// request has no notify annotation; empty means no incident then.
-	DefaultNotifyService string
-	// Urgency is "high", "low" or empty (the service's own rule).
-	Urgency string
-	// Priority is a priority name set on new incidents; empty for none.
-	Priority string
-	// RateLimit is the client-side limit in requests per minute. Default
-	// 900.
-	RateLimit int
-	// RequestTimeout bounds each API call. Default 10s.
-	RequestTimeout time.Duration
-	// CacheTTL is how long user and service lookups are cached. Default
-	// 10m. On-call status is never cached.
-	CacheTTL time.Duration
-	// AutoApprove holds the on-call auto-approval rules (SPEC §4).
-	AutoApprove AutoApproveSettings
-	// Fake is set when Kind is PagerFake and nil otherwise.
-	Fake *FakeSettings
-}
-
-// AutoApproveSettings is the `auto_approve {}` block (SPEC §4).
-type AutoApproveSettings struct {
-	// Enabled turns on-call auto-approval on. Default true.
-	Enabled bool
-	// MaxEscalationLevel is the deepest escalation level that counts;
-	// 0 (the default) means any level.
-	MaxEscalationLevel int
-	// RequireActiveIncident also requires a triggered or acknowledged
-	// incident assigned to the requester. Default false.
-	RequireActiveIncident bool
-	// AllowedRoles, when not empty, must match every requested role.
-	// Entries match like Teleport role conditions: exact and
-	// case-sensitive, "*" as a wildcard, "^...$" as a regular expression.
-	AllowedRoles []string
-	// DeniedRoles are never auto-approved (matched like AllowedRoles).
-	DeniedRoles []string
-	// UserMap maps Teleport user names (exact, case-sensitive) to pager
-	// user emails; users not in it are looked up by their name as an
-	// email.
-	UserMap map[string]string
-}
-
-// FakeSettings describes the in-process fake PagerDuty (SPEC §11).
-type FakeSettings struct {
-	// ListenAddr is where the fake listens. Default "127.0.0.1:0".
-	ListenAddr string
-	// SeedFile is an optional HCL/JSON seed file read by the fake.
-	SeedFile string
-	// Users, Services and OnCalls seed the fake; an on-call level of 0 in
-	// the file becomes 1.
-	Users    []FakeUser
-	Services []FakeService
-	OnCalls  []FakeOnCall
-}
 
 // StoreSettings is the local store (`store "bbolt" {}`); always set.
 type StoreSettings struct {
@@ -347,22 +270,27 @@ func Parse(src []byte, filename string) (*Config, error) {
 		return nil, &DiagError{Diags: diags, Files: p.Files()}
 	}
 	var raw File
-	diags = append(diags, explainDecodeDiags(f.Body, gohcl.DecodeBody(f.Body, evalContext(filepath.Dir(filename)), &raw))...)
+	eval := evalContext(filepath.Dir(filename))
+	diags = append(diags, explainDecodeDiags(f.Body, gohcl.DecodeBody(f.Body, eval, &raw))...)
 	if diags.HasErrors() {
+		diags = append(diags, raw.decodePager(eval)...)
 		return nil, &DiagError{Diags: diags, Files: p.Files()}
 	}
-	cfg, vdiags := raw.resolve()
+	cfg, vdiags := raw.resolve(eval)
 	diags = append(diags, vdiags...)
 	if diags.HasErrors() {
 		return nil, &DiagError{Diags: diags, Files: p.Files()}
 	}
 	cfg.Source = filename
+	cfg.Warnings = warnings(diags)
 	return cfg, nil
 }
 
 // Validate applies defaults to a decoded file and reports every problem.
+// Functions in the pager block's kind-specific keys are evaluated
+// relative to the working directory.
 func (f *File) Validate() hcl.Diagnostics {
-	_, diags := f.resolve()
+	_, diags := f.resolve(evalContext("."))
 	return diags
 }
 

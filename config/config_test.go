@@ -58,16 +58,22 @@ func TestLoadSpecSketch(t *testing.T) {
 		},
 		Pager: PagerSettings{
 			Kind:                    "pagerduty",
-			APIKey:                  "pd-key",
-			UserEmail:               "teleport-bot@example.com",
-			APIEndpoint:             "https://api.pagerduty.com",
 			NotifyServiceAnnotation: "pagerduty_notify_service",
 			ServicesAnnotation:      "pagerduty_services",
-			RateLimit:               900,
-			RequestTimeout:          10 * time.Second,
-			CacheTTL:                10 * time.Minute,
-			AutoApprove:             AutoApproveSettings{Enabled: true},
+			Vendor: &PagerDutySettings{
+				APIKey:         "pd-key",
+				UserEmail:      "teleport-bot@example.com",
+				APIEndpoint:    "https://api.pagerduty.com",
+				RateLimit:      900,
+				RequestTimeout: 10 * time.Second,
+				CacheTTL:       10 * time.Minute,
+			},
 		},
+		// The sketch still writes auto_approve inside the pager block.
+		AutoApprove: AutoApproveSettings{Enabled: true},
+		Warnings: []string{filepath.Join("testdata", "spec-sketch.hcl") + ":17:3: auto_approve moved out of the pager block; " +
+			"auto_approve inside pager \"pagerduty\" is still read, but it is the approval policy of every pager: " +
+			"move the block, unchanged, to the top level of the file (pagergate configure and pagergate migrate write it there)."},
 		Store: StoreSettings{Kind: "bbolt", Path: "/var/lib/pagergate/state.db", Retention: 168 * time.Hour},
 		Webhook: &WebhookSettings{
 			ListenAddr:      ":8443",
@@ -103,8 +109,8 @@ func TestDefaultsApplied(t *testing.T) {
 	want.Source = "test.hcl"
 	want.Teleport.Addr = "teleport.example.com:443"
 	want.Teleport.Identity = "/var/lib/pagergate/identity"
-	want.Pager.APIKey = "k"
-	want.Pager.UserEmail = "bot@example.com"
+	pdOf(&want).APIKey = "k"
+	pdOf(&want).UserEmail = "bot@example.com"
 	want.Webhook = nil
 	if diff := cmp.Diff(&want, got); diff != "" {
 		t.Errorf("Parse(minimal) mismatch (-want +got):\n%s", diff)
@@ -120,11 +126,11 @@ func TestDefaultsApplied(t *testing.T) {
 		{"teleport.dial_timeout", got.Teleport.DialTimeout, 30 * time.Second},
 		{"pager.notify_service_annotation", got.Pager.NotifyServiceAnnotation, "pagerduty_notify_service"},
 		{"pager.services_annotation", got.Pager.ServicesAnnotation, "pagerduty_services"},
-		{"pager.rate_limit", got.Pager.RateLimit, 900},
-		{"pager.request_timeout", got.Pager.RequestTimeout, 10 * time.Second},
-		{"pager.cache_ttl", got.Pager.CacheTTL, 10 * time.Minute},
-		{"pager.auto_approve.enabled", got.Pager.AutoApprove.Enabled, true},
-		{"pager.auto_approve.max_escalation_level", got.Pager.AutoApprove.MaxEscalationLevel, 0},
+		{"pager.rate_limit", pdOf(got).RateLimit, 900},
+		{"pager.request_timeout", pdOf(got).RequestTimeout, 10 * time.Second},
+		{"pager.cache_ttl", pdOf(got).CacheTTL, 10 * time.Minute},
+		{"auto_approve.enabled", got.AutoApprove.Enabled, true},
+		{"auto_approve.max_escalation_level", got.AutoApprove.MaxEscalationLevel, 0},
 		{"store.kind", got.Store.Kind, "bbolt"},
 		{"store.path", got.Store.Path, "/var/lib/pagergate/state.db"},
 		{"store.retention", got.Store.Retention, 168 * time.Hour},
@@ -138,7 +144,7 @@ func TestDefaultsApplied(t *testing.T) {
 		{"webhook.on_manual_resolve", d.Webhook.OnManualResolve, "ignore"},
 		{"webhook.replay_window", d.Webhook.ReplayWindow, 72 * time.Hour},
 		{"webhook.tls.allowed_client_cns", fmt.Sprint(d.Webhook.TLS.AllowedClientCNs), "[webhooks.pagerduty.com webhooks.eu.pagerduty.com]"},
-		{"fake listen_addr", FakeDefaults().Fake.ListenAddr, "127.0.0.1:0"},
+		{"fake listen_addr", FakeDefaults().Vendor.(*FakeSettings).ListenAddr, "127.0.0.1:0"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -194,14 +200,14 @@ pager "pagerduty" {
   rate_limit             = 960
   request_timeout        = "2s"
   cache_ttl              = "1h30m"
-  auto_approve {
-    enabled                 = false
-    max_escalation_level    = 2
-    require_active_incident = true
-    allowed_roles           = ["dba"]
-    denied_roles            = ["admin"]
-    user_map                = { octocat = "octo@example.com" }
-  }
+}
+auto_approve {
+  enabled                 = false
+  max_escalation_level    = 2
+  require_active_incident = true
+  allowed_roles           = ["dba"]
+  denied_roles            = ["admin"]
+  user_map                = { octocat = "octo@example.com" }
 }
 store "bbolt" {
   path      = "/tmp/state.db"
@@ -244,12 +250,15 @@ metrics {
 		AllowedRoles: []string{"dba"}, DeniedRoles: []string{"admin"},
 		UserMap: map[string]string{"octocat": "octo@example.com"},
 	}
-	if diff := cmp.Diff(wantAuto, got.Pager.AutoApprove); diff != "" {
+	if diff := cmp.Diff(wantAuto, got.AutoApprove); diff != "" {
 		t.Errorf("auto_approve (-want +got):\n%s", diff)
 	}
-	if got.Pager.APIEndpoint != "http://127.0.0.1:8080" || got.Pager.RateLimit != 960 || got.Pager.CacheTTL != 90*time.Minute ||
+	if len(got.Warnings) != 0 {
+		t.Errorf("warnings = %q, want none", got.Warnings)
+	}
+	if pd := pdOf(got); pd.APIEndpoint != "http://127.0.0.1:8080" || pd.RateLimit != 960 || pd.CacheTTL != 90*time.Minute ||
 		got.Pager.Urgency != "low" || got.Pager.Priority != "P2" || got.Pager.DefaultNotifyService != "Teleport Access Requests" {
-		t.Errorf("pager = %+v", got.Pager)
+		t.Errorf("pager = %+v, %+v", got.Pager, pd)
 	}
 	if got.Store.Retention != 24*time.Hour || got.Store.Path != "/tmp/state.db" {
 		t.Errorf("store = %+v", got.Store)
@@ -293,9 +302,10 @@ pager "fake" {
 }
 `)
 	want := FakeDefaults()
-	want.Fake.Users = []FakeUser{{Email: "alice@example.com", Name: "Alice"}}
-	want.Fake.Services = []FakeService{{Name: "Teleport Access Requests", ID: "PTELEPO"}}
-	want.Fake.OnCalls = []FakeOnCall{
+	fake := want.Vendor.(*FakeSettings)
+	fake.Users = []FakeUser{{Email: "alice@example.com", Name: "Alice"}}
+	fake.Services = []FakeService{{Name: "Teleport Access Requests", ID: "PTELEPO"}}
+	fake.OnCalls = []FakeOnCall{
 		{User: "alice@example.com", Service: "PTELEPO", Level: 1},
 		{User: "ALICE@example.com", Service: "teleport access requests", Level: 2},
 	}
@@ -360,17 +370,17 @@ func TestErrorString(t *testing.T) {
 func TestSecretRedacted(t *testing.T) {
 	cfg := mustParse(t, strings.Replace(minimal, `api_key    = "k"`, `api_key    = "very-secret-token"`, 1))
 	for _, s := range []string{
-		fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg.Pager), fmt.Sprintf("%#v", cfg.Pager), fmt.Sprint(cfg.Pager.APIKey),
+		fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", *pdOf(cfg)), fmt.Sprintf("%#v", *pdOf(cfg)), fmt.Sprint(pdOf(cfg).APIKey),
 	} {
 		if strings.Contains(s, "very-secret-token") {
 			t.Errorf("formatted config shows the secret: %s", s)
 		}
 	}
-	if b, _ := cfg.Pager.APIKey.MarshalText(); string(b) != "[redacted]" {
+	if b, _ := pdOf(cfg).APIKey.MarshalText(); string(b) != "[redacted]" {
 		t.Errorf("MarshalText = %q", b)
 	}
-	if cfg.Pager.APIKey.Value() != "very-secret-token" {
-		t.Errorf("Value() = %q", cfg.Pager.APIKey.Value())
+	if pdOf(cfg).APIKey.Value() != "very-secret-token" {
+		t.Errorf("Value() = %q", pdOf(cfg).APIKey.Value())
 	}
 	if Secret("").String() != "" {
 		t.Errorf("empty secret prints %q", Secret("").String())
@@ -425,3 +435,6 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// pdOf returns the PagerDuty settings of a pager "pagerduty" config.
+func pdOf(c *Config) *PagerDutySettings { return c.Pager.Vendor.(*PagerDutySettings) }

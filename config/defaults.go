@@ -2,14 +2,18 @@ package config
 
 import "time"
 
-// Defaults returns the value used for every key a file leaves out; it is
-// the one place defaults are written down, and `pagergate configure`
-// prints them (see Annotated).
+// Defaults returns the value used for every key a file leaves out; this
+// file is the one place the defaults of the blocks and of the built-in
+// pager kinds are written down (adapters and use cases take them from the
+// Config, never from constants of their own), and `pagergate configure`
+// prints them (see Annotated). A pager kind added later keeps its defaults
+// next to its block struct, in its own file.
 //
-// Pager holds the PagerDuty defaults (FakeDefaults has the fake's), and
-// Webhook holds the values used inside a webhook block, although a file
-// without one has no webhook. Required keys without a default (teleport
-// addr, pager api_key and user_email, webhook tls files) are empty.
+// Pager holds the defaults of pager "pagerduty" (FakeDefaults has the
+// fake's), and Webhook holds the values used inside a webhook block,
+// although a file without one has no webhook. Required keys without a
+// default (teleport addr, pager api_key and user_email, webhook tls files)
+// are empty.
 func Defaults() Config {
 	return Config{
 		Teleport: TeleportSettings{
@@ -18,16 +22,13 @@ func Defaults() Config {
 		},
 		Pager: PagerSettings{
 			Kind:                    PagerPagerDuty,
-			APIEndpoint:             "https://api.pagerduty.com",
 			NotifyServiceAnnotation: "pagerduty_notify_service",
 			ServicesAnnotation:      "pagerduty_services",
-			RateLimit:               900,
-			RequestTimeout:          10 * time.Second,
-			CacheTTL:                10 * time.Minute,
-			AutoApprove: AutoApproveSettings{
-				Enabled:            true,
-				MaxEscalationLevel: 0,
-			},
+			Vendor:                  pagerDutyDefaults(),
+		},
+		AutoApprove: AutoApproveSettings{
+			Enabled:            true,
+			MaxEscalationLevel: 0,
 		},
 		Store: StoreSettings{
 			Kind:      StoreBolt,
@@ -55,16 +56,26 @@ func Defaults() Config {
 	}
 }
 
+func pagerDutyDefaults() *PagerDutySettings {
+	return &PagerDutySettings{
+		APIEndpoint:    "https://api.pagerduty.com",
+		RateLimit:      900,
+		RequestTimeout: 10 * time.Second,
+		CacheTTL:       10 * time.Minute,
+	}
+}
+
 // FakeDefaults returns the defaults of a `pager "fake" {}` block: those of
 // PagerDuty, plus a token and bot email the fake accepts, no API endpoint
 // (the fake's address is known once it listens) and its listen address.
 func FakeDefaults() PagerSettings {
 	p := Defaults().Pager
+	pd := *pagerDutyDefaults()
+	pd.APIKey = "fake-api-key"
+	pd.UserEmail = "pagergate@example.com"
+	pd.APIEndpoint = ""
 	p.Kind = PagerFake
-	p.APIKey = "fake-api-key"
-	p.UserEmail = "pagergate@example.com"
-	p.APIEndpoint = ""
-	p.Fake = &FakeSettings{ListenAddr: "127.0.0.1:0"}
+	p.Vendor = &FakeSettings{PagerDuty: pd, ListenAddr: "127.0.0.1:0"}
 	return p
 }
 

@@ -34,7 +34,7 @@ func TestEnvFunction(t *testing.T) {
 	}
 	for _, tt := range tests {
 		cfg := mustParse(t, pagerWithKey(tt.expr))
-		if got := cfg.Pager.APIKey.Value(); got != tt.want {
+		if got := pdOf(cfg).APIKey.Value(); got != tt.want {
 			t.Errorf("api_key = %s gives %q, want %q", tt.expr, got, tt.want)
 		}
 	}
@@ -109,7 +109,7 @@ func TestFileFunction(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Load with %s: %v", tt.expr, err)
 		}
-		if got := cfg.Pager.APIKey.Value(); got != tt.want {
+		if got := pdOf(cfg).APIKey.Value(); got != tt.want {
 			t.Errorf("api_key = %s gives %q, want %q", tt.expr, got, tt.want)
 		}
 	}

@@ -93,6 +93,7 @@ func Migrate(src []byte, filename string) (hcl []byte, warnings []string, err er
 	m.teleport(root, &ref)
 	root.AppendNewline()
 	m.pager(root, &ref)
+	m.autoApprove(root, &ref)
 	if md.IsDefined("http") {
 		m.webhook(root, &ref)
 	}
@@ -194,12 +195,20 @@ func (m *migration) pager(root *hclwrite.Body, ref *referenceFile) {
 	if p.ServiceID != "" {
 		setString(b, "default_notify_service", p.ServiceID)
 	}
-	if p.AutoApprove != nil {
-		a := b.AppendNewBlock("auto_approve", nil).Body()
-		a.SetAttributeValue("enabled", cty.BoolVal(*p.AutoApprove))
-		if *p.AutoApprove {
-			m.warnf("pagerduty.auto_approve: pagergate auto-approves only requests whose roles carry the %q annotation listing the services whose on-call responders get access; add it to the requester roles", d.ServicesAnnotation)
-		}
+}
+
+// autoApprove writes the reference's pagerduty.auto_approve as the
+// top-level auto_approve block.
+func (m *migration) autoApprove(root *hclwrite.Body, ref *referenceFile) {
+	on := ref.PagerDuty.AutoApprove
+	if on == nil {
+		return
+	}
+	root.AppendNewline()
+	a := root.AppendNewBlock("auto_approve", nil).Body()
+	a.SetAttributeValue("enabled", cty.BoolVal(*on))
+	if *on {
+		m.warnf("pagerduty.auto_approve: pagergate auto-approves only requests whose roles carry the %q annotation listing the services whose on-call responders get access; add it to the requester roles", Defaults().Pager.ServicesAnnotation)
 	}
 }
 
@@ -216,7 +225,7 @@ func firstSet(m *migration, keyA, a, keyB, b string) string {
 }
 
 func (m *migration) webhook(root *hclwrite.Body, ref *referenceFile) {
-	h := ref.HTTP
+	h := &ref.HTTP
 	cert := firstSet(m, "http.tls.cert_file", h.TLS.CertFile, "http.https_cert_file", h.HTTPSCertFile)
 	key := firstSet(m, "http.tls.key_file", h.TLS.KeyFile, "http.https_key_file", h.HTTPSKeyFile)
 	if h.Insecure {
@@ -226,9 +235,23 @@ func (m *migration) webhook(root *hclwrite.Body, ref *referenceFile) {
 		m.warnf("http: no webhook written; it needs a TLS certificate and key (http.tls.cert_file and key_file). Add a webhook block by hand, see `pagergate configure`")
 		return
 	}
-
 	root.AppendNewline()
 	b := root.AppendNewBlock("webhook", nil).Body()
+	m.webhookAddrs(b, ref)
+	m.webhookAuth(b, ref)
+	t := b.AppendNewBlock("tls", nil).Body()
+	setString(t, "cert_file", cert)
+	setString(t, "key_file", key)
+	if h.TLS.ClientCAFile != "" {
+		setString(t, "client_ca_file", h.TLS.ClientCAFile)
+	} else if h.TLS.VerifyClientCert {
+		m.warnf("http.tls.verify_client_cert: not carried over; for mutual TLS set webhook.tls.client_ca_file to the CA bundle that signs PagerDuty's webhook client certificates")
+	}
+}
+
+// webhookAddrs writes the listen and public addresses.
+func (m *migration) webhookAddrs(b *hclwrite.Body, ref *referenceFile) {
+	h := &ref.HTTP
 	listen := h.ListenAddr
 	if listen == "" {
 		listen = referenceListenAddr
@@ -238,47 +261,40 @@ func (m *migration) webhook(root *hclwrite.Body, ref *referenceFile) {
 	if public != "" && !strings.Contains(public, "://") {
 		public = "https://" + public
 	}
-	if public != "" {
-		if strings.HasPrefix(public, "http://") {
-			m.warnf("http.public_addr: %q uses http; changed to https, the webhook is HTTPS only", h.PublicAddr)
-			public = "https://" + strings.TrimPrefix(public, "http://")
-		}
-		setString(b, "public_addr", public)
-		// The reference creates the approve/deny custom actions at start.
-		b.SetAttributeValue("provision_actions", cty.BoolVal(true))
-	} else {
+	if public == "" {
 		m.warnf("http.public_addr: missing; set webhook.public_addr and provision_actions = true to have pagergate create the approve/deny actions")
+		return
 	}
+	if strings.HasPrefix(public, "http://") {
+		m.warnf("http.public_addr: %q uses http; changed to https, the webhook is HTTPS only", h.PublicAddr)
+		public = "https://" + strings.TrimPrefix(public, "http://")
+	}
+	setString(b, "public_addr", public)
+	// The reference creates the approve/deny custom actions at start.
+	b.SetAttributeValue("provision_actions", cty.BoolVal(true))
+}
 
-	auth := h.TLS.ClientCAFile != ""
-	if h.BasicAuth.User != "" || h.BasicAuth.Password != "" {
-		auth = true
-	}
-	if !auth {
+// webhookAuth writes the authentication: basic auth when the reference had
+// it, else signing secrets unless mutual TLS is set.
+func (m *migration) webhookAuth(b *hclwrite.Body, ref *referenceFile) {
+	h := &ref.HTTP
+	basic := h.BasicAuth.User != "" || h.BasicAuth.Password != ""
+	if !basic && h.TLS.ClientCAFile == "" {
 		b.SetAttributeRaw("signing_secrets", hclwrite.TokensForTuple([]hclwrite.Tokens{
 			hclwrite.TokensForFunctionCall("env", hclwrite.TokensForValue(cty.StringVal(MigrateSecretEnv))),
 		}))
 		m.warnf("http: no webhook authentication to carry over and pagergate requires one; signing_secrets reads %s: create a v3 webhook subscription and export its secret, or set tls.client_ca_file or basic_auth instead", MigrateSecretEnv)
 	}
-
-	if h.BasicAuth.User != "" || h.BasicAuth.Password != "" {
-		ba := b.AppendNewBlock("basic_auth", nil).Body()
-		setString(ba, "user", h.BasicAuth.User)
-		setCall(ba, "password", "env", MigratePasswordEnv)
-		if h.BasicAuth.User == "" {
-			m.warnf("http.basic_auth.user: missing; set webhook.basic_auth.user")
-		}
-		m.warnf("http.basic_auth.password: the password is not copied into the HCL file; export %s with its value before starting pagergate", MigratePasswordEnv)
+	if !basic {
+		return
 	}
-
-	t := b.AppendNewBlock("tls", nil).Body()
-	setString(t, "cert_file", cert)
-	setString(t, "key_file", key)
-	if h.TLS.ClientCAFile != "" {
-		setString(t, "client_ca_file", h.TLS.ClientCAFile)
-	} else if h.TLS.VerifyClientCert {
-		m.warnf("http.tls.verify_client_cert: not carried over; for mutual TLS set webhook.tls.client_ca_file to the CA bundle that signs PagerDuty's webhook client certificates")
+	ba := b.AppendNewBlock("basic_auth", nil).Body()
+	setString(ba, "user", h.BasicAuth.User)
+	setCall(ba, "password", "env", MigratePasswordEnv)
+	if h.BasicAuth.User == "" {
+		m.warnf("http.basic_auth.user: missing; set webhook.basic_auth.user")
 	}
+	m.warnf("http.basic_auth.password: the password is not copied into the HCL file; export %s with its value before starting pagergate", MigratePasswordEnv)
 }
 
 func (m *migration) log(root *hclwrite.Body, ref *referenceFile) {

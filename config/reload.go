@@ -29,6 +29,7 @@ func (c *Config) RestartNeeded(next *Config) []string {
 		{"workers", a.Workers, b.Workers},
 		{"teleport", a.Teleport, b.Teleport},
 		{"pager", a.Pager, b.Pager},
+		{"auto_approve", a.AutoApprove, b.AutoApprove},
 		{"store", a.Store, b.Store},
 		{"webhook", a.Webhook, b.Webhook},
 		{"log", a.Log, b.Log},
@@ -45,6 +46,7 @@ func (c *Config) RestartNeeded(next *Config) []string {
 func reloadInvariant(c *Config) Config {
 	out := *c
 	out.Source = ""
+	out.Warnings = nil
 	out.Log.Severity = ""
 	out.Teleport.Identity = ""
 	if c.Webhook != nil {

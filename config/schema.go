@@ -9,13 +9,14 @@ import "github.com/hashicorp/hcl/v2"
 // The Body and DefRange fields of each block are filled by gohcl; they let
 // validation point at the attribute or block a problem is about.
 type File struct {
-	Teleport Teleport `hcl:"teleport,block"`
-	Pagers   []Pager  `hcl:"pager,block"`
-	Stores   []Store  `hcl:"store,block"`
-	Webhook  *Webhook `hcl:"webhook,block"`
-	Log      *Log     `hcl:"log,block"`
-	Metrics  *Metrics `hcl:"metrics,block"`
-	Workers  *int     `hcl:"workers,optional"`
+	Teleport    Teleport     `hcl:"teleport,block"`
+	Pagers      []Pager      `hcl:"pager,block"`
+	AutoApprove *AutoApprove `hcl:"auto_approve,block"`
+	Stores      []Store      `hcl:"store,block"`
+	Webhook     *Webhook     `hcl:"webhook,block"`
+	Log         *Log         `hcl:"log,block"`
+	Metrics     *Metrics     `hcl:"metrics,block"`
+	Workers     *int         `hcl:"workers,optional"`
 
 	Body hcl.Body `hcl:",body"`
 }
@@ -32,79 +33,6 @@ type Teleport struct {
 	DialTimeout     string `hcl:"dial_timeout,optional"`
 
 	Body     hcl.Body  `hcl:",body"`
-	DefRange hcl.Range `hcl:",def_range"`
-}
-
-// Pager is the `pager "<kind>" {}` block; kind is "pagerduty" or "fake".
-type Pager struct {
-	Kind        string `hcl:"kind,label"`
-	APIKey      string `hcl:"api_key,optional"`
-	UserEmail   string `hcl:"user_email,optional"`
-	APIEndpoint string `hcl:"api_endpoint,optional"`
-
-	NotifyServiceAnnotation string `hcl:"notify_service_annotation,optional"`
-	ServicesAnnotation      string `hcl:"services_annotation,optional"`
-	DefaultNotifyService    string `hcl:"default_notify_service,optional"`
-	Urgency                 string `hcl:"urgency,optional"`
-	Priority                string `hcl:"priority,optional"`
-
-	RateLimit      *int   `hcl:"rate_limit,optional"` // requests per minute
-	RequestTimeout string `hcl:"request_timeout,optional"`
-	CacheTTL       string `hcl:"cache_ttl,optional"`
-
-	AutoApprove *AutoApprove `hcl:"auto_approve,block"`
-
-	// Only for kind "fake": where the in-process fake listens and what it
-	// holds at start.
-	ListenAddr string        `hcl:"listen_addr,optional"`
-	SeedFile   string        `hcl:"seed_file,optional"`
-	Users      []FakeUser    `hcl:"user,block"`
-	Services   []FakeService `hcl:"service,block"`
-	OnCalls    []FakeOnCall  `hcl:"on_call,block"`
-
-	Body     hcl.Body  `hcl:",body"`
-	DefRange hcl.Range `hcl:",def_range"`
-}
-
-// AutoApprove is the `auto_approve {}` block (SPEC §4).
-type AutoApprove struct {
-	Enabled               *bool             `hcl:"enabled,optional"`
-	MaxEscalationLevel    int               `hcl:"max_escalation_level,optional"`
-	RequireActiveIncident bool              `hcl:"require_active_incident,optional"`
-	AllowedRoles          []string          `hcl:"allowed_roles,optional"`
-	DeniedRoles           []string          `hcl:"denied_roles,optional"`
-	UserMap               map[string]string `hcl:"user_map,optional"`
-
-	Body     hcl.Body  `hcl:",body"`
-	DefRange hcl.Range `hcl:",def_range"`
-}
-
-// FakeUser is a `user "<email>" {}` block of the fake pager.
-type FakeUser struct {
-	Email string `hcl:"email,label"`
-	Name  string `hcl:"name,optional"`
-
-	// DefRange is where the block was written; zero in a Config.
-	DefRange hcl.Range `hcl:",def_range"`
-}
-
-// FakeService is a `service "<name>" {}` block of the fake pager.
-type FakeService struct {
-	Name string `hcl:"name,label"`
-	ID   string `hcl:"id,optional"`
-
-	// DefRange is where the block was written; zero in a Config.
-	DefRange hcl.Range `hcl:",def_range"`
-}
-
-// FakeOnCall is an `on_call {}` block of the fake pager: user is on call
-// for the service's escalation policy at level.
-type FakeOnCall struct {
-	User    string `hcl:"user"`
-	Service string `hcl:"service"`
-	Level   int    `hcl:"level,optional"` // default 1
-
-	// DefRange is where the block was written; zero in a Config.
 	DefRange hcl.Range `hcl:",def_range"`
 }
 

@@ -5,8 +5,6 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -18,10 +16,11 @@ import (
 // checker collects the problems found while a File becomes a Config.
 type checker struct {
 	diags hcl.Diagnostics
+	// root is the file's body and eval its functions, for the block
+	// bodies decoded late (a pager kind's).
+	root hcl.Body
+	eval *hcl.EvalContext
 }
-
-// maxRateLimit bounds pager.rate_limit (requests per minute).
-const maxRateLimit = 100000
 
 func (c *checker) errorf(subject hcl.Range, summary, format string, args ...any) {
 	c.diags = append(c.diags, &hcl.Diagnostic{
@@ -176,9 +175,10 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// resolve applies the defaults to f and validates it.
-func (f *File) resolve() (*Config, hcl.Diagnostics) {
-	c := &checker{}
+// resolve applies the defaults to f and validates it; eval holds the
+// file's functions.
+func (f *File) resolve(eval *hcl.EvalContext) (*Config, hcl.Diagnostics) {
+	c := &checker{root: f.Body, eval: eval}
 	d := Defaults()
 	top := block{body: f.Body, def: missingRange(f.Body), path: ""}
 	cfg := &Config{
@@ -187,19 +187,28 @@ func (f *File) resolve() (*Config, hcl.Diagnostics) {
 		Store:    c.store(f.Stores, d.Store),
 		Log:      c.log(f.Log, d.Log),
 		Metrics:  c.metrics(f.Metrics, d.Metrics),
-		Workers:  d.Workers,
+		Workers:  c.workers(f, top, d.Workers),
 	}
+	path := "auto_approve"
+	if f.AutoApprove == nil && len(f.Pagers) > 0 {
+		path = "pager." + f.Pagers[0].Kind + ".auto_approve"
+	}
+	cfg.AutoApprove = c.autoApprove(c.legacyAutoApprove(f), path, d.AutoApprove)
 	if f.Webhook != nil {
 		cfg.Webhook = c.webhook(f.Webhook, d.Webhook)
 	}
-	if f.Workers != nil {
-		if w := *f.Workers; w < 1 || w > 1024 {
-			c.errorf(valueRange(f.Body, "workers", top.def), "Invalid value", "workers must be between 1 and 1024; got %d.", w)
-		} else {
-			cfg.Workers = w
-		}
-	}
 	return cfg, c.diags
+}
+
+func (c *checker) workers(f *File, top block, def int) int {
+	if f.Workers == nil {
+		return def
+	}
+	if w := *f.Workers; w < 1 || w > 1024 {
+		c.errorf(valueRange(f.Body, "workers", top.def), "Invalid value", "workers must be between 1 and 1024; got %d.", w)
+		return def
+	}
+	return *f.Workers
 }
 
 func missingRange(body hcl.Body) hcl.Range {
@@ -256,273 +265,6 @@ func (c *checker) teleport(t *Teleport, d TeleportSettings) TeleportSettings {
 	return out
 }
 
-func (c *checker) pager(f *File, top block) PagerSettings {
-	if len(f.Pagers) == 0 {
-		c.errorf(top.def, "Missing pager block",
-			"Exactly one pager block is required: pager \"pagerduty\" { ... } or, for staging, pager \"fake\" { ... }.")
-		return Defaults().Pager
-	}
-	for _, p := range f.Pagers[1:] {
-		c.errorf(p.DefRange, "Duplicate pager block",
-			"Exactly one pager block is allowed; the first is at %s.", rangePos(f.Pagers[0].DefRange))
-	}
-	p := &f.Pagers[0]
-	var d PagerSettings
-	switch p.Kind {
-	case PagerPagerDuty:
-		d = Defaults().Pager
-	case PagerFake:
-		d = FakeDefaults()
-	default:
-		c.errorf(p.DefRange, "Unsupported pager kind",
-			"pager %q: the kind must be \"pagerduty\" or \"fake\".", p.Kind)
-		return Defaults().Pager
-	}
-	b := block{body: p.Body, def: p.DefRange, path: "pager." + p.Kind}
-	out := PagerSettings{
-		Kind:                    p.Kind,
-		APIKey:                  Secret(p.APIKey),
-		UserEmail:               p.UserEmail,
-		APIEndpoint:             p.APIEndpoint,
-		NotifyServiceAnnotation: orDefault(p.NotifyServiceAnnotation, d.NotifyServiceAnnotation),
-		ServicesAnnotation:      orDefault(p.ServicesAnnotation, d.ServicesAnnotation),
-		DefaultNotifyService:    p.DefaultNotifyService,
-		Priority:                p.Priority,
-		RateLimit:               d.RateLimit,
-	}
-
-	if p.Kind == PagerPagerDuty {
-		c.required(b, "api_key", p.APIKey, " Keep it out of the file: api_key = env(\"PAGERDUTY_API_KEY\") or file(\"/path/to/key\").")
-		if c.required(b, "user_email", p.UserEmail, " It is the PagerDuty user incidents are opened as.") {
-			c.email(b, "user_email", p.UserEmail)
-		}
-		c.pagerdutyOnly(p, b)
-		if out.APIEndpoint == "" {
-			out.APIEndpoint = d.APIEndpoint
-		} else {
-			c.apiEndpoint(b, p.APIEndpoint)
-		}
-	} else {
-		out.APIKey = Secret(orDefault(p.APIKey, d.APIKey.Value()))
-		out.UserEmail = orDefault(p.UserEmail, d.UserEmail)
-		c.email(b, "user_email", p.UserEmail)
-		if has(b.body, "api_endpoint") {
-			c.errorf(attrRange(b.body, "api_endpoint", b.def), "Unexpected argument for the fake pager",
-				"pager.fake.api_endpoint is not used: the fake runs in-process and pagergate talks to its listen_addr.")
-		}
-		out.Fake = c.fake(p, b, d.Fake)
-	}
-
-	for _, a := range []struct{ name, val, def string }{
-		{"notify_service_annotation", p.NotifyServiceAnnotation, d.NotifyServiceAnnotation},
-		{"services_annotation", p.ServicesAnnotation, d.ServicesAnnotation},
-	} {
-		if a.val == "" && has(b.body, a.name) {
-			c.errorf(b.value(a.name), "Empty value", "%s must not be empty; leave it out for the default %q.", b.key(a.name), a.def)
-		}
-	}
-	if p.Urgency != "" {
-		out.Urgency = c.oneOf(b, "urgency", p.Urgency, "", "high", "low")
-	}
-	if p.RateLimit != nil {
-		// PagerDuty allows 960 requests per minute per key and answers 429
-		// beyond, which the client honours; higher limits serve the fake
-		// and API proxies.
-		if r := *p.RateLimit; r < 1 || r > maxRateLimit {
-			c.errorf(b.value("rate_limit"), "Invalid value",
-				"%s must be between 1 and %d requests per minute (PagerDuty's own limit is 960 per API key); got %d.", b.key("rate_limit"), maxRateLimit, r)
-		} else {
-			out.RateLimit = r
-		}
-	}
-	out.RequestTimeout = c.duration(b, "request_timeout", p.RequestTimeout, d.RequestTimeout)
-	out.CacheTTL = c.duration(b, "cache_ttl", p.CacheTTL, d.CacheTTL)
-	out.AutoApprove = c.autoApprove(p.AutoApprove, b, d.AutoApprove)
-	return out
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-// pagerdutyOnly rejects the fake's keys in a pager "pagerduty" block.
-func (c *checker) pagerdutyOnly(p *Pager, b block) {
-	const detail = "%s belongs to pager \"fake\" only; a PagerDuty account holds its own users, services and on-call schedules."
-	for _, name := range []string{"listen_addr", "seed_file"} {
-		if has(b.body, name) {
-			c.errorf(attrRange(b.body, name, b.def), "Unexpected argument for PagerDuty", detail, b.key(name))
-		}
-	}
-	for _, u := range p.Users {
-		c.errorf(u.DefRange, "Unexpected block for PagerDuty", detail, b.key("user"))
-	}
-	for _, s := range p.Services {
-		c.errorf(s.DefRange, "Unexpected block for PagerDuty", detail, b.key("service"))
-	}
-	for _, o := range p.OnCalls {
-		c.errorf(o.DefRange, "Unexpected block for PagerDuty", detail, b.key("on_call"))
-	}
-}
-
-func (c *checker) apiEndpoint(b block, raw string) {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil || u.Host == "" || u.Opaque != "":
-		c.errorf(b.value("api_endpoint"), "Invalid API endpoint",
-			"%s must be an https URL such as \"https://api.eu.pagerduty.com\"; got %q.", b.key("api_endpoint"), raw)
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
-	case u.Scheme == "http":
-		c.errorf(b.value("api_endpoint"), "Insecure API endpoint",
-			"%s must use https; plain http is allowed only for loopback hosts (a local fake); got %q.", b.key("api_endpoint"), raw)
-	default:
-		c.errorf(b.value("api_endpoint"), "Invalid API endpoint",
-			"%s must be an https URL such as \"https://api.eu.pagerduty.com\"; got %q.", b.key("api_endpoint"), raw)
-	}
-}
-
-func (c *checker) fake(p *Pager, b block, d *FakeSettings) *FakeSettings {
-	out := &FakeSettings{
-		ListenAddr: c.listenAddr(b, "listen_addr", p.ListenAddr, d.ListenAddr),
-		SeedFile:   p.SeedFile,
-	}
-	users := map[string]bool{}
-	for _, u := range p.Users {
-		key := strings.ToLower(u.Email)
-		switch {
-		case !isEmail(u.Email):
-			c.errorf(u.DefRange, "Invalid email address", "%s %q: the label must be the user's email address.", b.key("user"), u.Email)
-		case users[key]:
-			c.errorf(u.DefRange, "Duplicate user", "%s %q is declared twice.", b.key("user"), u.Email)
-		}
-		users[key] = true
-		u.DefRange = hcl.Range{}
-		out.Users = append(out.Users, u)
-	}
-	services := map[string]bool{}
-	for _, s := range p.Services {
-		key := strings.ToLower(s.Name)
-		if s.Name == "" || services[key] {
-			c.errorf(s.DefRange, "Duplicate service", "%s %q is empty or declared twice (names are case-insensitive).", b.key("service"), s.Name)
-		}
-		services[key] = true
-		if s.ID != "" {
-			services[strings.ToLower(s.ID)] = true
-		}
-		s.DefRange = hcl.Range{}
-		out.Services = append(out.Services, s)
-	}
-	for _, o := range p.OnCalls {
-		if o.Level < 0 {
-			c.errorf(o.DefRange, "Invalid value", "%s level must be 1 or more; got %d.", b.key("on_call"), o.Level)
-		}
-		if o.Level == 0 {
-			o.Level = fakeLevel
-		}
-		if p.SeedFile == "" {
-			if !users[strings.ToLower(o.User)] {
-				c.errorf(o.DefRange, "Unknown user", "%s names user %q, which no user block declares.", b.key("on_call"), o.User)
-			}
-			if !services[strings.ToLower(o.Service)] {
-				c.errorf(o.DefRange, "Unknown service", "%s names service %q, which no service block declares.", b.key("on_call"), o.Service)
-			}
-		}
-		o.DefRange = hcl.Range{}
-		out.OnCalls = append(out.OnCalls, o)
-	}
-	return out
-}
-
-func (c *checker) autoApprove(a *AutoApprove, pb block, d AutoApproveSettings) AutoApproveSettings {
-	if a == nil {
-		return d
-	}
-	b := block{body: a.Body, def: a.DefRange, path: pb.key("auto_approve")}
-	out := AutoApproveSettings{
-		Enabled:               d.Enabled,
-		MaxEscalationLevel:    a.MaxEscalationLevel,
-		RequireActiveIncident: a.RequireActiveIncident,
-		AllowedRoles:          a.AllowedRoles,
-		DeniedRoles:           a.DeniedRoles,
-		UserMap:               a.UserMap,
-	}
-	if a.Enabled != nil {
-		out.Enabled = *a.Enabled
-	}
-	if a.MaxEscalationLevel < 0 {
-		c.errorf(b.value("max_escalation_level"), "Invalid value",
-			"%s must be 0 (any level) or more; got %d.", b.key("max_escalation_level"), a.MaxEscalationLevel)
-		out.MaxEscalationLevel = d.MaxEscalationLevel
-	}
-	c.roleLists(a, b)
-	c.userMap(a.UserMap, b)
-	return out
-}
-
-// roleLists checks allowed_roles and denied_roles: no empty entry, no role
-// in both, and every "^...$" entry a valid regular expression (entries
-// match role names as Teleport role conditions do, SPEC §4 rule 5).
-func (c *checker) roleLists(a *AutoApprove, b block) {
-	allowed := map[string]bool{}
-	for _, r := range a.AllowedRoles {
-		allowed[r] = true
-	}
-	for _, r := range a.DeniedRoles {
-		if allowed[r] {
-			c.errorf(b.value("denied_roles"), "Overlapping roles",
-				"Role %q is in both %s and %s.", r, b.key("allowed_roles"), b.key("denied_roles"))
-		}
-	}
-	for _, name := range []string{"allowed_roles", "denied_roles"} {
-		list := a.AllowedRoles
-		if name == "denied_roles" {
-			list = a.DeniedRoles
-		}
-		for _, r := range list {
-			if strings.TrimSpace(r) == "" {
-				c.errorf(b.value(name), "Empty value", "%s must not hold an empty role name.", b.key(name))
-				break
-			}
-			if len(r) >= 2 && strings.HasPrefix(r, "^") && strings.HasSuffix(r, "$") {
-				if _, err := regexp.Compile(r); err != nil {
-					c.errorf(b.value(name), "Invalid role pattern",
-						"%s entry %q is not a valid regular expression: %v. Entries match role names like Teleport role conditions: exact, \"*\" as a wildcard, or \"^...$\" as a regular expression.",
-						b.key(name), r, err)
-				}
-			}
-		}
-	}
-}
-
-// userMap checks user_map: no empty names, and no two keys that differ
-// only by case (keys are exact Teleport user names; two such keys would
-// look like one entry to a reader but map two users).
-func (c *checker) userMap(m map[string]string, b block) {
-	keys := make([]string, 0, len(m))
-	for from, to := range m {
-		if from == "" || to == "" {
-			c.errorf(b.value("user_map"), "Empty value", "%s must not hold empty names.", b.key("user_map"))
-			return
-		}
-		keys = append(keys, from)
-	}
-	sort.Strings(keys)
-	seen := map[string]string{}
-	for _, k := range keys {
-		fold := strings.ToLower(k)
-		if prev, ok := seen[fold]; ok {
-			c.errorf(b.value("user_map"), "Ambiguous user_map keys",
-				"%s has keys %q and %q, which differ only by case. Keys are exact Teleport user names; keep the one that is the user's name.",
-				b.key("user_map"), prev, k)
-			continue
-		}
-		seen[fold] = k
-	}
-}
-
 func (c *checker) store(stores []Store, d StoreSettings) StoreSettings {
 	if len(stores) == 0 {
 		return d
@@ -562,7 +304,21 @@ func (c *checker) webhook(w *Webhook, d *WebhookSettings) *WebhookSettings {
 		DenyWorkflow:       w.DenyWorkflow,
 		ReplayWindow:       c.duration(b, "replay_window", w.ReplayWindow, d.ReplayWindow),
 	}
+	c.publicAddr(w, b)
+	auth := c.webhookCredentials(w, b, out)
+	if w.TLS == nil {
+		c.errorf(w.DefRange, "Missing TLS block",
+			"webhook needs a tls block with cert_file and key_file: the webhook is served over HTTPS only.")
+	} else {
+		out.TLS = c.webhookTLS(w.TLS, d.TLS)
+		auth = auth || w.TLS.ClientCAFile != ""
+	}
+	c.webhookAuth(b, auth, w.InsecureNoAuth)
+	return out
+}
 
+// publicAddr checks public_addr and that provision_actions has one.
+func (c *checker) publicAddr(w *Webhook, b block) {
 	if w.PublicAddr != "" {
 		u, err := url.Parse(w.PublicAddr)
 		if err != nil || u.Scheme != "https" || u.Host == "" {
@@ -574,7 +330,11 @@ func (c *checker) webhook(w *Webhook, d *WebhookSettings) *WebhookSettings {
 		c.errorf(attrRange(b.body, "provision_actions", b.def), "Missing public address",
 			"webhook.provision_actions needs webhook.public_addr: the custom actions point PagerDuty at it.")
 	}
+}
 
+// webhookCredentials checks the signing secrets, the shared secret and
+// basic auth, sets the complete ones in out and reports whether any is.
+func (c *checker) webhookCredentials(w *Webhook, b block, out *WebhookSettings) bool {
 	auth := false
 	for _, s := range w.SigningSecrets {
 		if s == "" {
@@ -603,50 +363,40 @@ func (c *checker) webhook(w *Webhook, d *WebhookSettings) *WebhookSettings {
 			auth = true
 		}
 	}
+	return auth
+}
 
-	if w.TLS == nil {
-		c.errorf(w.DefRange, "Missing TLS block",
-			"webhook needs a tls block with cert_file and key_file: the webhook is served over HTTPS only.")
-	} else {
-		t := w.TLS
-		tb := block{body: t.Body, def: t.DefRange, path: "webhook.tls"}
-		c.required(tb, "cert_file", t.CertFile, "")
-		c.required(tb, "key_file", t.KeyFile, "")
-		out.TLS = TLSSettings{
-			CertFile:         t.CertFile,
-			KeyFile:          t.KeyFile,
-			ClientCAFile:     t.ClientCAFile,
-			AllowedClientCNs: d.TLS.AllowedClientCNs,
-		}
-		if t.ClientCAFile != "" {
-			auth = true
-		}
-		if has(tb.body, "allowed_client_cns") {
-			switch {
-			case t.ClientCAFile == "":
-				c.errorf(attrRange(tb.body, "allowed_client_cns", tb.def), "Client names without mutual TLS",
-					"webhook.tls.allowed_client_cns needs webhook.tls.client_ca_file: without it no client certificate is checked.")
-			case len(t.AllowedClientCNs) == 0:
-				c.errorf(tb.value("allowed_client_cns"), "Empty value",
-					"webhook.tls.allowed_client_cns must name at least one common name; leave it out for the PagerDuty defaults.")
-			default:
-				out.TLS.AllowedClientCNs = t.AllowedClientCNs
-			}
-			for _, cn := range t.AllowedClientCNs {
-				if cn == "" {
-					c.errorf(tb.value("allowed_client_cns"), "Empty value", "webhook.tls.allowed_client_cns must not hold an empty name.")
-					break
-				}
-			}
+// webhookTLS checks the tls block; d holds the default client names.
+func (c *checker) webhookTLS(t *TLS, d TLSSettings) TLSSettings {
+	tb := block{body: t.Body, def: t.DefRange, path: "webhook.tls"}
+	c.required(tb, "cert_file", t.CertFile, "")
+	c.required(tb, "key_file", t.KeyFile, "")
+	out := TLSSettings{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile, AllowedClientCNs: d.AllowedClientCNs}
+	if !has(tb.body, "allowed_client_cns") {
+		return out
+	}
+	switch {
+	case t.ClientCAFile == "":
+		c.errorf(attrRange(tb.body, "allowed_client_cns", tb.def), "Client names without mutual TLS",
+			"webhook.tls.allowed_client_cns needs webhook.tls.client_ca_file: without it no client certificate is checked.")
+	case len(t.AllowedClientCNs) == 0:
+		c.errorf(tb.value("allowed_client_cns"), "Empty value",
+			"webhook.tls.allowed_client_cns must name at least one common name; leave it out for the PagerDuty defaults.")
+	default:
+		out.AllowedClientCNs = t.AllowedClientCNs
+	}
+	for _, cn := range t.AllowedClientCNs {
+		if cn == "" {
+			c.errorf(tb.value("allowed_client_cns"), "Empty value", "webhook.tls.allowed_client_cns must not hold an empty name.")
+			break
 		}
 	}
-
-	c.webhookAuth(b, auth, w.InsecureNoAuth)
 	return out
 }
 
-// webhookAuth checks that the webhook has authentication, and that the demo
-// switch insecure_no_auth is not set next to it.
+// webhookAuth is the one rule on the webhook's authentication (the adapter
+// checks only that no credential it compares is empty): at least one
+// method, and the demo switch insecure_no_auth never next to one.
 func (c *checker) webhookAuth(b block, auth, insecure bool) {
 	if auth && insecure {
 		c.errorf(attrRange(b.body, "insecure_no_auth", b.def), "Insecure mode next to authentication",

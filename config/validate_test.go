@@ -59,8 +59,8 @@ func TestInvalid(t *testing.T) {
 		},
 		{
 			name:    "unknown key in nested block",
-			src:     teleportOK + pagerWith("  auto_approve {\n    enable = true\n  }\n"),
-			summary: "Unsupported argument", detail: `pager.pagerduty.auto_approve.enable: An argument named "enable" is not expected here. Did you mean "enabled"?`, at: "enable =",
+			src:     teleportOK + pagerOK + "auto_approve {\n  enable = true\n}\n",
+			summary: "Unsupported argument", detail: `auto_approve.enable: An argument named "enable" is not expected here. Did you mean "enabled"?`, at: "enable =",
 		},
 		{
 			name:    "missing teleport block",
@@ -84,8 +84,8 @@ func TestInvalid(t *testing.T) {
 		},
 		{
 			name:    "pager kind",
-			src:     teleportOK + "pager \"opsgenie\" {\n  api_key = \"k\"\n}\n",
-			summary: "Unsupported pager kind", detail: `pager "opsgenie": the kind must be "pagerduty" or "fake"`, at: `pager "opsgenie"`,
+			src:     teleportOK + "pager \"pagertree\" {\n  api_key = \"k\"\n}\n",
+			summary: "Unsupported pager kind", detail: `pager "pagertree": the kind must be one of`, at: `pager "pagertree"`,
 		},
 		{
 			name:    "two stores",
@@ -199,23 +199,23 @@ func TestInvalid(t *testing.T) {
 		},
 		{
 			name:    "max escalation level",
-			src:     teleportOK + pagerWith("  auto_approve {\n    max_escalation_level = -1\n  }\n"),
-			summary: "Invalid value", detail: `pager.pagerduty.auto_approve.max_escalation_level must be 0 (any level) or more`, at: "max_escalation_level",
+			src:     teleportOK + pagerOK + "auto_approve {\n  max_escalation_level = -1\n}\n",
+			summary: "Invalid value", detail: `auto_approve.max_escalation_level must be 0 (any level) or more`, at: "max_escalation_level",
 		},
 		{
 			name:    "overlapping roles",
-			src:     teleportOK + pagerWith("  auto_approve {\n    allowed_roles = [\"dba\", \"admin\"]\n    denied_roles = [\"admin\"]\n  }\n"),
-			summary: "Overlapping roles", detail: `Role "admin" is in both pager.pagerduty.auto_approve.allowed_roles and pager.pagerduty.auto_approve.denied_roles`, at: "denied_roles",
+			src:     teleportOK + pagerOK + "auto_approve {\n  allowed_roles = [\"dba\", \"admin\"]\n  denied_roles = [\"admin\"]\n}\n",
+			summary: "Overlapping roles", detail: `Role "admin" is in both auto_approve.allowed_roles and auto_approve.denied_roles`, at: "denied_roles",
 		},
 		{
 			name:    "bad role regex",
-			src:     teleportOK + pagerWith("  auto_approve {\n    denied_roles = [\"^admin-($\"]\n  }\n"),
-			summary: "Invalid role pattern", detail: `pager.pagerduty.auto_approve.denied_roles entry "^admin-($" is not a valid regular expression`, at: "denied_roles",
+			src:     teleportOK + pagerOK + "auto_approve {\n  denied_roles = [\"^admin-($\"]\n}\n",
+			summary: "Invalid role pattern", detail: `auto_approve.denied_roles entry "^admin-($" is not a valid regular expression`, at: "denied_roles",
 		},
 		{
 			name:    "user_map keys differing only by case",
-			src:     teleportOK + pagerWith("  auto_approve {\n    user_map = {\n      octocat = \"a@example.com\"\n      OctoCat = \"b@example.com\"\n    }\n  }\n"),
-			summary: "Ambiguous user_map keys", detail: `pager.pagerduty.auto_approve.user_map has keys "OctoCat" and "octocat"`, at: "user_map",
+			src:     teleportOK + pagerOK + "auto_approve {\n  user_map = {\n    octocat = \"a@example.com\"\n    OctoCat = \"b@example.com\"\n  }\n}\n",
+			summary: "Ambiguous user_map keys", detail: `auto_approve.user_map has keys "OctoCat" and "octocat"`, at: "user_map",
 		},
 		{
 			name:    "webhook without tls",
@@ -406,4 +406,38 @@ func TestFileValidate(t *testing.T) {
 	if !diags.HasErrors() || diags[0].Summary != "Missing pager block" {
 		t.Errorf("Validate() = %v, want Missing pager block", diags)
 	}
+}
+
+// auto_approve written inside the pager block (the layout before the
+// top-level block) is still read, with a warning naming the line; both
+// layouts at once is an error.
+func TestAutoApproveInsidePager(t *testing.T) {
+	inside := teleportOK + pagerWith("  auto_approve {\n    max_escalation_level = 2\n    denied_roles = [\"admin\"]\n  }\n")
+	cfg, err := Parse([]byte(inside), "test.hcl")
+	if err != nil {
+		t.Fatalf("Parse(auto_approve inside pager) = %v", err)
+	}
+	if cfg.AutoApprove.MaxEscalationLevel != 2 || len(cfg.AutoApprove.DeniedRoles) != 1 || !cfg.AutoApprove.Enabled {
+		t.Errorf("AutoApprove = %+v, want the block's values", cfg.AutoApprove)
+	}
+	if len(cfg.Warnings) != 1 || !strings.HasPrefix(cfg.Warnings[0], "test.hcl:8:3: auto_approve moved out of the pager block") {
+		t.Errorf("Warnings = %q, want one naming test.hcl:8:3", cfg.Warnings)
+	}
+	bad := teleportOK + pagerWith("  auto_approve {\n    max_escalation_level = -1\n  }\n")
+	if d := diagError(t, mustFail(t, bad)); !strings.Contains(d.Error(), "pager.pagerduty.auto_approve.max_escalation_level must be 0") {
+		t.Errorf("a bad value inside the pager block = %v, want its key path", d)
+	}
+	both := inside + "auto_approve {\n  enabled = false\n}\n"
+	if d := diagError(t, mustFail(t, both)); !strings.Contains(d.Error(), "Duplicate auto_approve block") {
+		t.Errorf("both layouts = %v, want Duplicate auto_approve block", d)
+	}
+}
+
+func mustFail(t *testing.T, src string) error {
+	t.Helper()
+	_, err := Parse([]byte(src), "test.hcl")
+	if err == nil {
+		t.Fatalf("Parse succeeded:\n%s", src)
+	}
+	return err
 }

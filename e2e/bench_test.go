@@ -603,6 +603,7 @@ type loadResult struct {
 // connections: next(i) returns the i-th delivery (ok false to stop);
 // until, when not zero, ends the run at that time.
 func runLoad(e *env, clients int, until time.Time, next func(i int) (body []byte, id string, ok bool)) loadResult {
+	webhook := e.directWebhookURL()
 	tr := &http.Transport{
 		TLSClientConfig:     &tls.Config{RootCAs: e.serverCAs, MaxVersion: tls.VersionTLS12},
 		MaxIdleConns:        clients,
@@ -629,7 +630,7 @@ func runLoad(e *env, clients int, until time.Time, next func(i int) (body []byte
 				if !ok {
 					break
 				}
-				req, err := http.NewRequest(http.MethodPost, e.webhookURL+fakepd.V3Path, bytes.NewReader(body))
+				req, err := http.NewRequest(http.MethodPost, webhook+fakepd.V3Path, bytes.NewReader(body))
 				if err != nil {
 					errs++
 					firstErr = cmp.Or(firstErr, err)

@@ -199,7 +199,7 @@ func fIncidentPosts(pd *fakepd.Server) (posts, dedup int) {
 // fReadyz returns the status of the daemon's /readyz (0 when unreachable).
 func fReadyz(d *daemon) int {
 	client := &http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get(d.metricsURL + "/readyz")
+	resp, err := client.Get(d.metricsURL() + "/readyz")
 	if err != nil {
 		return 0
 	}
@@ -225,22 +225,21 @@ func fRewriteConfig(t *testing.T, path, old, new string) {
 
 // fReplica returns a second view of e for another replica: same Teleport
 // server, fake PagerDuty, identity and webhook certificate, but its own
-// directory (configs, logs), bbolt file and webhook and metrics ports.
+// directory (configs, logs), bbolt file, front door and listeners.
 func fReplica(t *testing.T, e *env) *env {
 	t.Helper()
 	dir := t.TempDir()
-	ports := freePorts(t, 2)
-	return &env{
+	r := &env{
 		t: t, opts: e.opts, dir: dir,
 		tp: e.tp, pd: e.pd, pdURL: e.pdURL,
 		identity: e.identity, secret: e.secret,
-		webhookPort: ports[0], metricsPort: ports[1],
-		webhookURL: fmt.Sprintf("https://127.0.0.1:%d", ports[0]),
-		certFile:   e.certFile, keyFile: e.keyFile, serverCAs: e.serverCAs,
+		certFile: e.certFile, keyFile: e.keyFile, serverCAs: e.serverCAs,
 		clientCAFile: e.clientCAFile, clientCA: e.clientCA, clientCert: e.clientCert,
 		storePath:   filepath.Join(dir, "state.db"),
 		pdTLSConfig: e.pdTLSConfig,
 	}
+	r.openFrontDoor()
+	return r
 }
 
 // fCreate creates n pending requests by alice for the "editor" role (the
@@ -826,7 +825,7 @@ func TestScenario17StartWithoutTeleport(t *testing.T) {
 	e2 := fReplica(t, e)
 	earlyCfg := e2.writeConfig(withDefaultNotify(svcTeleport), withNoWebhook())
 	early := e2.run(earlyCfg, []string{"start", "-c", earlyCfg})
-	e.waitFor("/healthz of the replica stopped while dialing", func() bool { code, _ := fGet(early.metricsURL + "/healthz"); return code == http.StatusOK })
+	e.waitFor("/healthz of the replica stopped while dialing", func() bool { code, _ := fGet(early.metricsURL() + "/healthz"); return code == http.StatusOK })
 	stopTook := early.stopWithin(10 * time.Second)
 
 	d := e.run(cfg, []string{"start", "-c", cfg})
@@ -840,10 +839,10 @@ func TestScenario17StartWithoutTeleport(t *testing.T) {
 		if time.Since(started) > time.Second {
 			t.Fatalf("after 1 s: /healthz seen 200 after %v, /readyz seen 503 after %v (0: not yet); want both", healthy, unready)
 		}
-		if code, _ := fGet(d.metricsURL + "/healthz"); code == http.StatusOK && healthy == 0 {
+		if code, _ := fGet(d.metricsURL() + "/healthz"); code == http.StatusOK && healthy == 0 {
 			healthy = time.Since(started)
 		}
-		if code, body := fGet(d.metricsURL + "/readyz"); code == http.StatusServiceUnavailable && unready == 0 {
+		if code, body := fGet(d.metricsURL() + "/readyz"); code == http.StatusServiceUnavailable && unready == 0 {
 			unready, readyBody = time.Since(started), body
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -861,7 +860,7 @@ func TestScenario17StartWithoutTeleport(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	_, reason := fGet(d.metricsURL + "/readyz")
+	_, reason := fGet(d.metricsURL() + "/readyz")
 	if err := e.tp.Restart(); err != nil {
 		t.Fatalf("start teleport: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pagergate/pagergate/adapters/fakepd"
+	"github.com/pagergate/pagergate/adapters/webhook/webhooktest"
 )
 
 // lineOf returns the 1-based line of the first line of file holding sub.
@@ -87,12 +88,12 @@ func TestCheckCommand(t *testing.T) {
 		t.Errorf("check output does not name the unknown service:\n%s", out)
 	}
 
-	expired, err := newIssuer("expired webhook", time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
+	expired, err := webhooktest.NewCA("expired webhook", time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
 	crt, key := filepath.Join(e.dir, "expired.crt"), filepath.Join(e.dir, "expired.key")
-	if err := expired.write(crt, key); err != nil {
+	if err := expired.Write(crt, key); err != nil {
 		t.Fatal(err)
 	}
 	code, out = check(e.writeConfig(withWebhookCert(crt, key)))
@@ -129,11 +130,11 @@ func TestConfigureOutputPassesOfflineCheck(t *testing.T) {
 	if err := e.tp.WriteIdentityFile(filepath.Join(dir, "identity"), "pagergate", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := newIssuer("configured webhook", time.Now().Add(-time.Hour), time.Now().Add(90*24*time.Hour))
+	srv, err := webhooktest.NewCA("configured webhook", time.Now().Add(-time.Hour), time.Now().Add(90*24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.write(filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")); err != nil {
+	if err := srv.Write(filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -202,12 +203,19 @@ func TestSigtermDuringBurst(t *testing.T) {
 	d.stop()
 }
 
-// The demo runs the three main flows on its own and exits 0.
+// The demo (its own binary, around the pagergate binary) runs the three
+// main flows on its own and exits 0.
 func TestDemo(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, "demo", "--for", "1s")
+	demoBin := filepath.Join(t.TempDir(), "pagergate-demo")
+	build := exec.CommandContext(ctx, "go", "build", "-race", "-o", demoBin, "./cmd/pagergate-demo")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build pagergate-demo: %v\n%s", err, out)
+	}
+	cmd := exec.CommandContext(ctx, demoBin, "--for", "1s", "--pagergate", binPath)
 	cmd.Dir = t.TempDir()
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
 	out, err := cmd.CombinedOutput()

@@ -17,7 +17,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -296,19 +295,22 @@ func teleportBinaries(t *testing.T) string {
 
 // ---- the Auth Service process ----
 
-// realTeleport is one `teleport start` process, auth service only, on a
-// fixed loopback port so a restart keeps the address.
+// realTeleport is one `teleport start` process, auth service only. It
+// listens on a free port, which it logs; clients reach it through a front
+// door kept for the whole test, so a restart keeps the address.
 type realTeleport struct {
 	t          *testing.T
 	bins       string
 	dir        string
-	addr       string // auth gRPC/TLS listener
-	diagAddr   string // /readyz
+	addr       string // the front door of the auth gRPC/TLS listener
 	serverConf string // the server's config
 	tctlConf   string // tctl's own config: same data dir, its own log
 	cmd        *exec.Cmd
 	out        *lockedBuffer
 	done       chan struct{}
+
+	mu      sync.Mutex
+	backend string // the running process's listener ("" while stopped)
 }
 
 // startRealTeleport starts the Auth Service and waits until tctl can talk
@@ -316,16 +318,14 @@ type realTeleport struct {
 func startRealTeleport(t *testing.T, bins string) *realTeleport {
 	t.Helper()
 	dir := t.TempDir()
-	ports := freePorts(t, 2)
-	r := &realTeleport{
-		t:        t,
-		bins:     bins,
-		dir:      dir,
-		addr:     fmt.Sprintf("127.0.0.1:%d", ports[0]),
-		diagAddr: fmt.Sprintf("127.0.0.1:%d", ports[1]),
-	}
-	r.serverConf = r.writeConfig("teleport.yaml", "teleport.log")
-	r.tctlConf = r.writeConfig("tctl.yaml", "tctl.log")
+	r := &realTeleport{t: t, bins: bins, dir: dir}
+	r.addr = newFrontDoor(t, func() string {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.backend
+	}).addr()
+	r.serverConf = r.writeConfig("teleport.yaml", "teleport.log", "127.0.0.1:0")
+	r.tctlConf = r.writeConfig("tctl.yaml", "tctl.log", r.addr)
 	r.start()
 	t.Cleanup(func() {
 		r.stop()
@@ -337,7 +337,8 @@ func startRealTeleport(t *testing.T, bins string) *realTeleport {
 	return r
 }
 
-func (r *realTeleport) writeConfig(name, logName string) string {
+// writeConfig writes a config file whose auth listen_addr is listen.
+func (r *realTeleport) writeConfig(name, logName, listen string) string {
 	r.t.Helper()
 	conf := fmt.Sprintf(`version: v3
 teleport:
@@ -359,7 +360,7 @@ proxy_service:
   enabled: false
 ssh_service:
   enabled: false
-`, filepath.Join(r.dir, "data"), filepath.Join(r.dir, logName), r.addr)
+`, filepath.Join(r.dir, "data"), filepath.Join(r.dir, logName), listen)
 	path := filepath.Join(r.dir, name)
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		r.t.Fatal(err)
@@ -367,12 +368,23 @@ ssh_service:
 	return path
 }
 
-// start runs `teleport start` and waits for /readyz and a working tctl.
+// authStarting is Teleport's log line naming the auth listener's address.
+var authStarting = regexp.MustCompile(`Auth service \S+ is starting on (\S+?)\.?\s`)
+
+// start runs `teleport start`, waits until it logged its auth listener,
+// points the front door at it and waits for a working tctl.
 func (r *realTeleport) start() {
 	r.t.Helper()
+	// Teleport starts its log file over: keep the last run's aside.
+	logPath := filepath.Join(r.dir, "teleport.log")
+	if _, err := os.Stat(logPath); err == nil {
+		if err := os.Rename(logPath, fmt.Sprintf("%s.%d", logPath, time.Now().UnixNano())); err != nil {
+			r.t.Fatal(err)
+		}
+	}
 	r.out = &lockedBuffer{}
 	r.done = make(chan struct{})
-	r.cmd = exec.Command(filepath.Join(r.bins, "teleport"), "start", "-c", r.serverConf, "--diag-addr", r.diagAddr)
+	r.cmd = exec.Command(filepath.Join(r.bins, "teleport"), "start", "-c", r.serverConf)
 	r.cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true")
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
 	began := time.Now()
@@ -384,19 +396,17 @@ func (r *realTeleport) start() {
 		_ = r.cmd.Wait()
 		close(done)
 	}()
-	client := &http.Client{Timeout: 2 * time.Second}
+	var addr string
 	err := poll(func() bool {
 		select {
 		case <-done:
 			return true
 		default:
 		}
-		resp, err := client.Get("http://" + r.diagAddr + "/readyz")
-		if err != nil {
-			return false
+		if m := authStarting.FindStringSubmatch(readFile(logPath)); m != nil {
+			addr = m[1]
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		return addr != ""
 	})
 	select {
 	case <-done:
@@ -404,12 +414,15 @@ func (r *realTeleport) start() {
 	default:
 	}
 	if err != nil {
-		r.t.Fatalf("teleport not ready: %v\n%s", err, tail(r.out.String(), 40))
+		r.t.Fatalf("teleport did not log its auth listener: %v\n%s", err, tail(r.out.String(), 40))
 	}
+	r.mu.Lock()
+	r.backend = addr
+	r.mu.Unlock()
 	if err := poll(func() bool { _, err := r.tryTctl("status"); return err == nil }); err != nil {
 		r.t.Fatalf("tctl status never worked: %v", err)
 	}
-	r.t.Logf("teleport %s ready in %s", r.addr, time.Since(began).Round(time.Millisecond))
+	r.t.Logf("teleport %s (front door %s) ready in %s", addr, r.addr, time.Since(began).Round(time.Millisecond))
 }
 
 // stop ends the process (SIGTERM, then SIGKILL after 30 s) and waits.
@@ -417,6 +430,9 @@ func (r *realTeleport) stop() {
 	if r.cmd == nil {
 		return
 	}
+	r.mu.Lock()
+	r.backend = ""
+	r.mu.Unlock()
 	select {
 	case <-r.done:
 		return

@@ -3,6 +3,7 @@ package fakepd
 import (
 	"cmp"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -304,49 +305,13 @@ func (s *Server) listOnCalls(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
-	since, until := now, now
-	if v := q.Get("since"); v != "" {
-		t, err := parseTime(v)
-		if err != nil {
-			writeError(w, invalid("since must be an ISO 8601 date-time"))
-			return
-		}
-		since, until = t, t
+	since, until, aerr := onCallWindow(q, s.now())
+	if aerr != nil {
+		writeError(w, aerr)
+		return
 	}
-	if v := q.Get("until"); v != "" {
-		t, err := parseTime(v)
-		if err != nil || t.Before(since) {
-			writeError(w, invalid("until must be an ISO 8601 date-time after since"))
-			return
-		}
-		until = t
-	}
-	userIDs, policyIDs := listParam(q, "user_ids"), listParam(q, "escalation_policy_ids")
-	scheduleIDs := listParam(q, "schedule_ids")
+	list := s.onCallsLocked(q, since, until)
 	include := listParam(q, "include")
-	var list []onCall
-	for _, o := range s.oncalls {
-		if len(scheduleIDs) > 0 { // fake on-calls never come from a schedule
-			break
-		}
-		if (len(userIDs) > 0 && !has(userIDs, o.userID)) || (len(policyIDs) > 0 && !has(policyIDs, o.policyID)) {
-			continue
-		}
-		if !o.overlaps(since, until) {
-			continue
-		}
-		list = append(list, o)
-	}
-	slices.SortStableFunc(list, func(a, b onCall) int {
-		return cmp.Or(cmp.Compare(a.policyID, b.policyID), cmp.Compare(a.level, b.level),
-			cmp.Compare(a.userID, b.userID), a.start.Compare(b.start))
-	})
-	if q.Get("earliest") == "true" {
-		list = slices.CompactFunc(list, func(a, b onCall) bool {
-			return a.policyID == b.policyID && a.level == b.level && a.userID == b.userID
-		})
-	}
 	render := func(o onCall) any {
 		var userObj, polObj any = s.userRefLocked(o.userID), nil
 		if u := s.userByIDLocked(o.userID); u != nil && has(include, "users") {
@@ -364,6 +329,68 @@ func (s *Server) listOnCalls(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, paged(p, "oncalls", list, render))
+}
+
+// onCallWindow reads since and until (both now by default: who is on call
+// at this moment).
+func onCallWindow(q url.Values, now time.Time) (since, until time.Time, aerr *apiError) {
+	since, until = now, now
+	if t, ok, aerr := queryTime(q, "since"); aerr != nil {
+		return since, until, aerr
+	} else if ok {
+		since, until = t, t
+	}
+	t, ok, aerr := queryTime(q, "until")
+	if aerr != nil || (ok && t.Before(since)) {
+		return since, until, invalid("until must be an ISO 8601 date-time after since")
+	}
+	if ok {
+		until = t
+	}
+	return since, until, nil
+}
+
+// queryTime reads the ISO 8601 date-time parameter name; ok is false
+// when it is absent.
+func queryTime(q url.Values, name string) (t time.Time, ok bool, aerr *apiError) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, false, nil
+	}
+	t, err := parseTime(v)
+	if err != nil {
+		return time.Time{}, false, invalid(name + " must be an ISO 8601 date-time")
+	}
+	return t, true, nil
+}
+
+// onCallsLocked filters the on-call entries by the query's user, policy
+// and schedule IDs and the window, in PagerDuty's order; earliest=true
+// keeps the first of each (policy, level, user).
+func (s *Server) onCallsLocked(q url.Values, since, until time.Time) []onCall {
+	userIDs, policyIDs := listParam(q, "user_ids"), listParam(q, "escalation_policy_ids")
+	if len(listParam(q, "schedule_ids")) > 0 {
+		return nil // fake on-calls never come from a schedule
+	}
+	var list []onCall
+	for _, o := range s.oncalls {
+		if (len(userIDs) > 0 && !has(userIDs, o.userID)) || (len(policyIDs) > 0 && !has(policyIDs, o.policyID)) {
+			continue
+		}
+		if o.overlaps(since, until) {
+			list = append(list, o)
+		}
+	}
+	slices.SortStableFunc(list, func(a, b onCall) int {
+		return cmp.Or(cmp.Compare(a.policyID, b.policyID), cmp.Compare(a.level, b.level),
+			cmp.Compare(a.userID, b.userID), a.start.Compare(b.start))
+	})
+	if q.Get("earliest") == "true" {
+		list = slices.CompactFunc(list, func(a, b onCall) bool {
+			return a.policyID == b.policyID && a.level == b.level && a.userID == b.userID
+		})
+	}
+	return list
 }
 
 func fmtTimeIn(t time.Time, loc *time.Location) any {

@@ -6,7 +6,7 @@
 // error envelope and offset pagination.
 //
 // It is not a port implementation: the PagerDuty adapter's tests, the
-// `pager "fake"` staging mode, e2e tests and `pagergate demo` point the real
+// `pager "fake"` staging mode, e2e tests and the demo point the real
 // PagerDuty adapter at it. Besides the API it serves a small web page that
 // lists incidents and sends real webhook deliveries (signed v3
 // incident.annotated events or Custom Incident Action messages) to the

@@ -1,6 +1,7 @@
 package fakepd
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -15,23 +16,27 @@ import (
 
 // Module starts the fake PagerDuty in-process for `pager "fake" {}` (SPEC
 // §11), seeded from the block, with its web page's buttons delivering to
-// the daemon's own webhook. Use it with PointPager so the real PagerDuty
-// adapter talks to it.
-var Module = fx.Module("fakepd", fx.Provide(fromConfig))
+// the daemon's own webhook, and provides the PagerDuty settings that point
+// the real PagerDuty adapter (its module goes next to this one) at it.
+var Module = fx.Module("fakepd", fx.Provide(fromConfig, pagerSettings))
 
-// PointPager is an fx decorator: the pager block's API endpoint becomes the
-// running fake's URL.
-func PointPager(cfg *config.Config, s *Server) *config.Config {
-	c := *cfg
-	c.Pager.APIEndpoint = s.URL()
-	return &c
+// Check is what `pagergate check` says of the fake pager: nothing to probe.
+func Check(_ context.Context, _ config.PagerSettings, _ []string, report func(name string, err error, detail string)) {
+	report("pager", nil, "fake (in-process; nothing to probe)")
 }
 
-// OptionsFrom maps the configuration to the fake's Options; deliveries go
-// to the webhook when one is configured.
-func OptionsFrom(cfg *config.Config) (Options, error) {
-	o := Options{APIKey: cfg.Pager.APIKey.Value()}
-	w := cfg.Webhook
+// pagerSettings are the PagerDuty client's settings of the block, with
+// the running fake's URL as the API endpoint.
+func pagerSettings(f *config.FakeSettings, s *Server) *config.PagerDutySettings {
+	pd := f.PagerDuty
+	pd.APIEndpoint = s.URL()
+	return &pd
+}
+
+// optionsFrom maps the block to the fake's Options; deliveries go to the
+// webhook when one is configured.
+func optionsFrom(f *config.FakeSettings, w *config.WebhookSettings) (Options, error) {
+	o := Options{APIKey: f.PagerDuty.APIKey.Value()}
 	if w == nil {
 		return o, nil
 	}
@@ -62,19 +67,15 @@ func OptionsFrom(cfg *config.Config) (Options, error) {
 	return o, nil
 }
 
-func fromConfig(lc fx.Lifecycle, cfg *config.Config, log *zap.Logger) (*Server, error) {
-	opts, err := OptionsFrom(cfg)
+func fromConfig(lc fx.Lifecycle, cfg *config.Config, f *config.FakeSettings, log *zap.Logger) (*Server, error) {
+	opts, err := optionsFrom(f, cfg.Webhook)
 	if err != nil {
 		return nil, err
 	}
 	s := New(opts)
-	f := cfg.Pager.Fake
-	if f == nil {
-		f = &config.FakeSettings{}
-	}
 	// The bot user writes are made as must exist, as in a real account.
-	s.AddUser(cfg.Pager.UserEmail, "pagergate bot")
-	if err := SeedFrom(s, f); err != nil {
+	s.AddUser(f.PagerDuty.UserEmail, "pagergate bot")
+	if err := seedFrom(s, f); err != nil {
 		return nil, err
 	}
 	// Bound now: the pager adapter needs the address before anything starts.
@@ -87,8 +88,8 @@ func fromConfig(lc fx.Lifecycle, cfg *config.Config, log *zap.Logger) (*Server, 
 	return s, nil
 }
 
-// SeedFrom loads the block's users, services, on-call entries and seed file.
-func SeedFrom(s *Server, f *config.FakeSettings) error {
+// seedFrom loads the block's users, services, on-call entries and seed file.
+func seedFrom(s *Server, f *config.FakeSettings) error {
 	if f.SeedFile != "" {
 		r, err := os.Open(f.SeedFile)
 		if err != nil {

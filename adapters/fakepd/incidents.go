@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,30 +28,9 @@ type newIncident struct {
 
 // openIncidentLocked validates and stores a new incident.
 func (s *Server) openIncidentLocked(n newIncident, by *user) (*incident, *apiError) {
-	sv := s.serviceByIDLocked(n.serviceID)
-	if sv == nil {
-		return nil, invalid("Service not found")
-	}
-	if strings.TrimSpace(n.title) == "" {
-		return nil, invalid("Title cannot be empty")
-	}
-	switch n.urgency {
-	case "":
-		n.urgency = "high"
-	case "high", "low":
-	default:
-		return nil, invalid("Urgency must be high or low")
-	}
-	if n.key != "" {
-		for _, i := range s.byKey[n.key] {
-			if i.serviceID == sv.id && i.open() {
-				return nil, conflict(ErrTextDedup)
-			}
-		}
-	}
-	policyID := cmp.Or(n.policyID, sv.policyID)
-	if s.pols[policyID] == nil {
-		return nil, invalid("Escalation Policy not found")
+	sv, policyID, aerr := s.checkNewIncidentLocked(&n)
+	if aerr != nil {
+		return nil, aerr
 	}
 	now := s.now()
 	inc := &incident{
@@ -86,6 +66,39 @@ func (s *Server) openIncidentLocked(n newIncident, by *user) (*incident, *apiErr
 	}
 	s.notify()
 	return inc, nil
+}
+
+// checkNewIncidentLocked checks a new incident as PagerDuty does (its
+// service, title, urgency, the incident_key dedup among open incidents of
+// the service, the escalation policy) and returns the service and policy;
+// an empty urgency becomes "high".
+func (s *Server) checkNewIncidentLocked(n *newIncident) (*service, string, *apiError) {
+	sv := s.serviceByIDLocked(n.serviceID)
+	if sv == nil {
+		return nil, "", invalid("Service not found")
+	}
+	if strings.TrimSpace(n.title) == "" {
+		return nil, "", invalid("Title cannot be empty")
+	}
+	switch n.urgency {
+	case "":
+		n.urgency = "high"
+	case "high", "low":
+	default:
+		return nil, "", invalid("Urgency must be high or low")
+	}
+	if n.key != "" {
+		for _, i := range s.byKey[n.key] {
+			if i.serviceID == sv.id && i.open() {
+				return nil, "", conflict(ErrTextDedup)
+			}
+		}
+	}
+	policyID := cmp.Or(n.policyID, sv.policyID)
+	if s.pols[policyID] == nil {
+		return nil, "", invalid("Escalation Policy not found")
+	}
+	return sv, policyID, nil
 }
 
 // setStatusLocked changes an incident's status like PagerDuty: a resolved
@@ -320,65 +333,69 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	statuses := listParam(q, "statuses")
-	for _, st := range statuses {
+	for _, st := range listParam(q, "statuses") {
 		if checkStatus(&incident{}, st) != nil {
 			writeError(w, invalid("Status must be a list of triggered, acknowledged, or resolved."))
 			return
 		}
 	}
-	serviceIDs, userIDs, urgencies := listParam(q, "service_ids"), listParam(q, "user_ids"), listParam(q, "urgencies")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var since, until time.Time
-	if q.Get("date_range") != "all" {
-		now := s.now()
-		since, until = now.AddDate(0, -1, 0), now.Add(time.Second)
-		if v := q.Get("since"); v != "" {
-			t, err := parseTime(v)
-			if err != nil {
-				writeError(w, invalid("since must be an ISO 8601 date-time"))
-				return
-			}
-			since = t
-		}
-		if v := q.Get("until"); v != "" {
-			t, err := parseTime(v)
-			if err != nil {
-				writeError(w, invalid("until must be an ISO 8601 date-time"))
-				return
-			}
-			until = t
-		}
+	since, until, aerr := incidentWindow(q, s.now())
+	if aerr != nil {
+		writeError(w, aerr)
+		return
 	}
+	list := s.incidentsLocked(q, since, until)
+	if sort := listParam(q, "sort_by"); len(sort) > 0 && strings.HasSuffix(sort[0], ":desc") {
+		list = slices.Clone(list)
+		slices.Reverse(list)
+	}
+	writeJSON(w, http.StatusOK, paged(p, "incidents", list, func(inc *incident) any { return s.incidentJSONLocked(inc, false) }))
+}
+
+// incidentWindow reads since and until: the last month by default; both
+// zero with date_range=all.
+func incidentWindow(q url.Values, now time.Time) (since, until time.Time, aerr *apiError) {
+	if q.Get("date_range") == "all" {
+		return time.Time{}, time.Time{}, nil
+	}
+	since, until = now.AddDate(0, -1, 0), now.Add(time.Second)
+	if t, ok, aerr := queryTime(q, "since"); aerr != nil {
+		return since, until, aerr
+	} else if ok {
+		since = t
+	}
+	if t, ok, aerr := queryTime(q, "until"); aerr != nil {
+		return since, until, aerr
+	} else if ok {
+		until = t
+	}
+	return since, until, nil
+}
+
+// incidentsLocked filters the incidents by the query's incident key,
+// statuses, services, urgencies, assignees and the creation window.
+func (s *Server) incidentsLocked(q url.Values, since, until time.Time) []*incident {
+	statuses, serviceIDs := listParam(q, "statuses"), listParam(q, "service_ids")
+	userIDs, urgencies := listParam(q, "user_ids"), listParam(q, "urgencies")
 	pool := s.incs
 	if key := q.Get("incident_key"); key != "" {
 		pool = s.byKey[key]
 	}
 	var list []*incident
 	for _, inc := range pool {
-		if len(statuses) > 0 && !has(statuses, inc.status) {
-			continue
-		}
-		if len(serviceIDs) > 0 && !has(serviceIDs, inc.serviceID) {
-			continue
-		}
-		if len(urgencies) > 0 && !has(urgencies, inc.urgency) {
-			continue
-		}
-		if len(userIDs) > 0 && !slices.ContainsFunc(inc.assignments, func(a assignment) bool { return has(userIDs, a.userID) }) {
-			continue
-		}
-		if !since.IsZero() && (inc.createdAt.Before(since) || !inc.createdAt.Before(until)) {
+		switch {
+		case len(statuses) > 0 && !has(statuses, inc.status),
+			len(serviceIDs) > 0 && !has(serviceIDs, inc.serviceID),
+			len(urgencies) > 0 && !has(urgencies, inc.urgency),
+			len(userIDs) > 0 && !slices.ContainsFunc(inc.assignments, func(a assignment) bool { return has(userIDs, a.userID) }),
+			!since.IsZero() && (inc.createdAt.Before(since) || !inc.createdAt.Before(until)):
 			continue
 		}
 		list = append(list, inc)
 	}
-	if sort := listParam(q, "sort_by"); len(sort) > 0 && strings.HasSuffix(sort[0], ":desc") {
-		list = slices.Clone(list)
-		slices.Reverse(list)
-	}
-	writeJSON(w, http.StatusOK, paged(p, "incidents", list, func(inc *incident) any { return s.incidentJSONLocked(inc, false) }))
+	return list
 }
 
 // applyUpdateLocked applies the changes of a PUT body, validated before.

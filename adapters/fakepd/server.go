@@ -267,6 +267,21 @@ func (s *Server) Close() error {
 	return err
 }
 
+// SetWebhookURL points the deliveries not yet prepared at another base URL
+// (Options.WebhookURL), such as a daemon's webhook once it listens.
+func (s *Server) SetWebhookURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.WebhookURL = u
+}
+
+// webhookURL returns Options.WebhookURL as last set.
+func (s *Server) webhookURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opts.WebhookURL
+}
+
 // SetLatency sets the delay added to every API answer.
 func (s *Server) SetLatency(d time.Duration) {
 	s.mu.Lock()

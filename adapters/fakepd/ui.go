@@ -97,7 +97,7 @@ form{margin-top:.6em} button{margin-right:.4em} form.inline{display:inline;margi
 func (s *Server) uiIndex(w http.ResponseWriter, _ *http.Request) {
 	incs := s.Incidents()
 	slices.Reverse(incs) // newest first
-	p := uiPage{Users: s.Users(), Mode: s.opts.WebhookMode, Target: s.opts.WebhookURL, Formats: Formats,
+	p := uiPage{Users: s.Users(), Mode: s.opts.WebhookMode, Target: s.webhookURL(), Formats: Formats,
 		Format: FormatV3Note, Stats: s.Stats()}
 	if s.opts.WebhookMode == ModeCustomAction {
 		p.Format = FormatCustomV2

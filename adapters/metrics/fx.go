@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"net/http"
+
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -15,6 +17,7 @@ var Module = fx.Module("metrics",
 	fx.Provide(
 		NewRegistry,
 		func(r *Registry) ports.Metrics { return r },
+		fx.Annotate(func(c Checks) http.Handler { return Health(c) }, fx.ResultTags(`name:"health"`)),
 		fromConfig,
 	),
 	fx.Invoke(func(*Server) {}),

@@ -181,14 +181,15 @@ type Server struct {
 func NewServer(addr string, reg *Registry, checks Checks, log *zap.Logger) *Server {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", reg.Handler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.Handle("GET /readyz", ReadyHandler(checks))
+	health := Health(checks)
+	mux.Handle("GET /healthz", health)
+	mux.Handle("GET /readyz", health)
 	return &Server{log: log.Named("metrics"), srv: &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 }
 
 // ReadyHandler answers 200 when every check passes, else 503 naming the
 // failing ones.
-func ReadyHandler(checks Checks) http.Handler {
+func ReadyHandler(checks ports.Readiness) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if err := checks.Ready(); err != nil {

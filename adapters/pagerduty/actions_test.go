@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/pagergate/pagergate/adapters/fakepd"
+	"github.com/pagergate/pagergate/adapters/memstore"
 	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/ports"
 )
@@ -108,7 +108,7 @@ func TestEnsureActionsAcrossRestarts(t *testing.T) {
 			{Name: "Deny access", URL: "https://pg.example.com/pagerduty/actions/deny", Headers: hs},
 		}
 	}
-	store := newMemCache() // the local store, kept across restarts
+	store := memstore.New() // the local store, kept across restarts
 	start := func() *Client {
 		c, err := New(h.client.cfg, zaptest.NewLogger(t), store, nil)
 		if err != nil {
@@ -146,7 +146,7 @@ func TestEnsureActionsAcrossRestarts(t *testing.T) {
 		}
 	}
 	// A replica without the fingerprint trusts what it cannot read.
-	fresh, err := New(h.client.cfg, zaptest.NewLogger(t), newMemCache(), nil)
+	fresh, err := New(h.client.cfg, zaptest.NewLogger(t), memstore.New(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

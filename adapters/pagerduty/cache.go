@@ -3,7 +3,6 @@ package pagerduty
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -23,43 +22,16 @@ const (
 	keyActionFingerprint = "pd1:action-fingerprint:"
 )
 
-// memCache is the in-memory ports.Cache used when New gets none.
-type memCache struct {
-	mu      sync.Mutex
-	entries map[string]memEntry
-}
+// noCache is the ports.Cache of a Client built without one (the one-off
+// probe of `pagergate check`): every lookup misses, nothing is kept. The
+// daemon hands New the store's cache.
+type noCache struct{}
 
-type memEntry struct {
-	value   []byte
-	expires time.Time
-}
+var _ ports.Cache = noCache{}
 
-var _ ports.Cache = (*memCache)(nil)
+func (noCache) GetCache(context.Context, string) ([]byte, bool, error) { return nil, false, nil }
 
-func newMemCache() *memCache { return &memCache{entries: make(map[string]memEntry)} }
-
-// GetCache returns a value that has not expired.
-func (m *memCache) GetCache(_ context.Context, key string) ([]byte, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.entries[key]
-	if !ok {
-		return nil, false, nil
-	}
-	if !time.Now().Before(e.expires) {
-		delete(m.entries, key)
-		return nil, false, nil
-	}
-	return e.value, true, nil
-}
-
-// PutCache stores a value until now+ttl.
-func (m *memCache) PutCache(_ context.Context, key string, value []byte, ttl time.Duration) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.entries[key] = memEntry{value: append([]byte(nil), value...), expires: time.Now().Add(ttl)}
-	return nil
-}
+func (noCache) PutCache(context.Context, string, []byte, time.Duration) error { return nil }
 
 // cacheGet reads a JSON value from the cache. A cache failure is a miss:
 // the lookup goes to PagerDuty instead.

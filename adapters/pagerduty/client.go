@@ -45,8 +45,8 @@ var (
 	_ ports.Pager  = (*Client)(nil)
 )
 
-// New returns a Client. cache keeps user and service lookups (nil: an
-// in-memory cache); m receives one "pager_calls" count per HTTP attempt,
+// New returns a Client. cache keeps user and service lookups (nil: none,
+// every lookup asks PagerDuty); m receives one "pager_calls" count per HTTP attempt,
 // labelled with the endpoint and status, and one "pager_retries" count per
 // retry (nil: none).
 func New(cfg Config, log *zap.Logger, cache ports.Cache, m ports.Metrics) (*Client, error) {
@@ -59,7 +59,7 @@ func New(cfg Config, log *zap.Logger, cache ports.Cache, m ports.Metrics) (*Clie
 	}
 	log = log.Named("pagerduty")
 	if cache == nil {
-		cache = newMemCache()
+		cache = noCache{}
 	}
 
 	var hc http.Client

@@ -7,32 +7,31 @@ import (
 	"time"
 )
 
-// Defaults applied by New to zero Config fields.
+// Defaults New applies to the zero retry fields of a Config; the settings
+// users write (endpoint, rate limit, timeouts) come from the pager block,
+// whose defaults are config.Defaults'.
 const (
-	DefaultAPIEndpoint    = "https://api.pagerduty.com"
-	DefaultRateLimit      = 900 // requests per minute
-	DefaultRequestTimeout = 10 * time.Second
-	DefaultMaxRetries     = 6
-	DefaultRetryWait      = 250 * time.Millisecond
-	DefaultMaxRetryWait   = 60 * time.Second
-	DefaultCacheTTL       = 10 * time.Minute
+	DefaultMaxRetries   = 6
+	DefaultRetryWait    = 250 * time.Millisecond
+	DefaultMaxRetryWait = 60 * time.Second
 )
 
-// Config configures a Client. Zero fields take the defaults above.
+// Config configures a Client. APIKey, UserEmail, APIEndpoint, RateLimit,
+// RequestTimeout and CacheTTL are required; zero retry fields take the
+// defaults above.
 type Config struct {
 	// APIKey is the PagerDuty REST API key (required).
 	APIKey string
 	// UserEmail is the PagerDuty user writes are made as (the From header);
 	// required.
 	UserEmail string
-	// APIEndpoint is the REST API base URL (default DefaultAPIEndpoint; the
-	// EU service is https://api.eu.pagerduty.com).
+	// APIEndpoint is the REST API base URL (the EU service is
+	// https://api.eu.pagerduty.com).
 	APIEndpoint string
-	// RateLimit is the client-side limit in requests per minute (default
-	// DefaultRateLimit). Bursts of up to one second's worth are allowed.
+	// RateLimit is the client-side limit in requests per minute. Bursts of
+	// up to one second's worth are allowed.
 	RateLimit int
-	// RequestTimeout bounds each attempt of a call (default
-	// DefaultRequestTimeout).
+	// RequestTimeout bounds each attempt of a call.
 	RequestTimeout time.Duration
 	// MaxRetries is how many times a call is retried after a 429, a 5xx
 	// answer or a transport failure (default DefaultMaxRetries; negative
@@ -45,15 +44,14 @@ type Config struct {
 	// retried (default DefaultMaxRetryWait); the wait it asks for, capped at
 	// 60 s (PagerDuty's window), still holds every call back.
 	MaxRetryWait time.Duration
-	// CacheTTL is how long user and service lookups are cached (default
-	// DefaultCacheTTL).
+	// CacheTTL is how long user and service lookups are cached.
 	CacheTTL time.Duration
 	// HTTPClient, when set, provides the base transport (tests).
 	HTTPClient *http.Client
 }
 
-// withDefaults returns the configuration with defaults applied, or why it
-// cannot be used.
+// withDefaults returns the configuration with the retry defaults applied,
+// or why it cannot be used.
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	if strings.TrimSpace(c.APIKey) == "" {
@@ -63,14 +61,11 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, errors.New("user_email is empty"))
 	}
 	if c.APIEndpoint == "" {
-		c.APIEndpoint = DefaultAPIEndpoint
+		errs = append(errs, errors.New("api_endpoint is empty"))
 	}
 	c.APIEndpoint = strings.TrimRight(c.APIEndpoint, "/")
-	if c.RateLimit <= 0 {
-		c.RateLimit = DefaultRateLimit
-	}
-	if c.RequestTimeout <= 0 {
-		c.RequestTimeout = DefaultRequestTimeout
+	if c.RateLimit <= 0 || c.RequestTimeout <= 0 || c.CacheTTL <= 0 {
+		errs = append(errs, errors.New("rate_limit, request_timeout and cache_ttl must be positive"))
 	}
 	switch {
 	case c.MaxRetries == 0:
@@ -86,9 +81,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxRetryWait < c.RetryWait {
 		c.MaxRetryWait = c.RetryWait
-	}
-	if c.CacheTTL <= 0 {
-		c.CacheTTL = DefaultCacheTTL
 	}
 	if len(errs) > 0 {
 		return c, errors.Join(errs...)

@@ -9,24 +9,21 @@ import (
 )
 
 // Module provides the PagerDuty client as ports.OnCall and ports.Pager,
-// built from the `pager {}` block (kind "pagerduty", or "fake" pointed at
-// the in-process fake); its readiness probe runs between start and stop.
+// and as the ports.Readiness named "pager", built from the PagerDuty
+// settings in the graph (those of `pager "pagerduty" {}`, or the fake's,
+// pointed at the in-process fake); its readiness probe runs between start
+// and stop.
 var Module = fx.Module("pagerduty",
 	fx.Provide(
 		fromConfig,
 		func(c *Client) ports.OnCall { return c },
 		func(c *Client) ports.Pager { return c },
+		fx.Annotate(func(c *Client) ports.Readiness { return c }, fx.ResultTags(`name:"pager"`)),
 	),
 )
 
-// ConfigFrom maps the `pager {}` block to the adapter's Config.
-func ConfigFrom(s config.PagerSettings) Config {
-	return Config{APIKey: s.APIKey.Value(), UserEmail: s.UserEmail, APIEndpoint: s.APIEndpoint,
-		RateLimit: s.RateLimit, RequestTimeout: s.RequestTimeout, CacheTTL: s.CacheTTL}
-}
-
-func fromConfig(lc fx.Lifecycle, cfg *config.Config, log *zap.Logger, cache ports.Cache, m ports.Metrics) (*Client, error) {
-	c, err := New(ConfigFrom(cfg.Pager), log, cache, m)
+func fromConfig(lc fx.Lifecycle, s *config.PagerDutySettings, log *zap.Logger, cache ports.Cache, m ports.Metrics) (*Client, error) {
+	c, err := New(ConfigFrom(s), log, cache, m)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/pagergate/pagergate/adapters/fakepd"
+	"github.com/pagergate/pagergate/adapters/memstore"
 	"github.com/pagergate/pagergate/ports/metricstest"
 )
 
@@ -69,11 +70,12 @@ func newFaultHarness(t *testing.T, fault func(http.Handler) http.Handler, mod fu
 		RetryWait:      time.Millisecond,
 		MaxRetryWait:   20 * time.Millisecond,
 		RateLimit:      60000,
+		CacheTTL:       time.Minute,
 	}
 	if mod != nil {
 		mod(&cfg)
 	}
-	c, err := New(cfg, zaptest.NewLogger(t), nil, h.metrics)
+	c, err := New(cfg, zaptest.NewLogger(t), memstore.New(), h.metrics)
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}

@@ -184,6 +184,7 @@ func (c *Client) AddNote(ctx context.Context, incidentID, text string) error {
 	}
 	// go-pagerduty takes the From header of a note from User.Summary.
 	note := pd.IncidentNote{User: pd.APIObject{Summary: c.cfg.UserEmail}, Content: text}
+	bo := c.transport.newBackOff()
 	for attempt := 0; ; attempt++ {
 		_, err := c.pd.CreateIncidentNoteWithContext(withOutcome(ctx), incidentID, note)
 		if err == nil {
@@ -195,7 +196,7 @@ func (c *Client) AddNote(ctx context.Context, incidentID, text string) error {
 		}
 		// PagerDuty has no dedup key for notes: before posting again, look
 		// whether the attempt whose answer was lost stored it (SPEC §8).
-		if serr := sleep(ctx, c.transport.backoff(attempt)); serr != nil {
+		if serr := sleep(ctx, bo.NextBackOff()); serr != nil {
 			return err
 		}
 		notes, lerr := c.ListNotes(ctx, incidentID)

@@ -257,6 +257,7 @@ func TestRateLimit429Storm(t *testing.T) {
 			APIKey: fakepd.DefaultAPIKey, UserEmail: botEmail, APIEndpoint: testEndpoint,
 			HTTPClient: &http.Client{Transport: handlerTransport{h: cc}},
 			RateLimit:  perMinute, MaxRetries: 40, RetryWait: 100 * time.Millisecond, MaxRetryWait: 2 * time.Second,
+			RequestTimeout: 10 * time.Second, CacheTTL: time.Minute,
 		}, zaptest.NewLogger(t), nil, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -346,6 +347,7 @@ func TestOverLoopback(t *testing.T) {
 		APIKey: fakepd.DefaultAPIKey, UserEmail: botEmail, APIEndpoint: srv.URL,
 		HTTPClient:     &http.Client{Transport: tr},
 		RequestTimeout: 200 * time.Millisecond, RetryWait: time.Millisecond, MaxRetryWait: 10 * time.Millisecond,
+		RateLimit: 60000, CacheTTL: time.Minute,
 	}, zaptest.NewLogger(t), nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -405,4 +407,21 @@ func TestReadyTracksReachability(t *testing.T) {
 			t.Errorf("Ready() after a success = %v", err)
 		}
 	})
+}
+
+// The waits between retries double from RetryWait, each within [d/2, d],
+// and never exceed MaxRetryWait.
+func TestBackOffIsEqualJitter(t *testing.T) {
+	tr := &retryTransport{wait: 100 * time.Millisecond, maxWait: time.Second}
+	for range 200 {
+		bo := tr.newBackOff()
+		d := 100 * time.Millisecond
+		for i := range 8 {
+			got := bo.NextBackOff()
+			if got < d/2-time.Millisecond || got > d+time.Millisecond {
+				t.Fatalf("wait %d = %v, want within [%v, %v]", i, got, d/2, d)
+			}
+			d = min(2*d, time.Second)
+		}
+	}
 }

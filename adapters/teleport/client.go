@@ -55,7 +55,7 @@ type Config struct {
 	// PluginName owns the plugin data on requests (default "pagerduty", the
 	// reference plugin's name).
 	PluginName string
-	// BackoffMin and BackoffMax bound the jittered exponential backoff of
+	// BackoffMin and BackoffMax bound the randomized exponential backoff of
 	// watcher and connection retries (defaults 20ms and 10s).
 	BackoffMin, BackoffMax time.Duration
 	// ReloadInterval is how often the identity file is checked for changes
@@ -293,27 +293,71 @@ func loadCredentials(cfg Config) (client.Credentials, *client.DynamicIdentityFil
 // checkIdentity reads an identity file and refuses it when its certificate
 // has expired.
 func checkIdentity(path string) error {
-	id, err := identityfile.ReadFile(path)
+	cert, err := identityCert(path)
 	if err != nil {
-		return fmt.Errorf("read identity file %s: %w", path, err)
+		return err
 	}
-	if len(id.Certs.TLS) == 0 {
-		return fmt.Errorf("identity file %s holds no TLS certificate", path)
-	}
-	return checkCertPEM("identity file "+path, id.Certs.TLS)
+	return checkValidity("identity file "+path, cert)
 }
 
 // checkCertPEM refuses an expired (or not yet valid) certificate, naming
 // where it came from.
 func checkCertPEM(what string, data []byte) error {
+	cert, err := parseCertPEM(what, data)
+	if err != nil {
+		return err
+	}
+	return checkValidity(what, cert)
+}
+
+// CertificateExpiry returns when the client certificate of cfg expires:
+// the identity file's TLS certificate, or ClientCrt. It reads the file
+// again on each call (tbot renews it) and contacts nothing.
+func CertificateExpiry(cfg Config) (time.Time, error) {
+	var cert *x509.Certificate
+	var err error
+	if cfg.IdentityFile != "" {
+		cert, err = identityCert(cfg.IdentityFile)
+	} else {
+		var data []byte
+		if data, err = os.ReadFile(cfg.ClientCrt); err != nil {
+			return time.Time{}, fmt.Errorf("read client certificate: %w", err)
+		}
+		cert, err = parseCertPEM(cfg.ClientCrt, data)
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return cert.NotAfter, nil
+}
+
+// identityCert returns the TLS certificate of an identity file.
+func identityCert(path string) (*x509.Certificate, error) {
+	id, err := identityfile.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read identity file %s: %w", path, err)
+	}
+	if len(id.Certs.TLS) == 0 {
+		return nil, fmt.Errorf("identity file %s holds no TLS certificate", path)
+	}
+	return parseCertPEM("identity file "+path, id.Certs.TLS)
+}
+
+// parseCertPEM parses the first PEM block of data as a certificate.
+func parseCertPEM(what string, data []byte) (*x509.Certificate, error) {
 	block, _ := pem.Decode(data)
 	if block == nil {
-		return fmt.Errorf("%s: no PEM certificate", what)
+		return nil, fmt.Errorf("%s: no PEM certificate", what)
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
+	return cert, nil
+}
+
+// checkValidity refuses an expired or not yet valid certificate.
+func checkValidity(what string, cert *x509.Certificate) error {
 	now := time.Now()
 	if now.After(cert.NotAfter) {
 		return fmt.Errorf("%s expired at %s: issue a new one (tctl auth sign or tbot)",

@@ -220,3 +220,37 @@ func TestIdentityFileFullDiscovery(t *testing.T) {
 		t.Errorf("ListPending: %v", err)
 	}
 }
+
+func TestCertificateExpiry(t *testing.T) {
+	srv := newServer(t, teleporttest.Options{})
+	srv.AddUser("pagergate", teleporttest.AllPerms)
+	dir := t.TempDir()
+	identity := filepath.Join(dir, "identity")
+	if err := srv.WriteIdentityFile(identity, "pagergate", 3*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	crt, _, _, err := srv.WriteTLSFiles(dir, "pagergate", -time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name     string
+		cfg      Config
+		from, to time.Duration // the expiry lies in [now+from, now+to]
+	}{
+		{"identity", Config{IdentityFile: identity}, 2 * time.Hour, 4 * time.Hour},
+		{"expired client_crt", Config{ClientCrt: crt}, -2 * time.Hour, 0},
+	} {
+		got, err := CertificateExpiry(tt.cfg)
+		if err != nil {
+			t.Errorf("%s: CertificateExpiry() = %v", tt.name, err)
+			continue
+		}
+		if now := time.Now(); got.Before(now.Add(tt.from)) || got.After(now.Add(tt.to)) {
+			t.Errorf("%s: CertificateExpiry() = %v, want within [now%+v, now%+v]", tt.name, got, tt.from, tt.to)
+		}
+	}
+	if _, err := CertificateExpiry(Config{IdentityFile: filepath.Join(dir, "missing")}); err == nil {
+		t.Error("CertificateExpiry(missing identity) = nil error")
+	}
+}

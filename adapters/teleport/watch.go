@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/gravitational/teleport/api/types"
 	"github.com/gravitational/trace"
 	"go.uber.org/zap"
@@ -20,12 +20,12 @@ import (
 // ports.Watcher). It connects first, if no connection was made yet. After
 // each (re)connect it sends one EventSynced with every pending request and
 // the cluster; when a stream is lost or cannot be opened, one
-// EventDisconnected, then it retries with jittered exponential backoff
-// between BackoffMin and BackoffMax. It returns ctx's error, or an error
+// EventDisconnected, then it retries with randomized exponential backoff
+// between BackoffMin and BackoffMax (reset by each synced stream). It returns ctx's error, or an error
 // retrying cannot fix (an unsupported Teleport version, every credential
 // expired).
 func (c *Client) Watch(ctx context.Context, out chan<- domain.Event) error {
-	delay := c.cfg.BackoffMin
+	bo := c.newBackOff()
 	// Report the first failure, and the first after each synced stream.
 	report := true
 	for {
@@ -40,9 +40,10 @@ func (c *Client) Watch(ctx context.Context, out chan<- domain.Event) error {
 			return fmt.Errorf("%w (last attempt: %v)", ferr, err)
 		}
 		if synced {
-			delay = c.cfg.BackoffMin
+			bo.Reset()
 			report = true
 		}
+		delay := bo.NextBackOff()
 		c.log.Warn("teleport watcher disconnected", zap.Error(err), zap.Duration("retry_in", delay))
 		if report {
 			report = false
@@ -50,23 +51,22 @@ func (c *Client) Watch(ctx context.Context, out chan<- domain.Event) error {
 				return ctx.Err()
 			}
 		}
-		t := time.NewTimer(jitter(delay))
+		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
 		case <-t.C:
 		}
-		delay = min(delay*2, c.cfg.BackoffMax)
 	}
 }
 
-// jitter spreads d over [d/2, d).
-func jitter(d time.Duration) time.Duration {
-	if d < 2 {
-		return d
-	}
-	return d/2 + rand.N(d/2)
+// newBackOff returns the waits between reconnects, without end: the
+// library's randomized exponential backoff (×1.5 per attempt, ±50%) from
+// BackoffMin, its interval capped at BackoffMax.
+func (c *Client) newBackOff() *backoff.ExponentialBackOff {
+	return backoff.NewExponentialBackOff(backoff.WithInitialInterval(c.cfg.BackoffMin),
+		backoff.WithMaxInterval(c.cfg.BackoffMax), backoff.WithMaxElapsedTime(0))
 }
 
 func send(ctx context.Context, out chan<- domain.Event, ev domain.Event) bool {

@@ -94,7 +94,7 @@ func TestSigningSecretsOnlyLeaveCustomActionsUnauthenticated(t *testing.T) {
 func TestMutualTLS(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config()
-	cfg.ClientCAFile = e.caFile
+	cfg.ClientCAFile, cfg.AllowedClientCNs = e.caFile, pagerDutyCNs
 	e.start(cfg)
 	body := customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"))
 	foreign := newCA(t, "foreign CA")
@@ -153,7 +153,7 @@ func TestMutualTLS(t *testing.T) {
 func TestMutualTLSCustomAllowList(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config()
-	cfg.ClientCAFile = e.caFile
+	cfg.ClientCAFile, cfg.AllowedClientCNs = e.caFile, pagerDutyCNs
 	cfg.AllowedClientCNs = []string{"pagergate-fake"}
 	e.start(cfg)
 	body := customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"))
@@ -244,7 +244,7 @@ func TestEveryConfiguredMethodMustPass(t *testing.T) {
 	cfg := e.config()
 	cfg.SigningSecrets = []string{secretA}
 	cfg.BasicUser, cfg.BasicPassword = "pd", "pw-123"
-	cfg.ClientCAFile = e.caFile
+	cfg.ClientCAFile, cfg.AllowedClientCNs = e.caFile, pagerDutyCNs
 	e.start(cfg)
 	body := annotatedApprove(t)
 	good := e.client(e.clientCA.clientCert(t, pkix.Name{CommonName: "webhooks.pagerduty.com"}))
@@ -315,5 +315,22 @@ func TestTLSVersions(t *testing.T) {
 	if resp, err := tls11.Get(e.url(PathHealthz)); err == nil {
 		resp.Body.Close()
 		t.Error("TLS 1.1 client was accepted")
+	}
+}
+
+// Which methods may be combined is the configuration's rule; a server
+// built without any method (and without insecure_no_auth) still fails
+// closed: every action route refuses every delivery.
+func TestNoMethodRefusesEveryRoute(t *testing.T) {
+	e := newEnv(t)
+	e.start(e.config())
+	body := customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"))
+	for _, path := range []string{PathApprove, PathDeny, PathV3} {
+		if got := e.post(e.client(), path, body, e.signed(body, secretA)); got.status != http.StatusUnauthorized {
+			t.Errorf("POST %s without any method = %d (%s), want 401", path, got.status, got.raw)
+		}
+	}
+	if n := len(e.actions.calls()); n != 0 {
+		t.Errorf("HandleAction called %d times", n)
 	}
 }

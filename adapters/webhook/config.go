@@ -3,48 +3,44 @@ package webhook
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/pagergate/pagergate/ports"
 )
 
-// Defaults applied by New when the matching Config field is zero.
+// Defaults New applies to the zero limits of a Config; the settings users
+// write come from the webhook block, whose defaults are config.Defaults'.
 const (
-	DefaultListenAddr     = ":8443"
 	DefaultBodyLimit      = 256 << 10
 	DefaultHandlerTimeout = 4 * time.Second
 )
 
-// DefaultClientCNs are the certificate common names PagerDuty's webhook
-// client certificates carry (US and EU service regions).
-var DefaultClientCNs = []string{"webhooks.pagerduty.com", "webhooks.eu.pagerduty.com"}
-
-// Config configures the webhook server.
+// Config configures the webhook server. Which combinations of
+// authentication methods are acceptable is the configuration's rule
+// (config.Load checks it, with diagnostics); New and Reload check only
+// what the server needs to be safe: no credential it compares is empty.
 type Config struct {
-	// ListenAddr is the TCP address to listen on (default ":8443").
+	// ListenAddr is the TCP address to listen on. Required.
 	ListenAddr string
 	// CertFile and KeyFile hold the server certificate and key (PEM);
 	// both are required, the server speaks HTTPS only.
 	CertFile, KeyFile string
 	// ClientCAFile, when set, turns on mutual TLS: client certificates must
 	// chain to a CA in this PEM file and carry a common name listed in
-	// AllowedClientCNs (default DefaultClientCNs).
+	// AllowedClientCNs (at least one).
 	ClientCAFile     string
 	AllowedClientCNs []string
-	// SigningSecrets verify the X-PagerDuty-Signature header of v3
-	// deliveries; any one of them may match (secret rotation).
-	SigningSecrets []string
-	// BasicUser and BasicPassword, when BasicUser is set, require HTTP
-	// basic authentication on every action route.
-	BasicUser, BasicPassword string
-	// SharedSecretHeader and SharedSecret, when the header is set, require
-	// that header to carry the secret on every action route.
-	SharedSecretHeader, SharedSecret string
-	// InsecureNoAuth accepts every delivery unauthenticated. For local demos
-	// only; a warning is logged at each start. Together with any other
-	// method it is an error: it would silently leave the routes that method
-	// does not cover open.
+	// Credentials are the secrets deliveries are checked against; Reload
+	// swaps them.
+	Credentials
+	// SharedSecretHeader, when set, names the header that must carry
+	// Credentials.SharedSecret on every action route.
+	SharedSecretHeader string
+	// InsecureNoAuth accepts every delivery unauthenticated, on the routes
+	// no other method covers. For local demos only; a warning is logged at
+	// each start.
 	InsecureNoAuth bool
 	// ApproveWorkflow and DenyWorkflow name the manual Incident Workflows
 	// whose start approves or denies (v3 incident.workflow.started).
@@ -54,18 +50,28 @@ type Config struct {
 	// HandlerTimeout bounds the handling of one delivery (default 4s, under
 	// PagerDuty's 5 s deadline for v3 webhooks).
 	HandlerTimeout time.Duration
+	// Health, optional, serves GET /healthz and /readyz (the metrics
+	// adapter's handler, shared by both listeners); without it those
+	// routes are not found.
+	Health http.Handler
 	// Metrics, optional, counts webhook_requests by route and status.
 	Metrics ports.Metrics
 }
 
+// Credentials are the webhook secrets a reload (SIGHUP) can change.
+type Credentials struct {
+	// SigningSecrets verify the X-PagerDuty-Signature header of v3
+	// deliveries; any one of them may match (secret rotation).
+	SigningSecrets []string
+	// BasicUser and BasicPassword, when BasicUser is set, require HTTP
+	// basic authentication on every action route.
+	BasicUser, BasicPassword string
+	// SharedSecret is the value Config.SharedSecretHeader must carry.
+	SharedSecret string
+}
+
 // withDefaults returns cfg with documented defaults applied.
 func (cfg Config) withDefaults() Config {
-	if cfg.ListenAddr == "" {
-		cfg.ListenAddr = DefaultListenAddr
-	}
-	if cfg.ClientCAFile != "" && len(cfg.AllowedClientCNs) == 0 {
-		cfg.AllowedClientCNs = append([]string(nil), DefaultClientCNs...)
-	}
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
@@ -75,19 +81,21 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
-// validate checks what New can check without touching files.
+// validate checks what New needs: an address, a certificate, client
+// names to accept under mutual TLS, and no empty value among the
+// credentials it compares.
 func (cfg Config) validate() error {
 	var errs []error
+	if cfg.ListenAddr == "" {
+		errs = append(errs, errors.New("webhook: listen_addr is required"))
+	}
 	if cfg.CertFile == "" || cfg.KeyFile == "" {
 		errs = append(errs, errors.New("webhook: cert_file and key_file are required (HTTPS only)"))
 	}
-	errs = append(errs, validateCredentials(cfg.SigningSecrets, cfg.BasicUser, cfg.BasicPassword, cfg.SharedSecretHeader, cfg.SharedSecret)...)
-	if cfg.InsecureNoAuth && cfg.hasAuth() {
-		errs = append(errs, errors.New("webhook: insecure_no_auth next to another authentication method would leave the routes that method does not cover open; remove insecure_no_auth"))
+	if cfg.ClientCAFile != "" && len(cfg.AllowedClientCNs) == 0 {
+		errs = append(errs, errors.New("webhook: client_ca_file needs allowed_client_cns"))
 	}
-	if !cfg.InsecureNoAuth && !cfg.hasAuth() {
-		errs = append(errs, errors.New("webhook: no authentication configured: set signing_secrets, tls.client_ca_file, basic_auth or shared_secret_header/shared_secret (or insecure_no_auth = true for local demos)"))
-	}
+	errs = append(errs, cfg.Credentials.check(cfg.SharedSecretHeader))
 	for _, cn := range cfg.AllowedClientCNs {
 		if strings.TrimSpace(cn) == "" {
 			errs = append(errs, errors.New("webhook: allowed_client_cns has an empty name"))
@@ -97,30 +105,20 @@ func (cfg Config) validate() error {
 	return errors.Join(errs...)
 }
 
-func (cfg Config) hasAuth() bool {
-	return cfg.ClientCAFile != "" || len(cfg.SigningSecrets) > 0 || cfg.BasicUser != "" || cfg.SharedSecretHeader != ""
-}
-
-// validateCredentials checks the parts of the configuration Reload can
-// change too.
-func validateCredentials(secrets []string, basicUser, basicPassword, header, shared string) []error {
+// check refuses an empty value the server would compare a delivery
+// against: an empty secret would match an empty header.
+func (c Credentials) check(sharedHeader string) error {
 	var errs []error
-	for i, s := range secrets {
+	for i, s := range c.SigningSecrets {
 		if s == "" {
 			errs = append(errs, fmt.Errorf("webhook: signing_secrets[%d] is empty", i))
 		}
 	}
-	if basicUser != "" && basicPassword == "" {
+	if c.BasicUser != "" && c.BasicPassword == "" {
 		errs = append(errs, errors.New("webhook: basic_auth needs a password"))
 	}
-	if basicUser == "" && basicPassword != "" {
-		errs = append(errs, errors.New("webhook: basic_auth needs a user"))
-	}
-	if header != "" && shared == "" {
+	if sharedHeader != "" && c.SharedSecret == "" {
 		errs = append(errs, errors.New("webhook: shared_secret_header needs shared_secret"))
 	}
-	if header == "" && shared != "" {
-		errs = append(errs, errors.New("webhook: shared_secret needs shared_secret_header"))
-	}
-	return errs
+	return errors.Join(errs...)
 }

@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	"net/http"
+
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -17,23 +19,40 @@ var Module = fx.Module("webhook",
 
 // ConfigFrom maps the `webhook {}` block to the adapter's Config.
 func ConfigFrom(s config.WebhookSettings) Config {
-	c := Config{ListenAddr: s.ListenAddr, CertFile: s.TLS.CertFile, KeyFile: s.TLS.KeyFile,
+	return Config{ListenAddr: s.ListenAddr, CertFile: s.TLS.CertFile, KeyFile: s.TLS.KeyFile,
 		ClientCAFile: s.TLS.ClientCAFile, AllowedClientCNs: s.TLS.AllowedClientCNs,
-		SharedSecretHeader: s.SharedSecretHeader, SharedSecret: s.SharedSecret.Value(),
+		Credentials: CredentialsFrom(s), SharedSecretHeader: s.SharedSecretHeader,
 		InsecureNoAuth: s.InsecureNoAuth, ApproveWorkflow: s.ApproveWorkflow, DenyWorkflow: s.DenyWorkflow}
+}
+
+// CredentialsFrom maps the reloadable secrets of the `webhook {}` block.
+func CredentialsFrom(s config.WebhookSettings) Credentials {
+	var c Credentials
 	for _, sec := range s.SigningSecrets {
 		c.SigningSecrets = append(c.SigningSecrets, sec.Value())
 	}
 	if s.BasicAuth != nil {
 		c.BasicUser, c.BasicPassword = s.BasicAuth.User, s.BasicAuth.Password.Value()
 	}
+	c.SharedSecret = s.SharedSecret.Value()
 	return c
 }
 
-func fromConfig(lc fx.Lifecycle, cfg *config.Config, actions ports.Actions, ready ports.Readiness, m ports.Metrics, log *zap.Logger) (*Server, error) {
-	c := ConfigFrom(*cfg.Webhook)
-	c.Metrics = m
-	s, err := New(c, actions, ready, log)
+// deps are what the module takes from the graph; Health is the metrics
+// adapter's /healthz and /readyz handler.
+type deps struct {
+	fx.In
+	Config  *config.Config
+	Actions ports.Actions
+	Health  http.Handler `name:"health"`
+	Metrics ports.Metrics
+	Log     *zap.Logger
+}
+
+func fromConfig(lc fx.Lifecycle, d deps) (*Server, error) {
+	c := ConfigFrom(*d.Config.Webhook)
+	c.Health, c.Metrics = d.Health, d.Metrics
+	s, err := New(c, d.Actions, d.Log)
 	if err != nil {
 		return nil, err
 	}

@@ -31,28 +31,32 @@ const (
 // DeliveryHeader identifies a delivery across PagerDuty's retries.
 const DeliveryHeader = "X-Webhook-Id"
 
+// routes are the paths counted by name in webhook_requests; any other
+// path counts as "other".
+var routes = map[string]bool{PathApprove: true, PathDeny: true, PathV3: true, PathHealthz: true, PathReadyz: true}
+
+// handler routes by method and path (ServeMux answers 404 and 405, with
+// Allow) and counts every answer.
 func (s *Server) handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, p := range []string{PathApprove, PathDeny, PathV3} {
+		mux.HandleFunc("POST "+p, s.serveAction)
+	}
+	if s.cfg.Health != nil {
+		mux.Handle("GET "+PathHealthz, s.cfg.Health)
+		mux.Handle("GET "+PathReadyz, s.cfg.Health)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route := r.URL.Path
 		rw := &statusWriter{ResponseWriter: w}
-		switch route {
-		case PathApprove, PathDeny, PathV3:
-			s.serveAction(rw, r)
-		case PathHealthz:
-			s.serveHealth(rw, r, nil)
-		case PathReadyz:
-			var err error
-			if s.ready != nil {
-				err = s.ready.Ready()
-			}
-			s.serveHealth(rw, r, err)
-		default:
+		mux.ServeHTTP(rw, r)
+		if s.metrics == nil {
+			return
+		}
+		route := r.URL.Path
+		if !routes[route] {
 			route = "other"
-			writeError(rw, http.StatusNotFound, "not found")
 		}
-		if s.metrics != nil {
-			s.metrics.WebhookRequest(route, rw.status)
-		}
+		s.metrics.WebhookRequest(route, rw.status)
 	})
 }
 
@@ -76,28 +80,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request, notReady error) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if notReady != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, "not ready: %v\n", notReady)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, "ok\n")
-}
-
 func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
-		return
-	}
 	creds := s.creds.Load()
 	if reason := s.authenticate(r, creds); reason != "" {
 		s.refuse(w, r, reason)
@@ -289,7 +272,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, actions []domain
 			fields = append(fields, zap.Error(err))
 		}
 		s.log.Info("webhook action handled", fields...)
-		if ans.code > best.code || (ans.code == best.code && rank(ans.status) > rank(best.status)) {
+		if ans.moreTelling(best) {
 			best = ans
 		}
 	}
@@ -315,21 +298,32 @@ const retryAfterSeconds = 10
 // reason of a final result that changed nothing), else an error text.
 type reply struct {
 	code           int
+	class          class // of a 2xx
 	status, reason string
 }
 
-// rank orders 2xx answers: a delivery that did something says done, one
-// that changed nothing for a reason says why.
-func rank(status string) int {
-	switch status {
-	case "done":
-		return 4
-	case "replayed":
-		return 2
-	case "ignored":
-		return 1
-	}
-	return 3
+// class orders the 2xx answers: a delivery of several actions answers
+// with its most telling one.
+type class int
+
+// Classes of a 2xx answer, least telling first.
+const (
+	classIgnored  class = iota + 1 // nothing for pagergate in it
+	classReplayed                  // seen before
+	classRefused                   // a final result that changed nothing, and why
+	classDone                      // it did something
+)
+
+// moreTelling reports whether r is the answer to give over best: a higher
+// status code (a retry or a failure outranks success), else a more
+// telling class.
+func (r reply) moreTelling(best reply) bool {
+	return r.code > best.code || (r.code == best.code && r.class > best.class)
+}
+
+// classes maps the outcomes of a successful action to their class.
+var classes = map[domain.Outcome]class{
+	domain.OutcomeDone: classDone, domain.OutcomeReplayed: classReplayed, domain.OutcomeIgnored: classIgnored,
 }
 
 // maxReason bounds the reason of an answer.
@@ -342,13 +336,13 @@ func result(outcome domain.Outcome, err error) reply {
 	status, final := domain.ActionStatus(outcome, err)
 	switch {
 	case final && err == nil:
-		return reply{code: http.StatusOK, status: status}
+		return reply{code: http.StatusOK, class: classes[outcome], status: status}
 	case final:
 		reason := err.Error()
 		if len(reason) > maxReason {
 			reason = reason[:maxReason]
 		}
-		return reply{code: http.StatusOK, status: status, reason: reason}
+		return reply{code: http.StatusOK, class: classRefused, status: status, reason: reason}
 	case errors.Is(err, ports.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return reply{code: http.StatusServiceUnavailable, status: "temporarily unavailable, retry later"}
 	}

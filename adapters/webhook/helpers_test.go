@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/pagergate/pagergate/config"
 	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/ports"
 	"github.com/pagergate/pagergate/ports/metricstest"
@@ -78,7 +79,6 @@ type env struct {
 	actions  *fakeActions
 	metrics  *fakeMetrics
 	logs     *observer.ObservedLogs
-	ready    ports.Readiness
 	srv      *Server
 }
 
@@ -94,17 +94,20 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// okHealth stands in for the metrics adapter's health handler.
+var okHealth = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok "+r.URL.Path+"\n") })
+
 // config returns a config with the server certificate and a loopback
 // address filled in.
 func (e *env) config() Config {
-	return Config{ListenAddr: "127.0.0.1:0", CertFile: e.certFile, KeyFile: e.keyFile, Metrics: e.metrics}
+	return Config{ListenAddr: "127.0.0.1:0", CertFile: e.certFile, KeyFile: e.keyFile, Metrics: e.metrics, Health: okHealth}
 }
 
 func (e *env) start(cfg Config) *Server {
 	e.t.Helper()
 	core, logs := observer.New(zap.DebugLevel)
 	e.logs = logs
-	srv, err := New(cfg, e.actions, e.ready, zap.New(core))
+	srv, err := New(cfg, e.actions, zap.New(core))
 	if err != nil {
 		e.t.Fatalf("New: %v", err)
 	}
@@ -129,7 +132,7 @@ func (e *env) client(certs ...tls.Certificate) *http.Client {
 
 func (e *env) clientTLS(cfg *tls.Config) *http.Client {
 	pool := x509.NewCertPool()
-	pool.AddCert(e.serverCA.cert)
+	pool.AddCert(e.serverCA.ca.Cert)
 	cfg.RootCAs = pool
 	tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}
 	e.t.Cleanup(tr.CloseIdleConnections)
@@ -272,3 +275,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// pagerDutyCNs are the client certificate names the configuration accepts
+// by default.
+var pagerDutyCNs = config.Defaults().Webhook.TLS.AllowedClientCNs

@@ -25,7 +25,6 @@ import (
 type Server struct {
 	cfg     Config
 	actions ports.Actions
-	ready   ports.Readiness
 	metrics ports.Metrics
 	log     *zap.Logger
 
@@ -51,24 +50,23 @@ type credentials struct {
 	sharedHash [sha256.Size]byte
 }
 
-func newCredentials(secrets []string, basicUser, basicPassword, sharedSecret string) *credentials {
-	c := &credentials{secrets: append([]string(nil), secrets...)}
-	if basicUser != "" {
+func newCredentials(cr Credentials) *credentials {
+	c := &credentials{secrets: append([]string(nil), cr.SigningSecrets...)}
+	if cr.BasicUser != "" {
 		c.basic = true
-		c.basicUser = sha256.Sum256([]byte(basicUser))
-		c.basicPass = sha256.Sum256([]byte(basicPassword))
+		c.basicUser = sha256.Sum256([]byte(cr.BasicUser))
+		c.basicPass = sha256.Sum256([]byte(cr.BasicPassword))
 	}
-	if sharedSecret != "" {
+	if cr.SharedSecret != "" {
 		c.shared = true
-		c.sharedHash = sha256.Sum256([]byte(sharedSecret))
+		c.sharedHash = sha256.Sum256([]byte(cr.SharedSecret))
 	}
 	return c
 }
 
 // New checks cfg, loads the server certificate and the client CA, and
-// returns a server that is not listening yet. ready may be nil (always
-// ready).
-func New(cfg Config, actions ports.Actions, ready ports.Readiness, log *zap.Logger) (*Server, error) {
+// returns a server that is not listening yet.
+func New(cfg Config, actions ports.Actions, log *zap.Logger) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -82,7 +80,6 @@ func New(cfg Config, actions ports.Actions, ready ports.Readiness, log *zap.Logg
 	s := &Server{
 		cfg:        cfg,
 		actions:    actions,
-		ready:      ready,
 		metrics:    cfg.Metrics,
 		log:        log.Named("webhook"),
 		allowedCNs: make(map[string]bool, len(cfg.AllowedClientCNs)),
@@ -95,7 +92,7 @@ func New(cfg Config, actions ports.Actions, ready ports.Readiness, log *zap.Logg
 		return nil, err
 	}
 	s.cert.Store(cert)
-	s.creds.Store(newCredentials(cfg.SigningSecrets, cfg.BasicUser, cfg.BasicPassword, cfg.SharedSecret))
+	s.creds.Store(newCredentials(cfg.Credentials))
 
 	s.tlsConfig = &tls.Config{
 		MinVersion: tls.VersionTLS12,
@@ -203,25 +200,17 @@ func (s *Server) Stop(ctx context.Context) error {
 }
 
 // Reload swaps the credentials atomically (SIGHUP) and re-reads the
-// certificate and key files. Invalid credentials, or credentials that leave
-// no authentication at all, are refused and the previous ones are kept; an
-// unreadable certificate keeps the previous certificate. Problems are
-// logged.
-func (s *Server) Reload(secrets []string, basicUser, basicPassword, sharedSecret string) {
-	errs := validateCredentials(secrets, basicUser, basicPassword, s.cfg.SharedSecretHeader, sharedSecret)
-	noAuth := s.cfg.ClientCAFile == "" && len(secrets) == 0 && basicUser == "" && s.cfg.SharedSecretHeader == ""
-	if noAuth && !s.cfg.InsecureNoAuth {
-		errs = append(errs, errors.New("webhook: reload would leave no authentication"))
-	}
-	if !noAuth && s.cfg.InsecureNoAuth {
-		errs = append(errs, errors.New("webhook: reload would put authentication next to insecure_no_auth"))
-	}
-	if err := errors.Join(errs...); err != nil {
+// certificate and key files. Credentials with an empty value are refused
+// and the previous ones kept; an unreadable certificate keeps the previous
+// certificate. Problems are logged. A route that no method covers any
+// more refuses every delivery until the next reload or restart.
+func (s *Server) Reload(next Credentials) {
+	if err := next.check(s.cfg.SharedSecretHeader); err != nil {
 		s.log.Error("webhook credentials not reloaded, keeping the previous ones", zap.Error(err))
 	} else {
-		s.creds.Store(newCredentials(secrets, basicUser, basicPassword, sharedSecret))
-		s.log.Info("webhook credentials reloaded", zap.Int("signing_secrets", len(secrets)),
-			zap.Bool("basic_auth", basicUser != ""), zap.Bool("shared_secret", sharedSecret != ""))
+		s.creds.Store(newCredentials(next))
+		s.log.Info("webhook credentials reloaded", zap.Int("signing_secrets", len(next.SigningSecrets)),
+			zap.Bool("basic_auth", next.BasicUser != ""), zap.Bool("shared_secret", next.SharedSecret != ""))
 	}
 	cert, err := loadCert(s.cfg.CertFile, s.cfg.KeyFile)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,24 +27,21 @@ func TestNewErrors(t *testing.T) {
 		mutate func(*Config)
 		want   []string
 	}{
-		{"no authentication", func(*Config) {}, []string{"signing_secrets", "client_ca_file", "basic_auth", "shared_secret_header", "insecure_no_auth"}},
 		{"no certificate", func(c *Config) { c.CertFile, c.KeyFile = "", ""; c.SigningSecrets = []string{"s"} }, []string{"cert_file and key_file are required"}},
+		{"no address", func(c *Config) { c.ListenAddr = "" }, []string{"listen_addr is required"}},
+		{"mutual TLS without client names", func(c *Config) { c.ClientCAFile, c.AllowedClientCNs = e.caFile, nil }, []string{"allowed_client_cns"}},
 		{"unreadable certificate", func(c *Config) { c.CertFile = missing; c.SigningSecrets = []string{"s"} }, []string{missing}},
-		{"unreadable client CA", func(c *Config) { c.ClientCAFile = missing }, []string{"client CA", "missing.pem"}},
-		{"client CA without PEM", func(c *Config) { c.ClientCAFile = notPEM }, []string{notPEM}},
+		{"unreadable client CA", func(c *Config) { c.ClientCAFile, c.AllowedClientCNs = missing, pagerDutyCNs }, []string{"client CA", "missing.pem"}},
+		{"client CA without PEM", func(c *Config) { c.ClientCAFile, c.AllowedClientCNs = notPEM, pagerDutyCNs }, []string{notPEM}},
 		{"basic auth without password", func(c *Config) { c.BasicUser = "u" }, []string{"basic_auth needs a password"}},
 		{"shared header without secret", func(c *Config) { c.SharedSecretHeader = "X-T" }, []string{"shared_secret_header needs shared_secret"}},
 		{"empty signing secret", func(c *Config) { c.SigningSecrets = []string{""} }, []string{"signing_secrets[0] is empty"}},
-		// Signing secrets cover /pagerduty/v3 only: insecure mode next to
-		// them would leave the custom action routes open without a word.
-		{"insecure next to signing secrets", func(c *Config) { c.InsecureNoAuth, c.SigningSecrets = true, []string{"s"} }, []string{"insecure_no_auth next to"}},
-		{"insecure next to basic auth", func(c *Config) { c.InsecureNoAuth, c.BasicUser, c.BasicPassword = true, "u", "p" }, []string{"insecure_no_auth next to"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := e.config()
 			tt.mutate(&cfg)
-			_, err := New(cfg, e.actions, nil, nil)
+			_, err := New(cfg, e.actions, nil)
 			if err == nil {
 				t.Fatal("New succeeded")
 			}
@@ -59,17 +55,10 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	cfg := Config{ClientCAFile: "ca.pem"}.withDefaults()
-	want := Config{
-		ListenAddr: ":8443", ClientCAFile: "ca.pem",
-		AllowedClientCNs: []string{"webhooks.pagerduty.com", "webhooks.eu.pagerduty.com"},
-		BodyLimit:        256 << 10, HandlerTimeout: 4 * time.Second,
-	}
+	cfg := Config{ListenAddr: ":8443"}.withDefaults()
+	want := Config{ListenAddr: ":8443", BodyLimit: 256 << 10, HandlerTimeout: 4 * time.Second}
 	if d := cmp.Diff(want, cfg); d != "" {
 		t.Errorf("withDefaults() mismatch (-want +got):\n%s", d)
-	}
-	if got := (Config{}).withDefaults().AllowedClientCNs; got != nil {
-		t.Errorf("AllowedClientCNs without mTLS = %v, want nil", got)
 	}
 }
 
@@ -83,7 +72,7 @@ func TestStartBusyPort(t *testing.T) {
 	cfg := e.config()
 	cfg.ListenAddr = ln.Addr().String()
 	cfg.SigningSecrets = []string{secretA}
-	srv, err := New(cfg, e.actions, nil, nil)
+	srv, err := New(cfg, e.actions, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +285,8 @@ func TestRequestErrors(t *testing.T) {
 			if got.status != tt.want {
 				t.Fatalf("status = %d (%s), want %d", got.status, got.raw, tt.want)
 			}
-			if tt.want != http.StatusOK && got.body["error"] == "" {
+			// ServeMux's own 404 and 405 answer in text.
+			if tt.want != http.StatusOK && got.body["error"] == "" && strings.TrimSpace(got.raw) == "" {
 				t.Errorf("error answer %q has no reason", got.raw)
 			}
 		})
@@ -414,53 +404,40 @@ func TestHandlerTimeout(t *testing.T) {
 	}
 }
 
-func TestHealthAndReadiness(t *testing.T) {
+// /healthz and /readyz are the health handler's (the metrics adapter's,
+// in the daemon): GET and HEAD reach it, other methods are 405, and
+// without one both are not found.
+func TestHealthRoutesReachTheHealthHandler(t *testing.T) {
 	e := newEnv(t)
-	notReady := &switchReady{}
-	notReady.set(errors.New("watcher disconnected"))
-	e.ready = notReady
 	cfg := e.config()
 	cfg.SigningSecrets = []string{secretA}
 	e.start(cfg)
 	c := e.client()
-	get := func(path string) answer {
+	for _, path := range []string{PathHealthz, PathReadyz} {
 		req, _ := http.NewRequest(http.MethodGet, e.url(path), nil)
-		return e.do(c, req)
+		if got := e.do(c, req); got.status != 200 || strings.TrimSpace(got.raw) != "ok "+path {
+			t.Errorf("GET %s = %d %q, want the health handler's answer", path, got.status, got.raw)
+		}
+		req, _ = http.NewRequest(http.MethodHead, e.url(path), nil)
+		if got := e.do(c, req); got.status != 200 {
+			t.Errorf("HEAD %s = %d, want 200", path, got.status)
+		}
 	}
-	if got := get(PathHealthz); got.status != 200 || strings.TrimSpace(got.raw) != "ok" {
-		t.Errorf("/healthz = %d %q, want 200 ok", got.status, got.raw)
+	if got := e.post(c, PathReadyz, nil, nil); got.status != http.StatusMethodNotAllowed || got.header.Get("Allow") == "" {
+		t.Errorf("POST /readyz = %d (Allow %q), want 405 with Allow", got.status, got.header.Get("Allow"))
 	}
-	if got := get(PathReadyz); got.status != 503 || !strings.Contains(got.raw, "watcher disconnected") {
-		t.Errorf("/readyz not ready = %d %q, want 503 with the reason", got.status, got.raw)
+	if n := e.metrics.get("webhook_requests|/healthz|200"); n != 2 {
+		t.Errorf("metric healthz 200 = %d, want 2", n)
 	}
-	notReady.set(nil)
-	if got := get(PathReadyz); got.status != 200 {
-		t.Errorf("/readyz ready = %d %q, want 200", got.status, got.raw)
-	}
-	if n := e.metrics.get("webhook_requests|/readyz|503"); n != 1 {
-		t.Errorf("metric readyz 503 = %d, want 1", n)
-	}
-	if n := e.metrics.get("webhook_requests|/healthz|200"); n != 1 {
-		t.Errorf("metric healthz 200 = %d, want 1", n)
-	}
-}
 
-// switchReady is a readiness the test can flip.
-type switchReady struct {
-	mu  sync.Mutex
-	err error
-}
-
-func (r *switchReady) set(err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.err = err
-}
-
-func (r *switchReady) Ready() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.err
+	bare := newEnv(t)
+	cfg = bare.config()
+	cfg.SigningSecrets, cfg.Health = []string{secretA}, nil
+	bare.start(cfg)
+	req, _ := http.NewRequest(http.MethodGet, bare.url(PathHealthz), nil)
+	if got := bare.do(bare.client(), req); got.status != http.StatusNotFound {
+		t.Errorf("GET /healthz without a health handler = %d, want 404", got.status)
+	}
 }
 
 func TestMetrics(t *testing.T) {
@@ -499,20 +476,26 @@ func TestReload(t *testing.T) {
 	if got := status(secretA); got != 200 {
 		t.Fatalf("before reload: %d", got)
 	}
-	srv.Reload([]string{secretB}, "", "", "")
+	srv.Reload(Credentials{SigningSecrets: []string{secretB}})
 	if got := status(secretA); got != 401 {
 		t.Errorf("old secret after reload: %d, want 401", got)
 	}
 	if got := status(secretB); got != 200 {
 		t.Errorf("new secret after reload: %d, want 200", got)
 	}
-	// A reload that leaves no authentication is refused.
-	srv.Reload(nil, "", "", "")
+	// A reload with an empty secret is refused.
+	srv.Reload(Credentials{SigningSecrets: []string{""}})
 	if got := status(secretB); got != 200 {
 		t.Errorf("after a refused reload: %d, want 200 with the kept secret", got)
 	}
+	// A reload that leaves a route without any method fails closed.
+	srv.Reload(Credentials{})
+	if got := status(secretB); got != 401 {
+		t.Errorf("after a reload without secrets: %d, want 401", got)
+	}
+	srv.Reload(Credentials{SigningSecrets: []string{secretB}})
 	// Basic auth can be added.
-	srv.Reload([]string{secretB}, "pd", "pw-1", "")
+	srv.Reload(Credentials{SigningSecrets: []string{secretB}, BasicUser: "pd", BasicPassword: "pw-1"})
 	if got := status(secretB); got != 401 {
 		t.Errorf("signature without the new basic auth: %d, want 401", got)
 	}
@@ -521,7 +504,7 @@ func TestReload(t *testing.T) {
 	certPEM, keyPEM, leaf := e.serverCA.issue(t, pkix.Name{CommonName: "localhost"}, true)
 	writeFile(t, e.dir, "server.crt", certPEM)
 	writeFile(t, e.dir, "server.key", keyPEM)
-	srv.Reload([]string{secretB}, "", "", "")
+	srv.Reload(Credentials{SigningSecrets: []string{secretB}})
 	resp, err := e.client().Get(e.url(PathHealthz))
 	if err != nil {
 		t.Fatal(err)
@@ -532,7 +515,7 @@ func TestReload(t *testing.T) {
 	}
 	// An unreadable certificate keeps the previous one.
 	writeFile(t, e.dir, "server.crt", []byte("junk"))
-	srv.Reload([]string{secretB}, "", "", "")
+	srv.Reload(Credentials{SigningSecrets: []string{secretB}})
 	if got := status(secretB); got != 200 {
 		t.Errorf("after a bad certificate reload: %d, want 200", got)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -74,18 +75,24 @@ func (p *peerLog) othersBefore(t *testing.T) int {
 	}
 	defer c.Close()
 	me := c.LocalAddr().String()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	n := -1
+	waitFor(t, "own connection accepted", func() bool {
 		p.mu.Lock()
-		for i, peer := range p.peers {
-			if peer == me {
-				p.mu.Unlock()
-				return i
-			}
-		}
-		p.mu.Unlock()
+		defer p.mu.Unlock()
+		n = slices.Index(p.peers, me)
+		return n >= 0
+	})
+	return n
+}
+
+// waitFor checks cond every millisecond until it holds; after 10 s it
+// fails the test naming what.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("own connection not accepted within 10s")
+			t.Fatalf("no %s within 10s", what)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -136,13 +143,7 @@ func TestConstructorsMakeNoNetworkCalls(t *testing.T) {
 		t.Fatalf("Start with Teleport hanging = %v, want no error", err)
 	}
 	before := tp.count()
-	deadline := time.Now().Add(10 * time.Second)
-	for tp.count() == before {
-		if time.Now().After(deadline) {
-			t.Fatal("no connection attempt to Teleport within 10s of start")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "connection attempt to Teleport after start", func() bool { return tp.count() > before })
 	began := time.Now()
 	if err := app.Stop(ctx); err != nil {
 		t.Errorf("Stop while dialing = %v", err)

@@ -1,18 +1,29 @@
 // Command pagergate turns Teleport access requests into PagerDuty incidents
 // and on-call status into access decisions. This package only parses the
-// command line and composes the fx modules of the adapters; it has no logic
-// of its own.
+// command line (main.go) and composes the fx modules of the adapters
+// (fx.go); it has no logic of its own. The demo is a binary of its own,
+// cmd/pagergate-demo, so this one links no test server.
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
+	"syscall"
+	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/pagergate/pagergate/adapters/fakepd"
+	"github.com/pagergate/pagergate/adapters/logsink"
+	"github.com/pagergate/pagergate/adapters/teleport"
+	"github.com/pagergate/pagergate/adapters/webhook"
 	"github.com/pagergate/pagergate/config"
 )
 
@@ -27,7 +38,7 @@ const (
 )
 
 // defaultConfigPath is used when -c is not given.
-const defaultConfigPath = "/etc/pagergate.hcl"
+const defaultConfigPath = config.DefaultPath
 
 const usage = `pagergate: Teleport access requests to on-call pages, and back.
 
@@ -37,11 +48,11 @@ Usage:
   pagergate check [-c FILE] [--offline] validate the file and probe Teleport and the pager
   pagergate migrate FILE.toml [-o OUT]  convert a teleport-pagerduty.toml to HCL
   pagergate fake-pagerduty [flags]      run the fake PagerDuty (REST API + web page)
-  pagergate demo [--for DURATION]       run the whole flow on embedded defaults
   pagergate version                     print the version
 
 The configuration defaults to ` + defaultConfigPath + `.
 Exit codes: 0 clean, 1 runtime failure, 2 bad configuration or usage.
+The demo (the whole flow on embedded defaults) is pagergate-demo: make demo.
 `
 
 // usageError is a command-line mistake (exit 2).
@@ -71,8 +82,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdMigrate(rest, stdout, stderr)
 	case "fake-pagerduty":
 		err = cmdFakePagerDuty(rest, stdout, stderr)
-	case "demo":
-		err = cmdDemo(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "pagergate", buildVersion())
 	case "help", "-h", "--help":
@@ -132,6 +141,83 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+func cmdStart(args []string) error {
+	fs := flags("start")
+	path := configFlag(fs)
+	debug := fs.Bool("d", false, "debug logging")
+	fs.BoolVar(debug, "debug", false, "debug logging")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("start takes no arguments, got %q", fs.Args())}
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	lg, err := logsink.New(cfg.Log, *debug)
+	if err != nil {
+		return err
+	}
+	defer lg.Sync()
+	for _, w := range cfg.Warnings {
+		lg.Log.Warn("configuration warning", zap.String("warning", w))
+	}
+	return runDaemon(*path, cfg, lg)
+}
+
+// errChecksFailed: check printed its findings; exit 1.
+var errChecksFailed = errors.New("some checks failed")
+
+// cmdCheck prints one line per check (SPEC §10): the file, the
+// certificates, and, online, both sides. Each adapter owns its checks.
+func cmdCheck(args []string, stdout io.Writer) error {
+	fs := flags("check")
+	path := configFlag(fs)
+	offline := fs.Bool("offline", false, "check the file and certificates only; contact nothing")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	line := func(name string, err error, okDetail string) {
+		if err != nil {
+			failed++
+			fmt.Fprintf(stdout, "FAIL  %-22s %v\n", name, err)
+			return
+		}
+		fmt.Fprintf(stdout, "ok    %-22s %s\n", name, okDetail)
+	}
+	line("config", nil, *path+" is valid")
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stdout, "warn  %-22s %s\n", "config", w)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ruleServices := teleport.Check(ctx, teleport.ConfigFrom(cfg.Teleport), !*offline, line)
+	if cfg.Webhook != nil {
+		webhook.CheckCertificates(webhook.ConfigFrom(*cfg.Webhook), line)
+	}
+	if !*offline {
+		pagerKinds[cfg.Pager.Kind].check(ctx, cfg.Pager, ruleServices, line)
+	}
+	if failed > 0 {
+		fmt.Fprintf(stdout, "%d check(s) failed\n", failed)
+		return errChecksFailed
+	}
+	return nil
+}
+
+func configFlag(fs *flag.FlagSet) *string {
+	path := fs.String("c", defaultConfigPath, "configuration file")
+	fs.StringVar(path, "config", defaultConfigPath, "configuration file")
+	return path
+}
+
 func cmdConfigure(args []string, stdout io.Writer) error {
 	if err := parse(flags("configure"), args); err != nil {
 		return err
@@ -177,5 +263,43 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("write %s: %w", *out, err)
 	}
 	fmt.Fprintf(stderr, "wrote %s; review it, then run: pagergate check -c %s\n", *out, strings.TrimSpace(*out))
+	return nil
+}
+
+func cmdFakePagerDuty(args []string, stdout, _ io.Writer) error {
+	fs := flags("fake-pagerduty")
+	listen := fs.String("listen", "127.0.0.1:8090", "listen address")
+	seed := fs.String("seed", "", "JSON seed file (users, services, on_calls)")
+	apiKey := fs.String("api-key", fakepd.DefaultAPIKey, "API token the fake accepts")
+	webhook := fs.String("webhook-url", "", "base URL of pagergate's webhook, e.g. https://127.0.0.1:8443")
+	secret := fs.String("webhook-secret", "", "v3 signing secret (default: PAGERDUTY_WEBHOOK_SECRET)")
+	rate := fs.Int("rate-limit", 0, "requests per minute before 429 (0 = none)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *secret == "" {
+		*secret = os.Getenv("PAGERDUTY_WEBHOOK_SECRET")
+	}
+	s := fakepd.New(fakepd.Options{APIKey: *apiKey, RateLimit: *rate, WebhookURL: *webhook, WebhookSecret: *secret})
+	if *seed != "" {
+		f, err := os.Open(*seed)
+		if err != nil {
+			return err
+		}
+		err = s.LoadSeed(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("seed %s: %w", *seed, err)
+		}
+	}
+	url, err := s.Start(*listen)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fmt.Fprintf(stdout, "fake PagerDuty at %s (API token %q); web page: %s/\n", url, *apiKey, url)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	<-sigs
 	return nil
 }

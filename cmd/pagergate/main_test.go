@@ -12,10 +12,11 @@ import (
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/pagergate/pagergate/adapters/fakepd"
+	"github.com/pagergate/pagergate/adapters/logsink"
 	"github.com/pagergate/pagergate/adapters/teleport/teleporttest"
+	"github.com/pagergate/pagergate/adapters/webhook/webhooktest"
 	"github.com/pagergate/pagergate/config"
 )
 
@@ -41,7 +42,11 @@ func servers(t *testing.T, mutate func(string) string) (string, *teleporttest.Se
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pd.Close() })
-	if err := writeSelfSigned(dir, "webhook"); err != nil {
+	cert, err := webhooktest.NewCA("pagergate webhook", time.Now().Add(-time.Minute), time.Now().Add(30*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cert.Write(filepath.Join(dir, "webhook.crt"), filepath.Join(dir, "webhook.key")); err != nil {
 		t.Fatal(err)
 	}
 	hcl := fmt.Sprintf(`teleport {
@@ -105,6 +110,16 @@ pager "fake" {}
 			t.Errorf("%s: fx.ValidateApp() = %v", name, err)
 		}
 	}
+	for kind, k := range pagerKinds {
+		if k.module == nil || k.check == nil {
+			t.Errorf("kind table entry %q lacks its module or its check", kind)
+		}
+	}
+	for _, kind := range config.PagerKinds() {
+		if _, ok := pagerKinds[kind]; !ok {
+			t.Errorf("config knows pager %q, the kind table has no line for it", kind)
+		}
+	}
 }
 
 func TestExitCodes(t *testing.T) {
@@ -159,6 +174,52 @@ func TestCheckAgainstTheTestServers(t *testing.T) {
 	}
 }
 
+// The recipients of the routing rules that teleport.Check lists reach the
+// pager kind's check, which looks each up (the listing itself is tested
+// with teleport.Check).
+func TestCheckLooksUpTheRuleServices(t *testing.T) {
+	path, tsrv, pd := servers(t, nil)
+	pd.AddService("Databases")
+	// Without access_monitoring_rule: list, the rules are off, which is
+	// no failure.
+	code, out, _ := runCLI("check", "-c", path)
+	if code != exitOK || !strings.Contains(out, "ok    teleport routing rules off: listing them is denied") || strings.Contains(out, "pager rule service") {
+		t.Fatalf("check without the rule permission = %d:\n%s", code, out)
+	}
+
+	tsrv.AddUser("pagergate", teleporttest.AllPerms)
+	for _, r := range []teleporttest.Rule{
+		{Name: "db", Condition: `access_request.spec.roles.contains("db")`, Plugin: "pagerduty", Recipients: []string{"Databases"}},
+		{Name: "slack", Condition: "true", Plugin: "slack", Recipients: []string{"#ops"}},
+	} {
+		if err := tsrv.UpsertRule(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, _ = runCLI("check", "-c", path)
+	for _, want := range []string{"ok    teleport routing rules 1 for pagerduty (0 never route)",
+		`ok    rule db                access_request.spec.roles.contains("db") → Databases`,
+		`ok    pager rule service     "Databases" is PS`} {
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("check = %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+	if strings.Contains(out, "slack") || strings.Contains(out, "#ops") {
+		t.Errorf("check lists or looks up another plugin's rule:\n%s", out)
+	}
+
+	if err := tsrv.UpsertRule(teleporttest.Rule{Name: "unknown-service", Condition: "true", Plugin: "pagerduty", Recipients: []string{"No Such Service"}}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCLI("check", "-c", path)
+	for _, want := range []string{`ok    pager rule service     "Databases" is PS`,
+		`FAIL  pager rule service     service "No Such Service": not found`} {
+		if code != exitRuntime || !strings.Contains(out, want) {
+			t.Errorf("check = %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+}
+
 func TestReloadChangesTheLogLevel(t *testing.T) {
 	path, tsrv, _ := servers(t, nil)
 	_ = tsrv
@@ -166,22 +227,22 @@ func TestReloadChangesTheLogLevel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lg, err := newLogging(config.LogSettings{Output: filepath.Join(t.TempDir(), "log"), Severity: "info"}, false)
+	lg, err := logsink.New(config.LogSettings{Output: filepath.Join(t.TempDir(), "log"), Severity: "info"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lg.level.Enabled(zapcore.DebugLevel) {
+	if lg.Level() == "debug" {
 		t.Fatal("debug enabled before reload")
 	}
 	src, _ := os.ReadFile(path)
 	os.WriteFile(path, append(src, []byte("log {\n  severity = \"debug\"\n}\n")...), 0o600)
-	reload(path, cfg, lg, false, daemon{}, zap.NewNop())
-	if !lg.level.Enabled(zapcore.DebugLevel) {
+	reload(path, cfg, lg, reloadable{}, zap.NewNop())
+	if lg.Level() != "debug" {
 		t.Error("reload did not switch to debug")
 	}
 	os.WriteFile(path, []byte("not hcl {"), 0o600)
-	reload(path, cfg, lg, false, daemon{}, zap.NewNop())
-	if !lg.level.Enabled(zapcore.DebugLevel) {
+	reload(path, cfg, lg, reloadable{}, zap.NewNop())
+	if lg.Level() != "debug" {
 		t.Error("a broken file changed the running level")
 	}
 }
@@ -214,5 +275,20 @@ func TestDaemonStartsAndStops(t *testing.T) {
 	}
 	if err := app.Stop(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A constructor's failure reaches the user as the adapter's own message,
+// without fx's dependency-graph wording around it.
+func TestStartReportsTheRootCause(t *testing.T) {
+	path, _, _ := servers(t, func(s string) string {
+		return strings.Replace(s, "/identity\"", "/no-such-identity\"", 1)
+	})
+	code, out, errOut := runCLI("start", "-c", path)
+	if code != exitRuntime {
+		t.Fatalf("start with a missing identity file = %d, want %d:\n%s%s", code, exitRuntime, out, errOut)
+	}
+	if !strings.Contains(errOut, "pagergate: start: read identity file") || strings.Contains(errOut, "could not build") {
+		t.Errorf("start error = %q, want the adapter's message alone", errOut)
 	}
 }

@@ -1,13 +1,6 @@
 package helm_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/pagergate/pagergate/adapters/webhook/webhooktest"
 	"github.com/pagergate/pagergate/config"
 	"github.com/pagergate/pagergate/deploy/internal/testbin"
 )
@@ -118,8 +112,10 @@ func configFiles(cfg *config.Config) []configFile {
 	cert, key := selfSigned()
 	var out []configFile
 	if cfg.Teleport.Identity != "" {
-		// An identity file holds the key and the TLS certificate.
-		out = append(out, configFile{"teleport.identity", cfg.Teleport.Identity, append(slices.Clone(key), cert...)})
+		// An identity file holds the key, the SSH certificate (one line;
+		// only its type is read offline) and the TLS certificate.
+		identity := append(slices.Clone(key), "ssh-ed25519-cert-v01@openssh.com AAAA stand-in\n"...)
+		out = append(out, configFile{"teleport.identity", cfg.Teleport.Identity, append(identity, cert...)})
 	}
 	if w := cfg.Webhook; w != nil {
 		out = append(out,
@@ -163,30 +159,9 @@ func writeFile(t *testing.T, path string, data []byte) {
 
 // selfSigned returns a PEM certificate valid for 30 days and its key.
 func selfSigned() (certPEM, keyPEM []byte) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := webhooktest.NewCA("pagergate.example.com", time.Now().Add(-time.Hour), time.Now().Add(30*24*time.Hour))
 	if err != nil {
 		panic(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "pagergate.example.com"},
-		DNSNames:     []string{"pagergate.example.com"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(30 * 24 * time.Hour),
-		IsCA:         true,
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		panic(err)
-	}
-	kd, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		panic(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
+	return c.CertPEM(), c.KeyPEM()
 }

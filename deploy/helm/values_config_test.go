@@ -24,8 +24,9 @@ func TestDefaultValuesKeepPagergateDefaults(t *testing.T) {
 	want.Teleport.Addr = "teleport.example.com:443"
 	want.Teleport.Identity = "/var/run/pagergate/teleport/identity"
 	want.Teleport.RefreshIdentity = true
-	want.Pager.APIKey = "secret:pagergate-pagerduty/api-key"
-	want.Pager.UserEmail = "teleport-bot@example.com"
+	pd := want.Pager.Vendor.(*config.PagerDutySettings)
+	pd.APIKey = "secret:pagergate-pagerduty/api-key"
+	pd.UserEmail = "teleport-bot@example.com"
 	want.Pager.DefaultNotifyService = "Teleport Access Requests"
 	want.Webhook.PublicAddr = "https://pagergate.example.com"
 	want.Webhook.SigningSecrets = []config.Secret{"secret:pagergate-pagerduty/webhook-secret"}
@@ -54,17 +55,20 @@ func TestValuesReachConfig(t *testing.T) {
 			RefreshIdentity: true, ApprovalMode: "auto", DialTimeout: 45 * time.Second,
 		},
 		Pager: config.PagerSettings{
-			Kind: "pagerduty", APIKey: "secret:pagergate-pagerduty/api-key", UserEmail: "teleport-bot@example.com",
-			APIEndpoint:             config.Defaults().Pager.APIEndpoint,
+			Kind:                    "pagerduty",
 			NotifyServiceAnnotation: "oncall_notify", ServicesAnnotation: "oncall_services",
 			DefaultNotifyService: `Access "requests" \ ${team} %{ if x } <&>`,
-			Urgency:              "high", Priority: "P2", RateLimit: 600,
-			RequestTimeout: 15 * time.Second, CacheTTL: 5 * time.Minute,
-			AutoApprove: config.AutoApproveSettings{
-				Enabled: true, MaxEscalationLevel: 2, RequireActiveIncident: true,
-				AllowedRoles: []string{"dba", "ops-${env}"}, DeniedRoles: []string{"admin"},
-				UserMap: map[string]string{"octocat": "octo.cat@example.com", `name with "quotes"`: "quoted@example.com"},
+			Urgency:              "high", Priority: "P2",
+			Vendor: &config.PagerDutySettings{
+				APIKey: "secret:pagergate-pagerduty/api-key", UserEmail: "teleport-bot@example.com",
+				APIEndpoint: config.Defaults().Pager.Vendor.(*config.PagerDutySettings).APIEndpoint,
+				RateLimit:   600, RequestTimeout: 15 * time.Second, CacheTTL: 5 * time.Minute,
 			},
+		},
+		AutoApprove: config.AutoApproveSettings{
+			Enabled: true, MaxEscalationLevel: 2, RequireActiveIncident: true,
+			AllowedRoles: []string{"dba", "ops-${env}"}, DeniedRoles: []string{"admin"},
+			UserMap: map[string]string{"octocat": "octo.cat@example.com", `name with "quotes"`: "quoted@example.com"},
 		},
 		Store: config.StoreSettings{Kind: "bbolt", Path: "/var/lib/pagergate/state.db", Retention: 336 * time.Hour},
 		Webhook: &config.WebhookSettings{
@@ -99,6 +103,7 @@ func TestFakePagerValues(t *testing.T) {
 	}
 	got := parseWithEnv(t, m.hcl(t), env)
 	want := &config.FakeSettings{
+		PagerDuty:  config.FakeDefaults().Vendor.(*config.FakeSettings).PagerDuty,
 		ListenAddr: "127.0.0.1:8090",
 		Users:      []config.FakeUser{{Email: "alice@example.com", Name: "Alice"}},
 		Services:   []config.FakeService{{Name: "Teleport Access Requests"}, {Name: "My Critical Service", ID: "PCRIT01"}},
@@ -107,7 +112,7 @@ func TestFakePagerValues(t *testing.T) {
 	if got.Pager.Kind != "fake" {
 		t.Fatalf("pager kind = %q, want fake", got.Pager.Kind)
 	}
-	if d := cmp.Diff(want, got.Pager.Fake, cmpopts.EquateEmpty()); d != "" {
+	if d := cmp.Diff(want, got.Pager.Vendor, cmpopts.EquateEmpty()); d != "" {
 		t.Errorf("fake pager differs from the values (-want +got):\n%s", d)
 	}
 }

@@ -573,10 +573,7 @@ func testPrune(t *testing.T, open func(t *testing.T) Store) {
 	keep := p.Retention()
 	seedPrune(t, s, clk, keep)
 
-	recs, keys, err := p.Prune(ctx)
-	if err != nil || recs != 0 || keys != 2 {
-		t.Fatalf("Prune() at retention/2 = %d, %d, %v; want 0 records, 2 keys (short, cache-short)", recs, keys, err)
-	}
+	expectPrune(t, p, "at retention/2 (keys short, cache-short)", 0, 2)
 	if !remember(t, s, "short", time.Hour) {
 		t.Fatal("Remember(short) after pruning = false, want true")
 	}
@@ -585,10 +582,7 @@ func testPrune(t *testing.T, open func(t *testing.T) Store) {
 	}
 
 	clk.Advance(keep/2 + time.Second)
-	recs, keys, err = p.Prune(ctx)
-	if err != nil || recs != 1 || keys != 1 {
-		t.Fatalf("Prune() after retention = %d, %d, %v; want 1 record (resolved-early), 1 key (short)", recs, keys, err)
-	}
+	expectPrune(t, p, "after retention (record resolved-early, key short)", 1, 1)
 	if _, ok, err := s.GetRecord(ctx, "resolved-early"); err != nil || ok {
 		t.Fatalf("GetRecord(resolved-early) after pruning = %v, %v; want gone", ok, err)
 	}
@@ -596,16 +590,20 @@ func testPrune(t *testing.T, open func(t *testing.T) Store) {
 	mustGet(t, s, "still-open")
 
 	clk.Advance(10 * keep)
-	recs, keys, err = p.Prune(ctx)
-	if err != nil || recs != 1 || keys != 1 {
-		t.Fatalf("Prune() much later = %d, %d, %v; want 1 record (resolved-late), 1 key (long)", recs, keys, err)
-	}
+	expectPrune(t, p, "much later (record resolved-late, key long)", 1, 1)
 	mustGet(t, s, "still-open") // open records are never pruned
 	if ids := openIDs(t, s); !slices.Equal(ids, []string{"still-open"}) {
 		t.Fatalf("OpenRecords() after pruning = %v, want [still-open]", ids)
 	}
-	if recs, keys, err := p.Prune(ctx); err != nil || recs != 0 || keys != 0 {
-		t.Fatalf("Prune() again = %d, %d, %v; want nothing", recs, keys, err)
+	expectPrune(t, p, "again", 0, 0)
+}
+
+// expectPrune prunes and requires the counts of records and keys removed.
+func expectPrune(t *testing.T, p Pruner, when string, recs, keys int) {
+	t.Helper()
+	r, k, err := p.Prune(context.Background())
+	if err != nil || r != recs || k != keys {
+		t.Fatalf("Prune() %s = %d records, %d keys, %v; want %d, %d", when, r, k, err, recs, keys)
 	}
 }
 

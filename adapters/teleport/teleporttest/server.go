@@ -264,6 +264,7 @@ func (w *watcher) closeLocked(err error) {
 // emitLocked fans an event out to every watch stream; s.mu must be held. A
 // stream whose queue is full is closed, as Teleport does.
 func (s *Server) emitLocked(ev types.Event) {
+	s.notifyLocked()
 	for w := range s.watchers {
 		if w.closed || !slices.ContainsFunc(w.kinds, func(k types.WatchKind) bool { return k.Kind == ev.Resource.GetKind() }) {
 			continue
@@ -310,27 +311,45 @@ func (s *Server) Connected() int {
 	return n
 }
 
-// WaitWatchers waits until exactly n watch streams are open.
-func (s *Server) WaitWatchers(ctx context.Context, n int) error {
+// WaitFor waits until cond holds or ctx ends. cond is checked again after
+// every change of the server (requests, watch streams), never by timer.
+func (s *Server) WaitFor(ctx context.Context, cond func(*Server) bool) error {
 	for {
 		s.mu.Lock()
 		ch := s.changed
-		open := 0
-		for w := range s.watchers {
-			if !w.closed {
-				open++
-			}
-		}
 		s.mu.Unlock()
-		if open == n {
+		if cond(s) {
 			return nil
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fmt.Errorf("teleporttest: %d watch streams open, want %d: %w", open, n, ctx.Err())
+			return fmt.Errorf("teleporttest: condition not met: %w", ctx.Err())
 		}
 	}
+}
+
+// WaitWatchers waits until exactly n watch streams are open.
+func (s *Server) WaitWatchers(ctx context.Context, n int) error {
+	err := s.WaitFor(ctx, func(s *Server) bool { return s.Connected() == n })
+	if err != nil {
+		return fmt.Errorf("teleporttest: %d watch streams open, want %d: %w", s.Connected(), n, ctx.Err())
+	}
+	return nil
+}
+
+// WaitState waits until request id leaves the pending state and returns it.
+func (s *Server) WaitState(ctx context.Context, id string) (*types.AccessRequestV3, error) {
+	var r *types.AccessRequestV3
+	err := s.WaitFor(ctx, func(s *Server) bool {
+		var err error
+		r, err = s.Get(id)
+		return err == nil && r.GetState() != types.RequestState_PENDING
+	})
+	if err != nil {
+		return nil, fmt.Errorf("request %s still pending: %w", id, err)
+	}
+	return r, nil
 }
 
 // DropStreams ends every open watch stream with an error; connections stay

@@ -12,9 +12,10 @@ pager "pagerduty" {
   api_key                = env("PAGERDUTY_API_KEY")
   user_email             = "me@example.com"
   default_notify_service = "PIJ90N7"
-  auto_approve {
-    enabled = true
-  }
+}
+
+auto_approve {
+  enabled = true
 }
 
 webhook {

@@ -21,6 +21,8 @@ teleport {
 
 {{ include (printf "pagergate.pager.%s" $v.pager.kind) . }}
 
+{{ include "pagergate.autoApprove" . }}
+
 store "bbolt" {
   path = {{ include "pagergate.hcl.string" (printf "%s/state.db" (include "pagergate.stateDir" .)) }}
 {{- with $v.store.retention }}

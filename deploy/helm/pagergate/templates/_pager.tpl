@@ -36,19 +36,23 @@ tests pick up.
 {{- with $p.cacheTTL }}
   cache_ttl = {{ include "pagergate.hcl.string" . }}
 {{- end }}
+{{- end -}}
 
-  auto_approve {
-    enabled                 = {{ $p.autoApprove.enabled }}
-    max_escalation_level    = {{ int $p.autoApprove.maxEscalationLevel }}
-    require_active_incident = {{ $p.autoApprove.requireActiveIncident }}
-    allowed_roles           = {{ include "pagergate.hcl.list" $p.autoApprove.allowedRoles }}
-    denied_roles            = {{ include "pagergate.hcl.list" $p.autoApprove.deniedRoles }}
-    user_map = {
-{{- range $user, $email := $p.autoApprove.userMap }}
-      {{ include "pagergate.hcl.string" $user }} = {{ include "pagergate.hcl.string" $email }}
+{{/* The on-call approval policy: a top-level block, whatever the kind. */}}
+{{- define "pagergate.autoApprove" -}}
+{{- $a := .Values.pager.autoApprove -}}
+auto_approve {
+  enabled                 = {{ $a.enabled }}
+  max_escalation_level    = {{ int $a.maxEscalationLevel }}
+  require_active_incident = {{ $a.requireActiveIncident }}
+  allowed_roles           = {{ include "pagergate.hcl.list" $a.allowedRoles }}
+  denied_roles            = {{ include "pagergate.hcl.list" $a.deniedRoles }}
+  user_map = {
+{{- range $user, $email := $a.userMap }}
+    {{ include "pagergate.hcl.string" $user }} = {{ include "pagergate.hcl.string" $email }}
 {{- end }}
-    }
   }
+}
 {{- end -}}
 
 {{/* pager "pagerduty": the PagerDuty REST API. */}}

@@ -1,0 +1,40 @@
+package pagerduty
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/pagergate/pagergate/config"
+)
+
+// ConfigFrom maps the PagerDuty settings of the pager block to the
+// adapter's Config.
+func ConfigFrom(s *config.PagerDutySettings) Config {
+	return Config{APIKey: s.APIKey.Value(), UserEmail: s.UserEmail, APIEndpoint: s.APIEndpoint,
+		RateLimit: s.RateLimit, RequestTimeout: s.RequestTimeout, CacheTTL: s.CacheTTL}
+}
+
+// Check reports, one line each, what `pagergate check` verifies of the
+// PagerDuty account of `pager "pagerduty" {}`: the token works and the bot
+// user exists, the default notify service (when set) is found, and so is
+// each of ruleServices (the recipients of Teleport's routing rules). report
+// is called with a nil error for a passing line.
+func Check(ctx context.Context, p config.PagerSettings, ruleServices []string, report func(name string, err error, detail string)) {
+	s := p.Vendor.(*config.PagerDutySettings)
+	pd, err := New(ConfigFrom(s), zap.NewNop(), nil, nil)
+	if err != nil {
+		report("pager", err, "")
+		return
+	}
+	report("pager token and bot user", pd.Check(ctx), s.UserEmail+" exists")
+	if svc := p.DefaultNotifyService; svc != "" {
+		found, err := pd.FindService(ctx, svc)
+		report("pager default service", err, fmt.Sprintf("%q is %s", svc, found.ID))
+	}
+	for _, svc := range ruleServices {
+		found, err := pd.FindService(ctx, svc)
+		report("pager rule service", err, fmt.Sprintf("%q is %s", svc, found.ID))
+	}
+}

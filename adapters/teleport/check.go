@@ -1,0 +1,100 @@
+package teleport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/pagergate/pagergate/ports"
+)
+
+// Check reports, one line each, what `pagergate check` verifies of
+// Teleport: the client certificate is unexpired (it is often short-lived
+// and renewed by tbot, so only an expired one fails) and, online, that the
+// cluster answers Ping, the plugin may list requests and read their
+// records, and the access monitoring rules addressed to the plugin (see
+// checkRules). report is called with a nil error for a passing line. It
+// returns the recipients of the rules that can route, sorted and each
+// once, for the pager's check to look up.
+func Check(ctx context.Context, cfg Config, online bool, report func(name string, err error, detail string)) (ruleRecipients []string) {
+	name, path := "teleport identity", cfg.IdentityFile
+	if path == "" {
+		name, path = "teleport client_crt", cfg.ClientCrt
+	}
+	exp, err := CertificateExpiry(cfg)
+	if err == nil && time.Now().After(exp) {
+		err = fmt.Errorf("%s expired at %s", path, exp.Format(time.RFC3339))
+	}
+	report(name, err, path+" valid until "+exp.Format(time.RFC3339))
+	if !online {
+		return nil
+	}
+	return probe(ctx, cfg, report)
+}
+
+func probe(ctx context.Context, cfg Config, report func(name string, err error, detail string)) []string {
+	tp, err := Dial(ctx, cfg, zap.NewNop())
+	if err != nil {
+		report("teleport", err, "")
+		return nil
+	}
+	defer tp.Close()
+	cl := tp.Cluster()
+	report("teleport", nil, fmt.Sprintf("cluster %q, version %s, proxy %q, advanced workflows %v",
+		cl.Name, cl.Version, cl.ProxyAddr, cl.AdvancedWorkflows))
+	pending, err := tp.ListPending(ctx)
+	report("teleport list requests", err, fmt.Sprintf("%d pending", len(pending)))
+	// The record of a request that cannot exist: "not found" means the
+	// permission check passed.
+	_, _, err = tp.LoadRecord(ctx, "00000000-0000-0000-0000-000000000000")
+	if errors.Is(err, ports.ErrNotFound) {
+		err = nil
+	}
+	report("teleport plugin data", err, "readable")
+	return checkRules(ctx, tp, report)
+}
+
+// checkRules lists the access monitoring rules addressed to this plugin:
+// one line each, a failure for a rule that can never route (its condition
+// does not parse or is refused, or it names no recipient). Rules being off
+// (no permission, a Teleport without them) is not a failure. It returns
+// the recipients of the rules that can route.
+func checkRules(ctx context.Context, tp *Client, report func(name string, err error, detail string)) []string {
+	set, why, err := tp.RoutingRules(ctx)
+	switch {
+	case err != nil:
+		report("teleport routing rules", err, "")
+		return nil
+	case !set.On:
+		report("teleport routing rules", nil, "off: "+why)
+		return nil
+	}
+	broken := 0
+	for _, r := range set.Rules {
+		if r.Broken != "" || len(r.Recipients) == 0 {
+			broken++
+		}
+	}
+	report("teleport routing rules", nil, fmt.Sprintf("%d for %s (%d never route)", len(set.Rules), tp.PluginName(), broken))
+	var recipients []string
+	for _, r := range set.Rules {
+		name := "rule " + r.Name
+		switch {
+		case r.Broken != "":
+			report(name, errors.New(r.Broken), "")
+		case len(r.Recipients) == 0:
+			report(name, errors.New("names no recipient: it routes nowhere"), "")
+		default:
+			// A condition written over several lines is shown on one.
+			cond := strings.Join(strings.Fields(fmt.Sprint(r.Condition)), " ")
+			report(name, nil, fmt.Sprintf("%s → %s", cond, strings.Join(r.Recipients, ", ")))
+			recipients = append(recipients, r.Recipients...)
+		}
+	}
+	return slices.Compact(slices.Sorted(slices.Values(recipients)))
+}

@@ -1,0 +1,49 @@
+// Command pagergate-demo runs the whole flow on embedded defaults, with no
+// account and no network: an in-process Teleport Auth test server and a
+// fake PagerDuty, and the real pagergate binary between them as a child
+// process. `make demo` builds both and runs it.
+//
+// The demo's world lives in package world; this file only parses the
+// command line. The daemon binary, cmd/pagergate, links none of it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/pagergate/pagergate/cmd/pagergate-demo/world"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("pagergate-demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	runFor := fs.Duration("for", 0, "stop after this long (default: until Ctrl-C)")
+	daemon := fs.String("pagergate", "", "the pagergate binary (default: the one next to this program, else pagergate on PATH)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "pagergate-demo: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := world.Tour(ctx, world.Options{Daemon: *daemon, For: *runFor, Out: stdout}); err != nil {
+		fmt.Fprintf(stderr, "pagergate-demo: %v\n", err)
+		return 1
+	}
+	return 0
+}

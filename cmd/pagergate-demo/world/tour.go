@@ -1,0 +1,179 @@
+package world
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pagergate/pagergate/adapters/fakepd"
+	"github.com/pagergate/pagergate/adapters/teleport/teleporttest"
+)
+
+// Options of Tour.
+type Options struct {
+	// Daemon is the pagergate binary; "" means DaemonBinary().
+	Daemon string
+	// For is how long the world stays up after the tour; 0: until ctx
+	// ends.
+	For time.Duration
+	// Out receives the narration.
+	Out io.Writer
+}
+
+// stepTimeout bounds each wait of the tour.
+const stepTimeout = time.Minute
+
+// Tour builds the world in a new directory, starts the daemon in it and
+// walks the three main flows: a request opens an incident; an on-call
+// requester is approved; a responder approves from the fake's web page.
+// Then it keeps the world up for o.For, or until ctx ends.
+func Tour(ctx context.Context, o Options) error {
+	started := time.Now()
+	say := func(format string, a ...any) {
+		fmt.Fprintf(o.Out, "[%5.2fs] %s\n", time.Since(started).Seconds(), fmt.Sprintf(format, a...))
+	}
+	if o.Daemon == "" {
+		o.Daemon = DaemonBinary()
+	}
+	dir, err := os.MkdirTemp("", "pagergate-demo-")
+	if err != nil {
+		return err
+	}
+	w, err := New(dir)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	say("Teleport Auth test server (Community Edition) on %s; work dir %s", w.Teleport.Addr(), dir)
+	d, err := w.StartDaemon(ctx, o.Daemon)
+	if err != nil {
+		return err
+	}
+	defer d.Stop()
+	w.PagerDuty.SetWebhookURL("https://" + d.WebhookAddr)
+	say("pagergate running (config %s, log %s, webhook %s)", w.Config, w.Log, d.WebhookAddr)
+	say("fake PagerDuty web page: %s/", w.PagerDuty.URL())
+	say("ready: watcher connected, backlog reconciled")
+	if err := w.walk(ctx, say); err != nil {
+		return err
+	}
+	say("done. Open %s/ to see the incidents and click Approve / Deny on new ones.", w.PagerDuty.URL())
+	say("create more requests by hand with the Go API of adapters/teleport/teleporttest; Ctrl-C to stop")
+	if o.For > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(o.For):
+		}
+	} else {
+		<-ctx.Done()
+	}
+	say("stopping")
+	return nil
+}
+
+type sayFunc func(format string, a ...any)
+
+// walk runs the three flows.
+func (w *World) walk(ctx context.Context, say sayFunc) error {
+	for _, step := range []func(context.Context, sayFunc) error{w.notify, w.autoApprove, w.approveFromPager} {
+		if err := step(ctx, say); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// notify: a request opens an incident in the service its annotation names.
+func (w *World) notify(ctx context.Context, say sayFunc) error {
+	id, err := w.Teleport.CreateRequest(Requester, []string{"editor"}, teleporttest.WithReason("deploy hotfix"),
+		teleporttest.WithAnnotations(map[string][]string{"pagerduty_notify_service": {ServiceTeleport}}))
+	if err != nil {
+		return err
+	}
+	say("1. %s requests role editor (%s)", Requester, id)
+	inc, err := w.incident(ctx, id, false)
+	if err != nil {
+		return err
+	}
+	say("   incident %s opened in %q: %s", inc.ID, ServiceTeleport, inc.Title)
+	return nil
+}
+
+// autoApprove: an on-call requester is approved.
+func (w *World) autoApprove(ctx context.Context, say sayFunc) error {
+	id, err := w.Teleport.CreateRequest(OnCallCritical, []string{"demo-role"}, teleporttest.WithReason("fix the outage"),
+		teleporttest.WithAnnotations(map[string][]string{
+			"pagerduty_notify_service": {ServiceTeleport}, "pagerduty_services": {ServiceCritical}}))
+	if err != nil {
+		return err
+	}
+	say("2. %s (on call for %s) requests demo-role (%s)", OnCallCritical, ServiceCritical, id)
+	return w.resolved(ctx, id, say)
+}
+
+// approveFromPager: a responder approves from the fake's web page (the
+// same delivery its Approve button sends: a signed v3 webhook).
+func (w *World) approveFromPager(ctx context.Context, say sayFunc) error {
+	id, err := w.Teleport.CreateRequest(Requester, []string{"editor"}, teleporttest.WithReason("debug prod"))
+	if err != nil {
+		return err
+	}
+	say("3. %s requests editor again (%s), default notify service", Requester, id)
+	inc, err := w.incident(ctx, id, false)
+	if err != nil {
+		return err
+	}
+	code, err := w.PagerDuty.SendAction(ctx, inc.ID, OnCallTeleport, "approve", "looks fine")
+	if err != nil {
+		return fmt.Errorf("approve from the web page: %w", err)
+	}
+	say("   %s clicks Approve on incident %s: webhook answered %d", OnCallTeleport, inc.ID, code)
+	return w.resolved(ctx, id, say)
+}
+
+// resolved waits for the request's decision and its incident's
+// resolution, and says both.
+func (w *World) resolved(ctx context.Context, id string, say sayFunc) error {
+	wctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	r, err := w.Teleport.WaitState(wctx, id)
+	if err != nil {
+		return err
+	}
+	say("   request %s: %s", r.GetState(), r.GetResolveReason())
+	if inc, err := w.incident(ctx, id, true); err == nil {
+		say("   incident %s resolved; notes: %s", inc.ID, noteSummary(inc))
+	}
+	return nil
+}
+
+// incident waits for the incident of request id (resolved, if asked).
+func (w *World) incident(ctx context.Context, id string, resolved bool) (fakepd.Incident, error) {
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	var inc fakepd.Incident
+	err := w.PagerDuty.WaitFor(ctx, func(s *fakepd.Server) bool {
+		for _, i := range s.Incidents() {
+			if i.Key == "teleport-access-request/"+id && (!resolved || i.Status == "resolved") {
+				inc = i
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return inc, fmt.Errorf("no incident for %s: %w", id, err)
+	}
+	return inc, nil
+}
+
+func noteSummary(inc fakepd.Incident) string {
+	var out []string
+	for _, n := range inc.Notes {
+		out = append(out, strings.SplitN(n.Content, "\n", 2)[0])
+	}
+	return strings.Join(out, " | ")
+}
