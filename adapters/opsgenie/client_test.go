@@ -262,3 +262,20 @@ func TestIDsNeverReachThePath(t *testing.T) {
 		t.Errorf("%d requests sent, want none", n)
 	}
 }
+
+// The waits between retries double from RetryWait, each within [d/2, d],
+// and never exceed MaxRetryWait.
+func TestBackOffIsEqualJitter(t *testing.T) {
+	tr := &retryTransport{wait: 100 * time.Millisecond, maxWait: time.Second}
+	for range 200 {
+		bo := tr.newBackOff()
+		d := 100 * time.Millisecond
+		for i := range 8 {
+			got := bo.NextBackOff()
+			if got < d/2-time.Millisecond || got > d+time.Millisecond {
+				t.Fatalf("wait %d = %v, want within [%v, %v]", i, got, d/2, d)
+			}
+			d = min(2*d, time.Second)
+		}
+	}
+}

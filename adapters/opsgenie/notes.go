@@ -26,6 +26,7 @@ func (c *Client) addNote(ctx context.Context, alertID, text string) error {
 		return fmt.Errorf("alert ID %q: %w", alertID, ports.ErrNotFound)
 	}
 	req := &alert.AddNoteRequest{IdentifierType: alert.ALERTID, IdentifierValue: alertID, User: c.cfg.User, Source: c.cfg.Source, Note: text}
+	bo := c.transport.newBackOff()
 	for attempt := 0; ; attempt++ {
 		res, err := c.alerts.AddNote(withOutcome(ctx), req)
 		if err == nil {
@@ -40,7 +41,7 @@ func (c *Client) addNote(ctx context.Context, alertID, text string) error {
 		}
 		// Give a post that Opsgenie took but did not answer time to be
 		// processed, then look for it.
-		if serr := sleep(ctx, c.transport.backoff(attempt)); serr != nil {
+		if serr := sleep(ctx, bo.NextBackOff()); serr != nil {
 			return err
 		}
 		notes, lerr := c.listNotes(ctx, alertID)

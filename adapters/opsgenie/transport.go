@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,7 +12,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/pagergate/pagergate/ports"
 )
@@ -53,6 +54,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	endpoint := endpointOf(req.Method, strings.TrimPrefix(req.URL.Path, t.target.Path))
+	bo := t.newBackOff()
 	for attempt := 0; ; attempt++ {
 		if err := t.limiter.wait(ctx); err != nil {
 			return nil, err
@@ -60,7 +62,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		began := time.Now()
 		resp, err := t.attempt(ctx, req)
 		t.count(ctx, endpoint, resp, err, time.Since(began))
-		retry, wait := t.decide(ctx, resp, err, attempt)
+		retry, wait := t.decide(ctx, resp, err, attempt, bo)
 		if !retry {
 			return resp, err
 		}
@@ -127,18 +129,18 @@ func (t *retryTransport) attempt(ctx context.Context, req *http.Request) (*http.
 }
 
 // decide says whether to retry after an attempt, and after how long.
-func (t *retryTransport) decide(ctx context.Context, resp *http.Response, err error, attempt int) (bool, time.Duration) {
+func (t *retryTransport) decide(ctx context.Context, resp *http.Response, err error, attempt int, bo backoff.BackOff) (bool, time.Duration) {
 	if ctx.Err() != nil || attempt >= t.maxRetries {
 		return false, 0
 	}
 	if err != nil {
-		return !outcomeMatters(ctx), t.backoff(attempt)
+		return !outcomeMatters(ctx), bo.NextBackOff()
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		wait, ok := retryAfter(resp.Header, time.Now())
 		if !ok {
-			wait = t.backoff(attempt)
+			wait = bo.NextBackOff()
 		}
 		wait = min(wait, maxRetryAfter)
 		t.limiter.pause(wait) // Opsgenie's limits are per account: everyone waits
@@ -147,7 +149,7 @@ func (t *retryTransport) decide(ctx context.Context, resp *http.Response, err er
 		}
 		return true, wait
 	case resp.StatusCode >= 500, resp.StatusCode == http.StatusRequestTimeout:
-		return !outcomeMatters(ctx), t.backoff(attempt)
+		return !outcomeMatters(ctx), bo.NextBackOff()
 	}
 	return false, 0
 }
@@ -188,16 +190,18 @@ func outcomeMatters(ctx context.Context) bool {
 	return v
 }
 
-// backoff is the jittered exponential wait before retry attempt+1: half of
-// the doubled wait is fixed, the other half random.
-func (t *retryTransport) backoff(attempt int) time.Duration {
-	d := t.wait
-	for i := 0; i < attempt && d < t.maxWait; i++ {
-		d *= 2
-	}
-	d = min(d, t.maxWait)
-	half := d / 2
-	return half + rand.N(half+1)
+// newBackOff returns the waits between the retries of one call: a
+// doubling interval d from RetryWait up to MaxRetryWait, each wait drawn
+// from [d/2, d] (equal jitter: the library's randomized interval centred
+// on 3d/4, ±1/3). The number of retries is bounded by MaxRetries, not by
+// time.
+func (t *retryTransport) newBackOff() backoff.BackOff {
+	return backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(t.wait*3/4),
+		backoff.WithMaxInterval(t.maxWait*3/4),
+		backoff.WithRandomizationFactor(1.0/3),
+		backoff.WithMultiplier(2),
+		backoff.WithMaxElapsedTime(0))
 }
 
 func (t *retryTransport) count(ctx context.Context, endpoint string, resp *http.Response, err error, took time.Duration) {
@@ -268,75 +272,42 @@ func (b *cancelBody) Close() error {
 	return err
 }
 
-// limiter is a token bucket shared by all calls of a Client: rate tokens
-// per second, at most burst saved up. A 429 pauses it for everyone.
+// limiter paces the calls of a Client to the configured rate per minute
+// (a token bucket of golang.org/x/time/rate: the configured rate, bursts of
+// one second's worth) behind a pause gate: a 429 holds every call back for
+// the wait Opsgenie asked, since its limits are per account.
 type limiter struct {
+	bucket *rate.Limiter
+
 	mu         sync.Mutex
-	rate       float64
-	burst      float64
-	tokens     float64
-	last       time.Time
 	pauseUntil time.Time
 }
 
 func newLimiter(perMinute int) *limiter {
-	rate := float64(perMinute) / 60
-	burst := max(1, float64(perMinute/60))
-	return &limiter{rate: rate, burst: burst, tokens: burst, last: time.Now()}
+	return &limiter{bucket: rate.NewLimiter(rate.Limit(float64(perMinute)/60), max(1, perMinute/60))}
 }
 
-// wait blocks until a token is available or ctx ends.
+// wait blocks until the pause is over and a token is available, or ctx
+// ends. A pause that begins while it waits for a token is waited out too.
 func (l *limiter) wait(ctx context.Context) error {
 	for {
-		d, took := l.reserve()
-		if d <= 0 {
-			return nil
-		}
-		if err := sleep(ctx, d); err != nil {
-			if took {
-				l.refund()
-			}
+		if err := sleep(ctx, l.paused()); err != nil {
 			return err
 		}
-		if !took {
-			continue // the pause is over: now take a token
+		if err := l.bucket.Wait(ctx); err != nil {
+			return err
 		}
-		if l.paused() {
-			l.refund() // a 429 arrived meanwhile: queue behind the pause
-			continue
+		if l.paused() <= 0 {
+			return nil
 		}
-		return nil
 	}
 }
 
-// reserve takes a token, possibly on credit, and returns how long to wait
-// until it is really there. During a pause it takes nothing.
-func (l *limiter) reserve() (wait time.Duration, took bool) {
+// paused returns how long the pause lasts from now (<= 0: none).
+func (l *limiter) paused() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := time.Now()
-	if now.Before(l.pauseUntil) {
-		return l.pauseUntil.Sub(now), false
-	}
-	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
-	l.last = now
-	l.tokens--
-	if l.tokens >= 0 {
-		return 0, true
-	}
-	return time.Duration(-l.tokens / l.rate * float64(time.Second)), true
-}
-
-func (l *limiter) refund() {
-	l.mu.Lock()
-	l.tokens = min(l.burst, l.tokens+1)
-	l.mu.Unlock()
-}
-
-func (l *limiter) paused() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return time.Now().Before(l.pauseUntil)
+	return time.Until(l.pauseUntil)
 }
 
 // pause holds every call back for d from now.
