@@ -63,8 +63,8 @@ func TestCheckListsRoutingRules(t *testing.T) {
 	}
 
 	for _, r := range []teleporttest.Rule{
-		{Name: "broken", Condition: `contains_any(access_request.spec.roles, set("db")`, Plugin: "pagerduty", Recipients: []string{"Databases"}},
-		{Name: "labels", Condition: `access_request.spec.resource_labels_intersection["env"].contains("prod")`, Plugin: "pagerduty", Recipients: []string{"Databases"}},
+		{Name: "broken", Condition: `contains_any(access_request.spec.roles, set("db")`, Plugin: "pagerduty", Recipients: []string{"Broken Only"}},
+		{Name: "labels", Condition: `access_request.spec.resource_labels_intersection["env"].contains("prod")`, Plugin: "pagerduty", Recipients: []string{"Refused Only"}},
 		{Name: "unknown-service", Condition: "true ||\n  false", Plugin: "pagerduty", Recipients: []string{"No Such Service", "Databases"}},
 		{Name: "nobody", Condition: "true", Plugin: "pagerduty"},
 	} {
