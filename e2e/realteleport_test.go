@@ -15,7 +15,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,78 +31,74 @@ import (
 )
 
 // pluginUser is the Teleport user pagergate runs as against the real
-// Auth Service (the name the seed guide uses).
-const pluginUser = "access-plugin"
+// Auth Service: the one deploy/teleport-roles-community.yaml creates.
+const pluginUser = "pagergate"
 
-// realRBAC is the seed guide's roles and users in the form Teleport
-// Community Edition accepts: no review_requests, no thresholds; the
-// plugin approves with set_state, so its role may update requests.
-// Requesters annotate their requests through their role's
-// request.annotations, which Teleport copies into system annotations.
-var realRBAC = fmt.Sprintf(`kind: role
-version: v5
-metadata:
-  name: editor-requester
-spec:
-  allow:
-    request:
-      roles: ['editor']
-      annotations:
-        pagerduty_notify_service: [%[1]q]
----
-kind: role
-version: v5
-metadata:
-  name: demo-role
-spec:
-  allow:
-    logins: ['nobody']
----
-kind: role
-version: v5
-metadata:
-  name: demo-role-requester
-spec:
-  allow:
-    request:
-      roles: ['demo-role']
-      annotations:
-        pagerduty_services: [%[2]q]
-        pagerduty_notify_service: [%[1]q]
----
-kind: role
-version: v5
-metadata:
-  name: %[3]s
-spec:
-  allow:
-    rules:
-    - resources: ['access_request']
-      verbs: ['list', 'read', 'update']
-    - resources: ['access_plugin_data']
-      verbs: ['update']
----
-kind: user
+// communityRoles is the file users create with `tctl create -f` on
+// Teleport Community Edition; the suite creates it exactly as shipped.
+const communityRoles = "../deploy/teleport-roles-community.yaml"
+
+// The services the shipped requester roles name (those of the official
+// guide). seedGuide adds them to the fake PagerDuty.
+const (
+	guideNotify   = "Teleport Access Request Notifications"
+	guideServices = "My Critical Service" // = svcCritical
+)
+
+// operator holds the shipped impersonator role, as README.md tells the
+// person who signs the plugin's identity from their own machine. The
+// suite cannot sign that way: an identity signed for the operator by the
+// Auth Service is itself impersonated, and Teleport refuses to impersonate
+// from one ("impersonated user can not impersonate anyone else"); a real
+// login needs a Proxy Service and tsh. It checks that the role is created.
+const operator = "ops@example.com"
+
+// realUsers are the users of the suite: two requesters with the shipped
+// requester roles, and the operator with the shipped impersonator role
+// (Teleport refuses a user whose role does not exist).
+var realUsers = fmt.Sprintf(`kind: user
 version: v2
 metadata:
-  name: %[3]s
-spec:
-  roles: ['%[3]s']
----
-kind: user
-version: v2
-metadata:
-  name: %[4]s
+  name: %[1]s
 spec:
   roles: ['editor-requester', 'demo-role-requester']
 ---
 kind: user
 version: v2
 metadata:
-  name: %[5]s
+  name: %[2]s
 spec:
   roles: ['editor-requester', 'demo-role-requester']
-`, svcTeleport, svcCritical, pluginUser, alice, bob)
+---
+kind: user
+version: v2
+metadata:
+  name: %[3]s
+spec:
+  roles: ['%[4]s-impersonator']
+`, alice, bob, operator, pluginUser)
+
+// seedGuide adds the guide's notify service to the fake PagerDuty, with
+// carol on call for it (svcCritical is already seeded, bob on call).
+func seedGuide(t *testing.T, e *env) {
+	t.Helper()
+	e.pd.AddService(guideNotify)
+	if err := e.pd.AddOnCall(carol, guideNotify, 1); err != nil {
+		t.Fatal(err)
+	}
+	if guideServices != svcCritical {
+		t.Fatalf("the guide's service %q is not the seeded %q", guideServices, svcCritical)
+	}
+}
+
+// setUpCluster creates the shipped Community roles and the suite's users,
+// and signs the plugin's identity into path.
+func setUpCluster(t *testing.T, tp *realTeleport, path string) {
+	t.Helper()
+	tp.tctl("create", "-f", communityRoles)
+	tp.create(realUsers)
+	tp.signIdentity(pluginUser, path)
+}
 
 // TestRealTeleport runs the scenarios of the e2e suite that matter most
 // against a real Auth Service, in one world: one Teleport process, one
@@ -109,9 +107,9 @@ spec:
 func TestRealTeleport(t *testing.T) {
 	bins := teleportBinaries(t)
 	e := newEnv(t, envOpts{})
+	seedGuide(t, e)
 	tp := startRealTeleport(t, bins)
-	tp.create(realRBAC)
-	tp.signIdentity(pluginUser, e.identity)
+	setUpCluster(t, tp, e.identity)
 	cfg := tp.config(e)
 	d := e.start(cfg)
 	checkPing(t, d)
@@ -125,7 +123,7 @@ func TestRealTeleport(t *testing.T) {
 	// 1: a pending request opens one incident in its notify service; the
 	// annotations come from the requester's role.
 	pendingID := tp.createRequest(alice, "editor", "deploy hotfix 42")
-	inc := e.waitIncidentIn(pendingID, svcTeleport)
+	inc := e.waitIncidentIn(pendingID, guideNotify)
 	for _, want := range []string{alice, "editor", "deploy hotfix 42", pendingID} {
 		if !strings.Contains(inc.Title+"\n"+inc.Details, want) {
 			t.Errorf("scenario 1: incident lacks %q:\n%s\n%s", want, inc.Title, inc.Details)
@@ -488,11 +486,40 @@ func (r *realTeleport) create(yaml string) {
 	r.tctl("create", "-f", path)
 }
 
-// signIdentity writes an identity file for user to path.
+// signIdentity writes an identity file for user to path the way README.md
+// shows: tctl on the Auth Service host, with --ttl, which it honours.
 func (r *realTeleport) signIdentity(user, path string) {
 	r.t.Helper()
 	_ = os.Remove(path)
 	r.tctl("auth", "sign", "--user="+user, "--format=file", "--ttl=48h", "--out="+path)
+	if left := time.Until(certNotAfter(r.t, path)); left < 47*time.Hour || left > 49*time.Hour {
+		r.t.Errorf("identity signed with --ttl=48h is valid for %s", left.Round(time.Minute))
+	}
+}
+
+// certNotAfter returns the expiry of the first certificate of a PEM file
+// (an identity file's first is its TLS certificate).
+func certNotAfter(t *testing.T, path string) time.Time {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			t.Fatalf("%s holds no PEM certificate", path)
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return c.NotAfter
+	}
 }
 
 // config writes a pagergate config for e pointing at this Auth Service

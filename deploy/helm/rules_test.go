@@ -42,7 +42,7 @@ func TestAlertRules(t *testing.T) {
 	for _, g := range m.promRule.Spec.Groups {
 		for _, r := range g.Rules {
 			alerts = append(alerts, r.Alert)
-			checkRule(t, r, labels)
+			checkRule(t, r, labels, "namespace", "job")
 		}
 	}
 	for _, want := range []string{
@@ -55,7 +55,10 @@ func TestAlertRules(t *testing.T) {
 	}
 }
 
-func checkRule(t *testing.T, r alertRule, labels map[string][]string) {
+// checkRule checks one alert against the exported metrics; every metric
+// has a selector that filters on each of the scope labels (the labels
+// that keep it to one deployment).
+func checkRule(t *testing.T, r alertRule, labels map[string][]string, scope ...string) {
 	t.Helper()
 	if d, err := time.ParseDuration(r.For); err != nil || d <= 0 {
 		t.Errorf("%s: for = %q is not a positive duration", r.Alert, r.For)
@@ -73,18 +76,27 @@ func checkRule(t *testing.T, r alertRule, labels map[string][]string) {
 	if len(names) == 0 {
 		t.Errorf("%s: uses no pagergate metric: %s", r.Alert, r.Expr)
 	}
-	var used []string // every label the expression names
 	for _, n := range names {
 		if _, ok := labels[n]; !ok {
 			t.Errorf("%s: metric %s is not exported by pagergate", r.Alert, n)
 		}
 	}
-	for _, sel := range selector.FindAllStringSubmatch(r.Expr, -1) {
+	sels := selector.FindAllStringSubmatch(r.Expr, -1)
+	if len(sels) != len(names) {
+		t.Errorf("%s: %d metrics but %d selectors: each must keep to the deployment (%v): %s", r.Alert, len(names), len(sels), scope, r.Expr)
+	}
+	for _, sel := range sels {
+		var used []string // the labels this selector filters on
 		for _, l := range matcherLabel.FindAllStringSubmatch(sel[2], -1) {
 			if !slices.Contains(targetLabels, l[1]) && !slices.Contains(labels[sel[1]], l[1]) {
 				t.Errorf("%s: %s has no label %q (it has %v)", r.Alert, sel[1], l[1], labels[sel[1]])
 			}
 			used = append(used, l[1])
+		}
+		for _, l := range scope {
+			if !slices.Contains(used, l) {
+				t.Errorf("%s: %s does not filter on %s, so it mixes deployments: %s", r.Alert, sel[0], l, r.Expr)
+			}
 		}
 	}
 	for _, by := range byLabels.FindAllStringSubmatch(r.Expr, -1) {
@@ -93,9 +105,6 @@ func checkRule(t *testing.T, r alertRule, labels map[string][]string) {
 				t.Errorf("%s: groups by %q, which is not a target label", r.Alert, l)
 			}
 		}
-	}
-	if !slices.Contains(used, "namespace") || !slices.Contains(used, "job") {
-		t.Errorf("%s: selectors must keep to the release (namespace and job): %s", r.Alert, r.Expr)
 	}
 }
 

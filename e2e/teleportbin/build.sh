@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # build.sh builds Teleport's `teleport` and `tctl` binaries at the version
 # pinned in go.mod (next to this script), or reuses them from the cache.
+# `build.sh pagerduty` builds instead the reference PagerDuty plugin,
+# `teleport-pagerduty`: Teleport's integrations/access/pagerduty at the same
+# version, run by the wrapper in ./teleport-pagerduty.
 #
 # The binaries are cached by pseudo-version under
 #   ${PAGERGATE_TELEPORT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pagergate}/teleport-<pseudo>/
+#   (or teleport-pagerduty-<hash of the wrapper>-<pseudo>/)
 # The last line on stdout is that directory; everything else goes to stderr.
 #
 # Requirements: network access to the Go module proxy (for the first build and
@@ -20,11 +24,33 @@ if [[ -z "$pseudo" ]]; then
 fi
 toolchain=$(awk '$1 == "toolchain" { print $2; exit }' "$here/go.mod")
 
-base=${PAGERGATE_TELEPORT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pagergate}
-dir=$base/teleport-$pseudo
+case "${1:-teleport}" in
+teleport)
+	name=teleport
+	pkgs=("$module/tool/teleport" "$module/tool/tctl")
+	bins=(teleport tctl)
+	;;
+pagerduty)
+	# The wrapper's source is part of the key: editing it rebuilds.
+	name=teleport-pagerduty-$(cat "$here"/teleport-pagerduty/*.go "$here/go.sum" | sha256sum | cut -c1-12)
+	pkgs=(./teleport-pagerduty)
+	bins=(teleport-pagerduty)
+	;;
+*)
+	echo "usage: build.sh [teleport|pagerduty]" >&2
+	exit 2
+	;;
+esac
 
-if [[ -x "$dir/teleport" && -x "$dir/tctl" && -f "$dir/.complete" ]]; then
-	echo "teleport $pseudo: cached in $dir" >&2
+base=${PAGERGATE_TELEPORT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pagergate}
+dir=$base/$name-$pseudo
+
+cached=1
+for b in "${bins[@]}"; do
+	[[ -x "$dir/$b" ]] || cached=0
+done
+if [[ $cached == 1 && -f "$dir/.complete" ]]; then
+	echo "$name $pseudo: cached in $dir" >&2
 	echo "$dir"
 	exit 0
 fi
@@ -33,7 +59,7 @@ mkdir -p "$base"
 tmp=$(mktemp -d "$base/.build-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-echo "teleport $pseudo: building with $toolchain into $dir (cold: several minutes)" >&2
+echo "$name $pseudo: building with $toolchain into $dir (cold: several minutes)" >&2
 start=$(date +%s)
 (
 	cd "$here"
@@ -42,14 +68,14 @@ start=$(date +%s)
 	# GOWORK=off keeps any workspace of the enclosing tree out of this build.
 	env GOTOOLCHAIN="$toolchain" GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED=1 \
 		nice -n "${PAGERGATE_BUILD_NICE:-10}" \
-		go build -trimpath -o "$tmp/" "$module/tool/teleport" "$module/tool/tctl"
+		go build -trimpath -o "$tmp/" "${pkgs[@]}"
 )
 end=$(date +%s)
-"$tmp/teleport" version >&2
+"$tmp/${bins[0]}" version >&2
 touch "$tmp/.complete"
 # Replace a partial or stale directory in one step.
 rm -rf "$dir"
 mv "$tmp" "$dir"
 trap - EXIT
-echo "teleport $pseudo: built in $((end - start))s" >&2
+echo "$name $pseudo: built in $((end - start))s" >&2
 echo "$dir"
