@@ -158,3 +158,13 @@ tool (
 )
 
 replace github.com/vulcand/predicate => github.com/gravitational/predicate v1.3.1
+
+// The Opsgenie SDK (v1.2.23, its latest) sets a call's context with
+// retryablehttp's Request.WithContext and drops the result, which only
+// works while WithContext changes the request in place (v0.5.x; v0.7
+// returns a copy). Newer retryablehttp comes in only through the module
+// graph of prometheus/prometheus, whose rule-file parser the deploy tests
+// use and which does not import it. Without this, Opsgenie calls lose
+// their deadline, cancellation and retry marks (the pager conformance
+// test LostNoteAnswerNotDuplicated fails).
+replace github.com/hashicorp/go-retryablehttp => github.com/hashicorp/go-retryablehttp v0.5.1
