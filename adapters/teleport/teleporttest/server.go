@@ -51,10 +51,14 @@ type Perms struct {
 	// PluginData allows reading and updating plugin data
 	// (access_plugin_data: read, update).
 	PluginData bool
+	// Locks allows creating and updating locks (lock: create, update;
+	// Teleport's UpsertLock checks both). ReadLocks allows GetLock and
+	// GetLocks (lock: list, read); DeleteLocks allows DeleteLock.
+	Locks, ReadLocks, DeleteLocks bool
 }
 
 // AllPerms grants everything the access plugins need.
-var AllPerms = Perms{ReviewRoles: []string{"*"}, UpdateRequests: true, ReadRequests: true, PluginData: true}
+var AllPerms = Perms{ReviewRoles: []string{"*"}, UpdateRequests: true, ReadRequests: true, PluginData: true, Locks: true}
 
 // Counts are the numbers of calls the server answered, by method.
 type Counts struct {
@@ -65,6 +69,7 @@ type Counts struct {
 	SetAccessRequestState int
 	GetPluginData         int
 	UpdatePluginData      int
+	UpsertLock            int
 }
 
 // Server is an in-process Teleport Auth Service.
@@ -77,6 +82,7 @@ type Server struct {
 	reqs     map[string]*types.AccessRequestV3
 	order    []string
 	pdata    map[string]*types.PluginDataV3
+	locks    map[string]*types.LockV2
 	deleg    map[string]string
 	watchers map[*watcher]struct{}
 	cut      map[string]bool // users whose watch streams are refused
@@ -109,6 +115,7 @@ func New(opts Options) (*Server, error) {
 		users:    make(map[string]Perms),
 		reqs:     make(map[string]*types.AccessRequestV3),
 		pdata:    make(map[string]*types.PluginDataV3),
+		locks:    make(map[string]*types.LockV2),
 		deleg:    make(map[string]string),
 		watchers: make(map[*watcher]struct{}),
 		changed:  make(chan struct{}),
