@@ -13,6 +13,7 @@ import (
 	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/mocks"
 	"github.com/pagergate/pagergate/ports"
+	"github.com/pagergate/pagergate/ports/metricstest"
 )
 
 var now = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
@@ -22,6 +23,8 @@ var now = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 type harness struct {
 	t   *testing.T
 	tp  *mocks.MockAccessRequests
+	lk  *mocks.MockLocks
+	m   *metricstest.Recorder
 	oc  *mocks.MockOnCall
 	pg  *mocks.MockPager
 	rec *memRecords
@@ -52,16 +55,28 @@ func (s storedRecord) version() ports.Version {
 func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	t.Helper()
 	ctrl := gomock.NewController(t)
-	h := &harness{t: t, tp: mocks.NewMockAccessRequests(ctrl), oc: mocks.NewMockOnCall(ctrl),
+	h := &harness{t: t, tp: mocks.NewMockAccessRequests(ctrl), lk: mocks.NewMockLocks(ctrl), m: &metricstest.Recorder{}, oc: mocks.NewMockOnCall(ctrl),
 		pg: mocks.NewMockPager(ctrl), rec: newMemRecords(), stored: map[string]storedRecord{}, loads: map[string]int{}}
 	cfg := Config{Policy: domain.DefaultPolicy(), ReplicaID: "replica-a", Now: func() time.Time { return now },
 		RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond, Workers: 4}
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	h.p = New(cfg, Deps{Teleport: h.tp, OnCall: h.oc, Pager: h.pg, Records: h.rec, Dedup: h.rec}, zaptest.NewLogger(t))
+	h.p = New(cfg, Deps{Teleport: h.tp, Locks: h.lk, OnCall: h.oc, Pager: h.pg, Records: h.rec, Dedup: h.rec, Metrics: h.m}, zaptest.NewLogger(t))
 	h.tp.EXPECT().LoadRecord(gomock.Any(), gomock.Any()).DoAndReturn(h.load).AnyTimes()
+	h.tp.EXPECT().ListRecords(gomock.Any()).DoAndReturn(h.list).AnyTimes()
 	return h
+}
+
+// list returns every record stored in Teleport, as ListRecords does.
+func (h *harness) list(context.Context) ([]domain.Record, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]domain.Record, 0, len(h.stored))
+	for _, s := range h.stored {
+		out = append(out, s.rec)
+	}
+	return out, nil
 }
 
 func (h *harness) load(_ context.Context, id string) (domain.Record, ports.Version, error) {

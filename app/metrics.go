@@ -21,4 +21,5 @@ func (discard) QueueDepth(int)                          {}
 func (discard) WatcherConnected(bool)                   {}
 func (discard) PagerCall(string, string, time.Duration) {}
 func (discard) PagerRetry(string, string)               {}
+func (discard) Shift(ports.ShiftOutcome)                {}
 func (discard) WebhookRequest(string, int)              {}
