@@ -1,0 +1,88 @@
+package opsgenie
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/opsgenie/opsgenie-go-sdk-v2/alert"
+	"go.uber.org/zap"
+
+	"github.com/pagergate/pagergate/ports"
+)
+
+// noteLimit is the page size of note lists (Opsgenie's maximum).
+const noteLimit = 100
+
+// addNote posts a note on an alert exactly once. Opsgenie has no dedup key
+// for notes: when the answer to the post is lost (a transport failure, a
+// timeout, 408 or 5xx), the note is looked for on the alert before it is
+// posted again (SPEC §8). A note Opsgenie accepted is done even when it is
+// still queued; a note on a missing alert fails with ports.ErrNotFound
+// once Opsgenie has processed it.
+func (c *Client) addNote(ctx context.Context, alertID, text string) error {
+	if !validAlertID(alertID) {
+		return fmt.Errorf("alert ID %q: %w", alertID, ports.ErrNotFound)
+	}
+	req := &alert.AddNoteRequest{IdentifierType: alert.ALERTID, IdentifierValue: alertID, User: c.cfg.User, Source: c.cfg.Source, Note: text}
+	for attempt := 0; ; attempt++ {
+		res, err := c.alerts.AddNote(withOutcome(ctx), req)
+		if err == nil {
+			if err := c.accepted(ctx, "note", alertID, res.RequestId); err != nil {
+				return fmt.Errorf("add note to alert %s: %w", alertID, err)
+			}
+			return nil
+		}
+		err = fmt.Errorf("add note to alert %s: %w", alertID, c.fail(ctx, err))
+		if !outcomeUnknown(err) || attempt >= c.cfg.MaxRetries || ctx.Err() != nil {
+			return err
+		}
+		// Give a post that Opsgenie took but did not answer time to be
+		// processed, then look for it.
+		if serr := sleep(ctx, c.transport.backoff(attempt)); serr != nil {
+			return err
+		}
+		notes, lerr := c.listNotes(ctx, alertID)
+		if lerr != nil {
+			return errors.Join(err, lerr) // unknown either way: the caller retries with its own check
+		}
+		if slices.Contains(notes, text) {
+			c.log.Debug("note found stored after a lost answer", zap.String("og_alert_id", alertID))
+			return nil
+		}
+	}
+}
+
+// outcomeUnknown reports whether a failed write may have taken effect.
+func outcomeUnknown(err error) bool {
+	if ae, ok := asAPIError(err); ok {
+		return ae.status >= 500 || ae.status == 408
+	}
+	return errors.Is(err, ports.ErrUnavailable)
+}
+
+// listNotes returns the note texts of an alert, oldest first.
+func (c *Client) listNotes(ctx context.Context, alertID string) ([]string, error) {
+	if !validAlertID(alertID) {
+		return nil, fmt.Errorf("alert ID %q: %w", alertID, ports.ErrNotFound)
+	}
+	var out []string
+	offset := ""
+	for {
+		res, err := c.alerts.ListAlertNotes(ctx, &alert.ListAlertNotesRequest{
+			IdentifierType: alert.ALERTID, IdentifierValue: alertID, Offset: offset,
+			Direction: alert.NEXT, Order: alert.Asc, Limit: noteLimit,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list notes of alert %s: %w", alertID, c.fail(ctx, err))
+		}
+		for _, n := range res.AlertLog {
+			out = append(out, n.Note)
+		}
+		if len(res.AlertLog) < noteLimit || res.Paging["next"] == "" {
+			return out, nil
+		}
+		offset = res.AlertLog[len(res.AlertLog)-1].Offset
+	}
+}
