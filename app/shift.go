@@ -156,7 +156,5 @@ func (s *shifts) arm(recs []domain.Record) {
 			due++
 		}
 	}
-	if armed+due > 0 {
-		s.log.Info("shift timers rebuilt", zap.Int("armed", armed), zap.Int("due", due))
-	}
+	s.log.Info("shift timers rebuilt", zap.Int("records", len(recs)), zap.Int("armed", armed), zap.Int("due", due))
 }

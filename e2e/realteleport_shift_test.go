@@ -1,0 +1,141 @@
+//go:build e2e && realteleport
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagergate/pagergate/adapters/fakepd"
+)
+
+// realLock is the part of a lock's JSON (`tctl get locks --format=json`)
+// the test reads.
+type realLock struct {
+	Metadata struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+	Spec struct {
+		Target struct {
+			AccessRequest string `json:"access_request"`
+		} `json:"target"`
+		Message   string    `json:"message"`
+		Expires   time.Time `json:"expires"`
+		CreatedBy string    `json:"created_by"`
+	} `json:"spec"`
+}
+
+// locks returns the locks Teleport holds for the access request, as
+// `tctl get locks` lists them.
+func (r *realTeleport) locks(requestID string) ([]realLock, error) {
+	out, err := r.tryTctl("get", "locks", "--format=json")
+	if err != nil {
+		return nil, err
+	}
+	var all []realLock
+	if s := strings.TrimSpace(out); s != "" && s != "null" {
+		if err := json.Unmarshal([]byte(s), &all); err != nil {
+			return nil, fmt.Errorf("decode tctl get locks: %w\n%s", err, out)
+		}
+	}
+	var mine []realLock
+	for _, l := range all {
+		if l.Spec.Target.AccessRequest == requestID {
+			mine = append(mine, l)
+		}
+	}
+	return mine, nil
+}
+
+// waitLock polls `tctl get locks` until the request has a lock.
+func (r *realTeleport) waitLock(requestID string) realLock {
+	r.t.Helper()
+	var got []realLock
+	err := poll(func() bool {
+		var err error
+		got, err = r.locks(requestID)
+		return err == nil && len(got) > 0
+	})
+	if err != nil {
+		r.t.Fatalf("no lock targets request %s: %v", requestID, err)
+	}
+	return got[0]
+}
+
+// accessExpiry returns the request's access expiry.
+func (r *realTeleport) accessExpiry(id string) time.Time {
+	r.t.Helper()
+	var list []struct {
+		Spec struct {
+			Expires time.Time `json:"expires"`
+		} `json:"spec"`
+	}
+	out := r.tctl("request", "get", id, "--format=json")
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 1 {
+		r.t.Fatalf("decode tctl request get: %v\n%s", err, out)
+	}
+	return list[0].Spec.Expires
+}
+
+// On-call-bound access against the real Auth Service (Community Edition
+// has locks): bob is on call until T = now + 5 s, requests demo-role and is
+// approved by set_state; after T `tctl get locks` lists one lock, named
+// from the request, targeting it (access_request), expiring with its
+// access, created by the plugin user; the resolved incident has the
+// note. Then again with pagergate killed (-9) between the approval and T:
+// still exactly one lock and one note.
+func TestRealTeleportShiftLock(t *testing.T) {
+	bins := teleportBinaries(t)
+	e := newEnv(t, envOpts{})
+	tp := startRealTeleport(t, bins)
+	tp.create(realRBAC)
+	tp.signIdentity(pluginUser, e.identity)
+	cfg := tp.config(e, withAutoApprove(`bind_to_shift = true`))
+	d := e.start(cfg)
+	checkPing(t, d)
+
+	end := time.Now().Add(5 * time.Second).Truncate(time.Second)
+	e.onCallUntil(bob, end)
+	id := tp.createRequest(bob, "demo-role", "on call until the end of the shift")
+	tp.waitState(id, "APPROVED")
+	inc := e.waitResolved(id)
+	if locks, err := tp.locks(id); err != nil || len(locks) != 0 {
+		t.Fatalf("locks before the shift's end = %v, %v; want none", locks, err)
+	}
+	l := tp.waitLock(id)
+	if time.Now().Before(end) {
+		t.Errorf("locked before the shift's end %v", end)
+	}
+	if exp := tp.accessExpiry(id); l.Metadata.Name != "pagergate-shift-"+id || !l.Spec.Expires.Equal(exp) ||
+		l.Spec.CreatedBy != pluginUser || !strings.Contains(l.Spec.Message, bob) {
+		t.Errorf("lock = %+v; want pagergate-shift-%s until %v by %s naming %s", l, id, exp, pluginUser, bob)
+	}
+	e.waitPD("the shift note on "+inc.ID, func(pd *fakepd.Server) bool { return len(shiftNotes(pd.Notes(inc.ID))) == 1 })
+
+	end = time.Now().Add(5 * time.Second).Truncate(time.Second)
+	e.onCallUntil(bob, end)
+	killed := tp.createRequest(bob, "demo-role", "pagergate dies during my shift")
+	tp.waitState(killed, "APPROVED")
+	inc = e.waitResolved(killed)
+	d.waitLogEntry("the shift bound for "+killed, func(l logEntry) bool {
+		return l.str("request_id") == killed && l.str("msg") == "access bound to the on-call shift"
+	})
+	d.kill()
+	if time.Now().After(end) {
+		t.Fatalf("pagergate was killed after the shift's end; the scenario needs it before")
+	}
+	d = e.start(cfg)
+	tp.waitLock(killed)
+	e.waitPD("the shift note on "+inc.ID, func(pd *fakepd.Server) bool { return len(shiftNotes(pd.Notes(inc.ID))) >= 1 })
+	d.stop()
+	d = e.start(cfg)
+	d.waitLogEntry("the shift timers rebuilt", func(l logEntry) bool { return l.str("msg") == "shift timers rebuilt" })
+	locks, err := tp.locks(killed)
+	if notes := shiftNotes(e.pd.Notes(inc.ID)); err != nil || len(locks) != 1 || len(notes) != 1 {
+		t.Errorf("after kill -9 and two starts: locks %v (%v), notes %q; want one of each", locks, err, notes)
+	}
+	d.stop()
+}
