@@ -3,11 +3,23 @@
 package e2e
 
 import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gravitational/teleport/api/breaker"
+	"github.com/gravitational/teleport/api/client"
+	"github.com/gravitational/teleport/api/client/proto"
+	"github.com/gravitational/trace"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/pagergate/pagergate/adapters/fakepd"
 )
@@ -24,6 +36,7 @@ type realLock struct {
 		} `json:"target"`
 		Message   string    `json:"message"`
 		Expires   time.Time `json:"expires"`
+		CreatedAt time.Time `json:"created_at"`
 		CreatedBy string    `json:"created_by"`
 	} `json:"spec"`
 }
@@ -85,7 +98,9 @@ func (r *realTeleport) accessExpiry(id string) time.Time {
 // approved by set_state; after T `tctl get locks` lists one lock, named
 // from the request, targeting it (access_request), expiring with its
 // access, created by the plugin user; the resolved incident has the
-// note. Then again with pagergate killed (-9) between the approval and T:
+// note, and what bob sees: his certificates issued with the request are
+// refused with the lock's message, his own are not. Then again with
+// pagergate killed (-9) between the approval and T:
 // still exactly one lock and one note.
 func TestRealTeleportShiftLock(t *testing.T) {
 	bins := teleportBinaries(t)
@@ -102,18 +117,35 @@ func TestRealTeleportShiftLock(t *testing.T) {
 	id := tp.createRequest(bob, "demo-role", "on call until the end of the shift")
 	tp.waitState(id, "APPROVED")
 	inc := e.waitResolved(id)
-	if locks, err := tp.locks(id); err != nil || len(locks) != 0 {
-		t.Fatalf("locks before the shift's end = %v, %v; want none", locks, err)
+	own, withRequest := tp.userClients(bob, id)
+	if time.Now().Before(end) {
+		if err := ping(withRequest); err != nil {
+			t.Errorf("certificates with the request before the shift's end: %v", err)
+		}
 	}
 	l := tp.waitLock(id)
-	if time.Now().Before(end) {
-		t.Errorf("locked before the shift's end %v", end)
+	if l.Spec.CreatedAt.Before(end) {
+		t.Errorf("lock made at %v, before the shift's end %v", l.Spec.CreatedAt, end)
 	}
 	if exp := tp.accessExpiry(id); l.Metadata.Name != "pagergate-shift-"+id || !l.Spec.Expires.Equal(exp) ||
 		l.Spec.CreatedBy != pluginUser || !strings.Contains(l.Spec.Message, bob) {
 		t.Errorf("lock = %+v; want pagergate-shift-%s until %v by %s naming %s", l, id, exp, pluginUser, bob)
 	}
 	e.waitPD("the shift note on "+inc.ID, func(pd *fakepd.Server) bool { return len(shiftNotes(pd.Notes(inc.ID))) == 1 })
+
+	// What bob sees: every API request made with the certificates issued
+	// with the request is refused with the lock's message, while his own
+	// certificates still work.
+	var lockErr error
+	if err := poll(func() bool { lockErr = ping(withRequest); return lockErr != nil }); err != nil {
+		t.Fatalf("certificates issued with the locked request still work")
+	}
+	if !trace.IsAccessDenied(lockErr) || !strings.Contains(lockErr.Error(), "is in force") || !strings.Contains(lockErr.Error(), bob) {
+		t.Errorf("with the request's certificates: %v; want access denied naming the lock and its message", lockErr)
+	}
+	if err := ping(own); err != nil {
+		t.Errorf("bob's own certificates: %v; want them unaffected", err)
+	}
 
 	end = time.Now().Add(5 * time.Second).Truncate(time.Second)
 	e.onCallUntil(bob, end)
@@ -138,4 +170,76 @@ func TestRealTeleportShiftLock(t *testing.T) {
 		t.Errorf("after kill -9 and two starts: locks %v (%v), notes %q; want one of each", locks, err, notes)
 	}
 	d.stop()
+}
+
+// tlsOnly hides the SSH side of credentials so that the api client dials
+// the Auth Service address directly, once.
+type tlsOnly struct{ client.Credentials }
+
+func (tlsOnly) SSHClientConfig() (*ssh.ClientConfig, error) {
+	return nil, trace.NotImplemented("direct Auth Service connection")
+}
+
+// dialAuth connects to the Auth Service with creds; closed at cleanup.
+func (r *realTeleport) dialAuth(creds client.Credentials) *client.Client {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	c, err := client.New(ctx, client.Config{Addrs: []string{r.addr}, Credentials: []client.Credentials{tlsOnly{creds}},
+		DialTimeout: 10 * time.Second, CircuitBreakerConfig: breaker.NoopBreakerConfig()})
+	if err != nil {
+		r.t.Fatalf("dial the auth service: %v", err)
+	}
+	r.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// userClients returns two api clients of user: one with the identity an
+// administrator signed, one with certificates that identity had the Auth
+// Service issue with the access request, as `tsh request` does.
+func (r *realTeleport) userClients(user, requestID string) (own, withRequest *client.Client) {
+	r.t.Helper()
+	path := filepath.Join(r.dir, user+".identity")
+	r.signIdentity(user, path)
+	own = r.dialAuth(client.LoadIdentityFile(path))
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	pub, err := ssh.NewPublicKey(&key.PublicKey)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	certs, err := own.GenerateUserCerts(ctx, proto.UserCertsRequest{
+		PublicKey: ssh.MarshalAuthorizedKey(pub), //nolint:staticcheck // SA1019: the field Teleport 14 reads.
+		Username:  user, Expires: time.Now().Add(time.Hour), AccessRequests: []string{requestID},
+	})
+	if err != nil {
+		r.t.Fatalf("certificates of %s with request %s: %v", user, requestID, err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	creds, err := client.KeyPair(certs.TLS, keyPEM, bytesJoin(certs.TLSCACerts))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return own, r.dialAuth(creds)
+}
+
+func bytesJoin(bs [][]byte) []byte {
+	var out []byte
+	for _, b := range bs {
+		out = append(out, b...)
+	}
+	return out
+}
+
+// ping calls Ping, which the Auth Service authorizes (locks included)
+// like every API request.
+func ping(c *client.Client) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Ping(ctx)
+	return err
 }
