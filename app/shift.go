@@ -100,12 +100,16 @@ func (s *shifts) recheck(ctx context.Context, req domain.Request, st state) (dom
 // done part of it: the lock is the same lock, and notes already posted
 // are found by their marker.
 func (s *shifts) lock(ctx context.Context, req domain.Request, rec domain.Record, recovering bool) error {
-	l := s.policy.ShiftLock(req.ID, rec.Shift)
+	sh := rec.Shift
+	if !req.Expires.IsZero() {
+		sh.Until = req.Expires // exact; the record keeps whole seconds
+	}
+	l := s.policy.ShiftLock(req.ID, sh)
 	if err := s.locks.LockRequest(ctx, l); err != nil {
 		s.metrics.Shift(ports.ShiftLockFailed)
 		return fmt.Errorf("lock: %w", err)
 	}
-	if err := s.notes.postAll(ctx, rec, domain.ShiftNote(l, rec.Shift), domain.ShiftMarker, recovering); err != nil {
+	if err := s.notes.postAll(ctx, rec, domain.ShiftNote(l, sh), domain.ShiftMarker, recovering); err != nil {
 		return err
 	}
 	s.metrics.Shift(ports.ShiftLocked)

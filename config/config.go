@@ -122,6 +122,10 @@ type AutoApproveSettings struct {
 	// RequireActiveIncident also requires a triggered or acknowledged
 	// incident assigned to the requester. Default false.
 	RequireActiveIncident bool
+	// BindToShift ends an auto-approved grant with the on-call shift that
+	// allowed it: a Teleport lock on the request at the shift's end
+	// (SPEC §17). Default false.
+	BindToShift bool
 	// AllowedRoles, when not empty, must match every requested role.
 	// Entries match like Teleport role conditions: exact and
 	// case-sensitive, "*" as a wildcard, "^...$" as a regular expression.

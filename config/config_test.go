@@ -198,6 +198,7 @@ pager "pagerduty" {
     enabled                 = false
     max_escalation_level    = 2
     require_active_incident = true
+    bind_to_shift           = true
     allowed_roles           = ["dba"]
     denied_roles            = ["admin"]
     user_map                = { octocat = "octo@example.com" }
@@ -240,7 +241,7 @@ metrics {
 		t.Errorf("workers/teleport = %d %q %v", got.Workers, got.Teleport.ApprovalMode, got.Teleport.DialTimeout)
 	}
 	wantAuto := AutoApproveSettings{
-		Enabled: false, MaxEscalationLevel: 2, RequireActiveIncident: true,
+		Enabled: false, MaxEscalationLevel: 2, RequireActiveIncident: true, BindToShift: true,
 		AllowedRoles: []string{"dba"}, DeniedRoles: []string{"admin"},
 		UserMap: map[string]string{"octocat": "octo@example.com"},
 	}

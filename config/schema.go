@@ -71,6 +71,7 @@ type AutoApprove struct {
 	Enabled               *bool             `hcl:"enabled,optional"`
 	MaxEscalationLevel    int               `hcl:"max_escalation_level,optional"`
 	RequireActiveIncident bool              `hcl:"require_active_incident,optional"`
+	BindToShift           bool              `hcl:"bind_to_shift,optional"`
 	AllowedRoles          []string          `hcl:"allowed_roles,optional"`
 	DeniedRoles           []string          `hcl:"denied_roles,optional"`
 	UserMap               map[string]string `hcl:"user_map,optional"`

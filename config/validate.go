@@ -445,6 +445,7 @@ func (c *checker) autoApprove(a *AutoApprove, pb block, d AutoApproveSettings) A
 		Enabled:               d.Enabled,
 		MaxEscalationLevel:    a.MaxEscalationLevel,
 		RequireActiveIncident: a.RequireActiveIncident,
+		BindToShift:           a.BindToShift,
 		AllowedRoles:          a.AllowedRoles,
 		DeniedRoles:           a.DeniedRoles,
 		UserMap:               a.UserMap,

@@ -10,8 +10,8 @@ import (
 	"github.com/pagergate/pagergate/ports"
 )
 
-// Module provides the Teleport client as ports.AccessRequests and
-// ports.Watcher, built from the `teleport {}` block. Building it makes no
+// Module provides the Teleport client as ports.AccessRequests,
+// ports.Locks and ports.Watcher, built from the `teleport {}` block. Building it makes no
 // network call (credentials are read and checked): the watcher connects,
 // with backoff, once started, so the daemon serves health while Teleport
 // is unreachable. Closed on stop.
@@ -19,6 +19,7 @@ var Module = fx.Module("teleport",
 	fx.Provide(
 		fromConfig,
 		func(c *Client) ports.AccessRequests { return c },
+		func(c *Client) ports.Locks { return c },
 		func(c *Client) ports.Watcher { return c },
 	),
 )

@@ -146,6 +146,9 @@ func (c *checker) teleport(ctx context.Context, cfg *config.Config) {
 		err = nil
 	}
 	c.line("teleport plugin data", err, "readable")
+	if cfg.Pager.AutoApprove.BindToShift {
+		c.line("teleport locks", tp.ProbeLocks(ctx), "may create and update locks (bind_to_shift)")
+	}
 }
 
 func (c *checker) pager(ctx context.Context, cfg *config.Config) {

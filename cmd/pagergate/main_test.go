@@ -159,6 +159,32 @@ func TestCheckAgainstTheTestServers(t *testing.T) {
 	}
 }
 
+// With bind_to_shift on, check probes that the plugin may create and
+// update locks, without making one; with it off, it does not ask.
+func TestCheckProbesLocksWhenBoundToShifts(t *testing.T) {
+	bound := func(s string) string {
+		return strings.Replace(s, `default_notify_service = "Teleport Access Requests"`,
+			"default_notify_service = \"Teleport Access Requests\"\n  auto_approve {\n    bind_to_shift = true\n  }", 1)
+	}
+	path, tsrv, _ := servers(t, bound)
+	code, out, _ := runCLI("check", "-c", path)
+	if code != exitRuntime || !strings.Contains(out, "FAIL  teleport locks") || !strings.Contains(out, "lock: create, update") {
+		t.Errorf("check without the lock rule = %d:\n%s", code, out)
+	}
+	tsrv.AddUser("pagergate", teleporttest.Perms{UpdateRequests: true, ReadRequests: true, PluginData: true, Locks: true})
+	code, out, _ = runCLI("check", "-c", path)
+	if code != exitOK || !strings.Contains(out, "ok    teleport locks") {
+		t.Errorf("check with the lock rule = %d:\n%s", code, out)
+	}
+	if n := len(tsrv.Locks()); n != 0 {
+		t.Errorf("check left %d locks", n)
+	}
+	path, _, _ = servers(t, nil)
+	if code, out, _ = runCLI("check", "-c", path); code != exitOK || strings.Contains(out, "teleport locks") {
+		t.Errorf("check without bind_to_shift = %d:\n%s", code, out)
+	}
+}
+
 func TestReloadChangesTheLogLevel(t *testing.T) {
 	path, tsrv, _ := servers(t, nil)
 	_ = tsrv
