@@ -19,6 +19,7 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/common v0.72.0
 	github.com/sirupsen/logrus v1.9.3
+	github.com/vulcand/predicate v1.3.0
 	github.com/zclconf/go-cty v1.19.0
 	go.etcd.io/bbolt v1.5.0
 	go.uber.org/fx v1.24.0
@@ -149,3 +150,5 @@ tool (
 	go.uber.org/mock/mockgen
 	honnef.co/go/tools/cmd/staticcheck
 )
+
+replace github.com/vulcand/predicate => github.com/gravitational/predicate v1.3.1

@@ -20,6 +20,7 @@ type actionLookups struct {
 	teleport ports.AccessRequests // GetRequest, LoadRecord
 	onCall   ports.OnCall
 	pager    ports.Pager // GetIncident
+	router   *router
 	routes   *routeCache
 }
 
@@ -105,7 +106,11 @@ func (l *actionLookups) openedFor(ctx context.Context, req domain.Request, inc d
 		}
 	}
 	if inc.Key == domain.IncidentKey(req.ID) && inc.ServiceID != "" {
-		for _, name := range l.policy.NotifyServices(req) {
+		routed, err := l.router.route(ctx, req)
+		if err != nil {
+			return "", fmt.Errorf("route: %w", err)
+		}
+		for _, name := range l.policy.NotifyServices(req, routed) {
 			svc, err := l.onCall.FindService(ctx, name)
 			if errors.Is(err, ports.ErrNotFound) {
 				continue

@@ -24,11 +24,13 @@ type harness struct {
 	t   *testing.T
 	tp  *mocks.MockAccessRequests
 	lk  *mocks.MockLocks
-	m   *metricstest.Recorder
 	oc  *mocks.MockOnCall
 	pg  *mocks.MockPager
 	rec *memRecords
 	p   *Service
+
+	users   *mocks.MockUsers
+	metrics *metricstest.Recorder
 
 	mu     sync.Mutex
 	stored map[string]storedRecord
@@ -55,14 +57,16 @@ func (s storedRecord) version() ports.Version {
 func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	t.Helper()
 	ctrl := gomock.NewController(t)
-	h := &harness{t: t, tp: mocks.NewMockAccessRequests(ctrl), lk: mocks.NewMockLocks(ctrl), m: &metricstest.Recorder{}, oc: mocks.NewMockOnCall(ctrl),
-		pg: mocks.NewMockPager(ctrl), rec: newMemRecords(), stored: map[string]storedRecord{}, loads: map[string]int{}}
+	h := &harness{t: t, tp: mocks.NewMockAccessRequests(ctrl), lk: mocks.NewMockLocks(ctrl), oc: mocks.NewMockOnCall(ctrl),
+		pg: mocks.NewMockPager(ctrl), rec: newMemRecords(), stored: map[string]storedRecord{}, loads: map[string]int{},
+		users: mocks.NewMockUsers(ctrl), metrics: &metricstest.Recorder{}}
 	cfg := Config{Policy: domain.DefaultPolicy(), ReplicaID: "replica-a", Now: func() time.Time { return now },
 		RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond, Workers: 4}
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	h.p = New(cfg, Deps{Teleport: h.tp, Locks: h.lk, OnCall: h.oc, Pager: h.pg, Records: h.rec, Dedup: h.rec, Metrics: h.m}, zaptest.NewLogger(t))
+	h.p = New(cfg, Deps{Teleport: h.tp, Locks: h.lk, OnCall: h.oc, Pager: h.pg, Records: h.rec, Dedup: h.rec, Users: h.users,
+		Metrics: h.metrics}, zaptest.NewLogger(t))
 	h.tp.EXPECT().LoadRecord(gomock.Any(), gomock.Any()).DoAndReturn(h.load).AnyTimes()
 	h.tp.EXPECT().ListRecords(gomock.Any()).DoAndReturn(h.list).AnyTimes()
 	return h

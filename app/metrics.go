@@ -23,3 +23,4 @@ func (discard) PagerCall(string, string, time.Duration) {}
 func (discard) PagerRetry(string, string)               {}
 func (discard) Shift(ports.ShiftOutcome)                {}
 func (discard) WebhookRequest(string, int)              {}
+func (discard) RuleError(ports.RuleStage)               {}

@@ -36,6 +36,7 @@ type requests struct {
 	pager     ports.Pager // FindIncidents
 	incidents *incidents
 	approver  *approver
+	router    *router
 	shifts    *shifts
 	routes    *routeCache
 	services  *serviceSet
@@ -54,18 +55,16 @@ type state struct {
 // handle walks one request through its effects until nothing is left, an
 // effect fails, or another replica holds it.
 func (h *requests) handle(ctx context.Context, req domain.Request) error {
-	if req.State == domain.StateUnknown {
-		var err error
-		if req, err = h.fetch(ctx, req.ID); err != nil {
-			return err
-		}
+	routed, err := h.prepare(ctx, &req)
+	if err != nil {
+		return err
 	}
 	for range maxPasses {
 		st, err := h.load(ctx, &req)
 		if err != nil {
 			return err
 		}
-		eff := h.policy.Plan(req, st.rec)
+		eff := h.policy.Plan(req, st.rec, routed)
 		if eff.Kind == domain.EffectNone {
 			// Nothing left for the request's life; its grant may still be
 			// bound to a shift.
@@ -88,6 +87,26 @@ func (h *requests) handle(ctx context.Context, req domain.Request) error {
 		}
 	}
 	return fmt.Errorf("request %s: no progress after %d passes", req.ID, maxPasses)
+}
+
+// prepare reads a request the scheduler has no snapshot of (a shift timer
+// fired), then routes a pending one by the access monitoring rules.
+func (h *requests) prepare(ctx context.Context, req *domain.Request) ([]string, error) {
+	if req.State == domain.StateUnknown {
+		r, err := h.fetch(ctx, req.ID)
+		if err != nil {
+			return nil, err
+		}
+		*req = r
+	}
+	if req.State != domain.StatePending {
+		return nil, nil
+	}
+	routed, err := h.router.route(ctx, *req)
+	if err != nil {
+		return nil, fmt.Errorf("route: %w", err)
+	}
+	return routed, nil
 }
 
 // fetch reads a request the scheduler has no snapshot of (a shift timer

@@ -20,6 +20,7 @@ type Deps struct {
 	Records  ports.Records
 	Dedup    ports.DedupStore
 	Metrics  ports.Metrics // nil: measurements are dropped
+	Users    ports.Users   // nil: routing rules reading user traits never match
 }
 
 // Service is pagergate's use cases behind one entry: watcher events go in
@@ -30,6 +31,7 @@ type Service struct {
 	log      *zap.Logger
 	metrics  ports.Metrics
 	cluster  *clusterView
+	router   *router
 	sched    *scheduler
 	requests *requests
 	actions  *actions
@@ -50,12 +52,13 @@ func New(cfg Config, d Deps, log *zap.Logger) *Service {
 	if m == nil {
 		m = discard{}
 	}
-	s := &Service{log: log, metrics: m, cluster: newClusterView(cfg.ApprovalMode)}
+	s := &Service{log: log, metrics: m, cluster: newClusterView(cfg.ApprovalMode),
+		router: &router{users: d.Users, metrics: m, log: log.Named("routing")}}
 	routes, services := newRouteCache(), &serviceSet{}
 	notes := noter{pager: d.Pager}
 	s.requests = &requests{
 		policy: cfg.Policy, replicaID: cfg.ReplicaID, lease: cfg.IntentLease, now: cfg.Now,
-		teleport: d.Teleport, mirror: d.Records, pager: d.Pager, routes: routes, services: services, metrics: m, log: log,
+		teleport: d.Teleport, mirror: d.Records, pager: d.Pager, router: s.router, routes: routes, services: services, metrics: m, log: log,
 		incidents: &incidents{opts: cfg.Incident, hooks: cfg.ActionHooks, onCall: d.OnCall, pager: d.Pager,
 			notes: notes, cluster: s.cluster, metrics: m, log: log},
 		approver: &approver{policy: cfg.Policy, now: cfg.Now, onCall: d.OnCall, teleport: d.Teleport,
@@ -70,7 +73,8 @@ func New(cfg Config, d Deps, log *zap.Logger) *Service {
 		mirror: d.Records, notes: notes, sched: s.sched, metrics: m, log: log, retryMin: cfg.RetryMin, retryMax: cfg.RetryMax}
 	s.actions = &actions{policy: cfg.Policy, window: cfg.ReplayWindow, now: cfg.Now, teleport: d.Teleport,
 		pager: d.Pager, dedup: d.Dedup, cluster: s.cluster, metrics: m, log: log,
-		lookups: &actionLookups{policy: cfg.Policy, now: cfg.Now, teleport: d.Teleport, onCall: d.OnCall, pager: d.Pager, routes: routes}}
+		lookups: &actionLookups{policy: cfg.Policy, now: cfg.Now, teleport: d.Teleport, onCall: d.OnCall, pager: d.Pager,
+			router: s.router, routes: routes}}
 	s.recon = &reconciler{teleport: d.Teleport, mirror: d.Records, sched: s.sched, shifts: s.requests.shifts, cluster: s.cluster, log: log,
 		orphans: &orphanScanner{defaultService: cfg.Policy.DefaultNotifyService, teleport: d.Teleport, onCall: d.OnCall,
 			pager: d.Pager, mirror: d.Records, sched: s.sched, services: services, metrics: m, log: log}}
@@ -136,8 +140,13 @@ func (s *Service) Dispatch(ctx context.Context, ev domain.Event) {
 		}
 		s.ready.connect()
 		s.metrics.WatcherConnected(true)
+		s.router.sync(ev.Rules)
 		s.recon.sync(ctx, ev.Pending)
 		s.ready.backlogScheduled(s.log)
+	case domain.EventRulePut:
+		s.router.put(ev.Rule)
+	case domain.EventRuleDelete:
+		s.router.remove(ev.Rule.Name)
 	case domain.EventDisconnected:
 		s.ready.disconnect(ev.Err)
 		s.metrics.WatcherConnected(false)

@@ -221,7 +221,7 @@ func TestShiftTimerArmedAtApprovalLocksAtTheEnd(t *testing.T) {
 		if _, ok := h.p.sched.Armed("r1"); ok {
 			t.Error("timer still armed after the lock")
 		}
-		if n := h.m.Count("shift_ends", "locked"); n != 1 {
+		if n := h.metrics.Count("shift_ends", "locked"); n != 1 {
 			t.Errorf("shift_ends{locked} = %d, want 1", n)
 		}
 		time.Sleep(24 * time.Hour)
@@ -294,9 +294,9 @@ func TestShiftExtendedMovesTheEnd(t *testing.T) {
 		if locks := w.made(); len(locks) != 1 || !h.record("r1").Shift.Locked.Equal(later) {
 			t.Errorf("locks = %+v, want one at the new end", locks)
 		}
-		if h.m.Count("shift_ends", "extended") != 1 || h.m.Count("shift_ends", "locked") != 1 {
+		if h.metrics.Count("shift_ends", "extended") != 1 || h.metrics.Count("shift_ends", "locked") != 1 {
 			t.Errorf("shift_ends = extended %d, locked %d; want 1 and 1",
-				h.m.Count("shift_ends", "extended"), h.m.Count("shift_ends", "locked"))
+				h.metrics.Count("shift_ends", "extended"), h.metrics.Count("shift_ends", "locked"))
 		}
 
 		h.approveAndResolve(t, w, shiftRequest("r2"), end.Add(5*time.Hour))
@@ -338,8 +338,8 @@ func TestShiftLookupFailureRetriesWithoutLocking(t *testing.T) {
 				t.Fatalf("gap of %v between retries %d and %d, want at most RetryMax", gap, i-1, i)
 			}
 		}
-		if h.m.Count("shift_ends", "lookup_failed") != len(times) {
-			t.Errorf("shift_ends{lookup_failed} = %d, want %d", h.m.Count("shift_ends", "lookup_failed"), len(times))
+		if h.metrics.Count("shift_ends", "lookup_failed") != len(times) {
+			t.Errorf("shift_ends{lookup_failed} = %d, want %d", h.metrics.Count("shift_ends", "lookup_failed"), len(times))
 		}
 		w.setOnCalls(nil, nil)
 		time.Sleep(time.Minute)
@@ -364,7 +364,7 @@ func TestShiftLockFailureIsRetried(t *testing.T) {
 		w.mu.Unlock()
 		time.Sleep(time.Until(end) + 10*time.Minute)
 		synctest.Wait()
-		if n := h.m.Count("shift_ends", "lock_failed"); n < 5 || len(w.made()) != 0 {
+		if n := h.metrics.Count("shift_ends", "lock_failed"); n < 5 || len(w.made()) != 0 {
 			t.Fatalf("lock_failed = %d, locks %d; want retries and no lock yet", n, len(w.made()))
 		}
 		w.mu.Lock()

@@ -76,15 +76,26 @@ func ParseEffect(key string) Effect {
 	return Effect{Kind: EffectUnknown}
 }
 
-// Plan returns the next effect for a request given what was already done.
-// Calling it again after recording each effect walks a request through its
-// whole life: open incidents, decide auto-approval, note reviews, resolve.
-func (p Policy) Plan(r Request, rec Record) Effect {
+// Plan returns the next effect for a request given what was already done
+// and the services the routing rules add while it is pending (see
+// NotifyServices). Calling it again after recording each effect walks a
+// request through its whole life: open incidents, decide auto-approval,
+// note reviews, resolve.
+//
+// Rules are evaluated on every pass while the request is pending, so a
+// rule that starts matching adds its services; a service once paged stays
+// paged. The default service is the fallback of a request with no
+// incident yet: a request whose rules stopped matching is not paged there.
+func (p Policy) Plan(r Request, rec Record, routed []string) Effect {
 	if rec.Done() {
 		return Effect{}
 	}
 	if r.State == StatePending {
-		for _, s := range p.NotifyServices(r) {
+		services := p.NotifyServices(r, routed)
+		if len(rec.Incidents) > 0 {
+			services = p.routedServices(r, routed)
+		}
+		for _, s := range services {
 			if _, ok := rec.Incident(s); !ok {
 				return Effect{Kind: EffectOpenIncident, Service: s}
 			}

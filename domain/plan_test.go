@@ -16,24 +16,51 @@ func TestPlan(t *testing.T) {
 	approved.State = StateApproved
 	inc := []IncidentRef{{Service: "a", IncidentID: "1"}, {Service: "B", IncidentID: "2"}}
 	tests := []struct {
-		name string
-		req  Request
-		rec  Record
-		want Effect
+		name   string
+		req    Request
+		rec    Record
+		routed []string
+		want   Effect
 	}{
-		{"first incident", pend, Record{}, Effect{Kind: EffectOpenIncident, Service: "A"}},
-		{"second incident (case-insensitive match)", pend, Record{Incidents: inc[:1]}, Effect{Kind: EffectOpenIncident, Service: "B"}},
-		{"then approval", pend, Record{Incidents: inc}, Effect{Kind: EffectAutoApprove}},
-		{"then nothing", pend, Record{Incidents: inc, ApprovalDone: true}, Effect{}},
-		{"reviews in order", withRev, Record{Incidents: inc, ApprovalDone: true, ReviewsNoted: 1}, Effect{Kind: EffectNoteReview, Review: 1}},
-		{"reviews before resolution", approved, Record{Incidents: inc, ApprovalDone: true}, Effect{Kind: EffectNoteReview, Review: 0}},
-		{"resolution", approved, Record{Incidents: inc, ReviewsNoted: 2}, Effect{Kind: EffectResolve}},
-		{"resolved request opens nothing", approved, Record{}, Effect{Kind: EffectResolve}},
-		{"done", approved, Record{Incidents: inc, Resolution: StateApproved}, Effect{}},
-		{"no incidents: no review notes", func() Request { r := withRev; r.Annotations = nil; return r }(), Record{ApprovalDone: true}, Effect{}},
+		{"first incident", pend, Record{}, nil, Effect{Kind: EffectOpenIncident, Service: "A"}},
+		{"second incident (case-insensitive match)", pend, Record{Incidents: inc[:1]}, nil, Effect{Kind: EffectOpenIncident, Service: "B"}},
+		{"then approval", pend, Record{Incidents: inc}, nil, Effect{Kind: EffectAutoApprove}},
+		{"then nothing", pend, Record{Incidents: inc, ApprovalDone: true}, nil, Effect{}},
+		{"reviews in order", withRev, Record{Incidents: inc, ApprovalDone: true, ReviewsNoted: 1}, nil, Effect{Kind: EffectNoteReview, Review: 1}},
+		{"reviews before resolution", approved, Record{Incidents: inc, ApprovalDone: true}, nil, Effect{Kind: EffectNoteReview, Review: 0}},
+		{"resolution", approved, Record{Incidents: inc, ReviewsNoted: 2}, nil, Effect{Kind: EffectResolve}},
+		{"resolved request opens nothing", approved, Record{}, nil, Effect{Kind: EffectResolve}},
+		{"done", approved, Record{Incidents: inc, Resolution: StateApproved}, nil, Effect{}},
+		{"no incidents: no review notes", func() Request { r := withRev; r.Annotations = nil; return r }(), Record{ApprovalDone: true}, nil, Effect{}},
+		{"rule services after the annotation's", pend, Record{Incidents: inc}, []string{"b", "R"}, Effect{Kind: EffectOpenIncident, Service: "R"}},
+		{"rule services only while pending", approved, Record{Incidents: inc, ReviewsNoted: 2}, []string{"R"}, Effect{Kind: EffectResolve}},
 	}
 	for _, tt := range tests {
-		if got := p.Plan(tt.req, tt.rec); got != tt.want {
+		if got := p.Plan(tt.req, tt.rec, tt.routed); got != tt.want {
+			t.Errorf("%s: Plan() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestPlanDefaultService: the default service is the fallback of a
+// request nothing routes and that has no incident yet.
+func TestPlanDefaultService(t *testing.T) {
+	p := DefaultPolicy()
+	p.DefaultNotifyService = "Fallback"
+	bare := pending("alice@example.com", []string{"db"}, nil)
+	tests := []struct {
+		name   string
+		rec    Record
+		routed []string
+		want   Effect
+	}{
+		{"default service when nothing routes", Record{}, nil, Effect{Kind: EffectOpenIncident, Service: "Fallback"}},
+		{"rules replace the default", Record{}, []string{"R"}, Effect{Kind: EffectOpenIncident, Service: "R"}},
+		{"no default once paged by a rule that stopped matching", Record{Incidents: []IncidentRef{{Service: "R", IncidentID: "3"}}}, nil, Effect{Kind: EffectAutoApprove}},
+		{"a rule that starts matching adds its service", Record{Incidents: []IncidentRef{{Service: "Fallback", IncidentID: "4"}}}, []string{"R"}, Effect{Kind: EffectOpenIncident, Service: "R"}},
+	}
+	for _, tt := range tests {
+		if got := p.Plan(bare, tt.rec, tt.routed); got != tt.want {
 			t.Errorf("%s: Plan() = %v, want %v", tt.name, got, tt.want)
 		}
 	}

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -72,18 +73,25 @@ func (p Policy) in() string {
 }
 
 // NotifyServices returns where the request's incidents are opened: every
-// value of the notify annotation, de-duplicated (case-insensitively) in
-// order; else the default service; else none.
-func (p Policy) NotifyServices(r Request) []string {
-	key := p.NotifyAnnotation
-	if key == "" {
-		key = DefaultNotifyAnnotation
-	}
-	out := dedupFold(r.Annotations[key])
+// value of the notify annotation, then every service the routing rules
+// added (Routing.Services), de-duplicated (case-insensitively) in that
+// order; if both are empty, the default service; else none.
+func (p Policy) NotifyServices(r Request, routed []string) []string {
+	out := p.routedServices(r, routed)
 	if len(out) == 0 && strings.TrimSpace(p.DefaultNotifyService) != "" {
 		out = []string{strings.TrimSpace(p.DefaultNotifyService)}
 	}
 	return out
+}
+
+// routedServices returns the notify annotation's services, then the
+// rules', de-duplicated: NotifyServices without the default.
+func (p Policy) routedServices(r Request, routed []string) []string {
+	key := p.NotifyAnnotation
+	if key == "" {
+		key = DefaultNotifyAnnotation
+	}
+	return dedupFold(append(slices.Clip(r.Annotations[key]), routed...))
 }
 
 // ApprovalServices returns the services whose on-call responders may have

@@ -16,21 +16,27 @@ func pending(user string, roles []string, ann map[string][]string) Request {
 }
 
 func TestNotifyServices(t *testing.T) {
+	ann := func(v ...string) map[string][]string { return map[string][]string{"pagerduty_notify_service": v} }
 	tests := []struct {
 		name   string
 		policy Policy
 		ann    map[string][]string
+		routed []string
 		want   []string
 	}{
-		{"all values, in order", DefaultPolicy(), map[string][]string{"pagerduty_notify_service": {"A", "B"}}, []string{"A", "B"}},
-		{"dedup case-insensitive and blanks", DefaultPolicy(), map[string][]string{"pagerduty_notify_service": {"A", " a ", "", "B"}}, []string{"A", "B"}},
-		{"default service when none", Policy{DefaultNotifyService: "Fallback"}, nil, []string{"Fallback"}},
-		{"annotation wins over default", Policy{DefaultNotifyService: "Fallback"}, map[string][]string{"pagerduty_notify_service": {"A"}}, []string{"A"}},
-		{"custom key", Policy{NotifyAnnotation: "notify"}, map[string][]string{"notify": {"X"}, "pagerduty_notify_service": {"A"}}, []string{"X"}},
-		{"none at all", DefaultPolicy(), nil, nil},
+		{"all values, in order", DefaultPolicy(), ann("A", "B"), nil, []string{"A", "B"}},
+		{"dedup case-insensitive and blanks", DefaultPolicy(), ann("A", " a ", "", "B"), nil, []string{"A", "B"}},
+		{"default service when none", Policy{DefaultNotifyService: "Fallback"}, nil, nil, []string{"Fallback"}},
+		{"annotation wins over default", Policy{DefaultNotifyService: "Fallback"}, ann("A"), nil, []string{"A"}},
+		{"custom key", Policy{NotifyAnnotation: "notify"}, map[string][]string{"notify": {"X"}, "pagerduty_notify_service": {"A"}}, nil, []string{"X"}},
+		{"none at all", DefaultPolicy(), nil, nil, nil},
+		{"rules alone", Policy{DefaultNotifyService: "Fallback"}, nil, []string{"R1", "R2"}, []string{"R1", "R2"}},
+		{"annotation first, then rules, dedup across both", DefaultPolicy(), ann("A", "B"), []string{"b", "R"}, []string{"A", "B", "R"}},
+		{"rules win over default", Policy{DefaultNotifyService: "Fallback"}, nil, []string{"R"}, []string{"R"}},
+		{"blank rule recipients fall back to default", Policy{DefaultNotifyService: "Fallback"}, nil, []string{" "}, []string{"Fallback"}},
 	}
 	for _, tt := range tests {
-		got := tt.policy.NotifyServices(pending("a@x.io", nil, tt.ann))
+		got := tt.policy.NotifyServices(pending("a@x.io", nil, tt.ann), tt.routed)
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("%s: NotifyServices() diff (-want +got):\n%s", tt.name, diff)
 		}

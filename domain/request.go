@@ -76,6 +76,7 @@ type Request struct {
 	Reason             string
 	Created            time.Time
 	Expires            time.Time
+	RequestExpires     time.Time // when the pending request itself expires
 	State              State
 	ResolveReason      string
 	SuggestedReviewers []string
@@ -94,15 +95,22 @@ const (
 	EventPut EventKind = iota + 1
 	// EventDelete: a request was deleted (it counts as expired); RequestID holds its ID.
 	EventDelete
-	// EventSynced: the watcher (re)connected and listed every pending request;
-	// Pending holds them and Cluster what Ping reported. Events after it
-	// are newer than the list.
+	// EventSynced: the watcher (re)connected and listed every pending request
+	// and routing rule; Pending and Rules hold them and Cluster what Ping
+	// reported. Events after it are newer than the lists.
 	EventSynced
 	// EventDisconnected: the watcher lost its stream; Err says why.
 	EventDisconnected
+	// EventRulePut: a routing rule addressed to this pager was created or
+	// changed; Rule holds it.
+	EventRulePut
+	// EventRuleDelete: a routing rule was deleted, or no longer addresses
+	// this pager; Rule.Name names it.
+	EventRuleDelete
 )
 
-// String names the kind: put, delete, synced or disconnected.
+// String names the kind: put, delete, synced, disconnected, rule_put or
+// rule_delete.
 func (k EventKind) String() string {
 	switch k {
 	case EventPut:
@@ -113,6 +121,10 @@ func (k EventKind) String() string {
 		return "synced"
 	case EventDisconnected:
 		return "disconnected"
+	case EventRulePut:
+		return "rule_put"
+	case EventRuleDelete:
+		return "rule_delete"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
@@ -125,6 +137,11 @@ type Event struct {
 	Pending   []Request
 	Cluster   Cluster
 	Err       error
+	// Rules: with EventSynced, every routing rule, listed after the
+	// (re)connect with the pending requests.
+	Rules RuleSet
+	// Rule: with EventRulePut and EventRuleDelete.
+	Rule RoutingRule
 }
 
 // Cluster is what Ping reports about the Teleport cluster.

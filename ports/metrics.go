@@ -45,7 +45,20 @@ type Metrics interface {
 	// WebhookRequest counts a webhook request by route and HTTP status
 	// (webhook_requests_total{route,code}).
 	WebhookRequest(route string, code int)
+	// RuleError counts a routing rule that cannot route: loaded with a
+	// condition that does not parse (once per load), or failing to
+	// evaluate against a request (rule_errors_total{stage}).
+	RuleError(s RuleStage)
 }
+
+// RuleStage labels Metrics.RuleError.
+type RuleStage string
+
+// Rule error stages.
+const (
+	RuleStageParse    RuleStage = "parse"
+	RuleStageEvaluate RuleStage = "evaluate"
+)
 
 // IncidentOutcome labels Metrics.Incident.
 type IncidentOutcome string

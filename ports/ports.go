@@ -7,7 +7,7 @@ import (
 	"github.com/pagergate/pagergate/domain"
 )
 
-//go:generate go tool mockgen -typed -destination=../mocks/ports.go -package=mocks . AccessRequests,Locks,Watcher,OnCall,Pager,Records,DedupStore,Cache,Actions,Metrics
+//go:generate go tool mockgen -typed -destination=../mocks/ports.go -package=mocks . AccessRequests,Locks,Watcher,OnCall,Pager,Records,DedupStore,Cache,Actions,Metrics,Users
 
 // AccessRequests is the Teleport side of the core.
 type AccessRequests interface {
@@ -57,10 +57,19 @@ type Version string
 type Watcher interface {
 	// Watch sends events to out until ctx ends, connecting and
 	// reconnecting with backoff by itself. After each (re)connect it sends
-	// one domain.EventSynced with every pending request and the cluster; on
-	// a lost stream or a failed connection, one EventDisconnected. It
-	// returns ctx's error, or an error that retrying cannot fix.
+	// one domain.EventSynced with every pending request, every routing
+	// rule and the cluster; then request and rule changes; on a lost
+	// stream or a failed connection, one EventDisconnected. It returns
+	// ctx's error, or an error that retrying cannot fix.
 	Watch(ctx context.Context, out chan<- domain.Event) error
+}
+
+// Users reads Teleport users, for the routing rules that read the
+// requester's traits.
+type Users interface {
+	// UserTraits returns a user's traits; a *PermissionError when
+	// pagergate may not read users.
+	UserTraits(ctx context.Context, user string) (map[string][]string, error)
 }
 
 // OnCall answers who is on call (the pager's directory side).

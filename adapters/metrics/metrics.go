@@ -28,6 +28,7 @@ type Registry struct {
 	shiftEnds                                    *prometheus.CounterVec
 	effectRetries, conflicts                     *prometheus.CounterVec
 	pagerCalls, pagerRetries, webhookRequests    *prometheus.CounterVec
+	ruleErrors                                   *prometheus.CounterVec
 	queueDepth, watcherConnected                 prometheus.Gauge
 	pagerLatency                                 *prometheus.HistogramVec
 	// unknown counts label values this build does not know (a bug).
@@ -52,6 +53,7 @@ func NewRegistry() *Registry {
 	r.pagerCalls = r.counter("pager_calls", "Pager API calls by endpoint and HTTP status.", "endpoint", "code")
 	r.pagerRetries = r.counter("pager_retries", "Pager API calls retried, by endpoint and the status that caused it.", "endpoint", "code")
 	r.webhookRequests = r.counter("webhook_requests", "Webhook requests by route and HTTP status.", "route", "code")
+	r.ruleErrors = r.counter("rule_errors", "Routing rules that cannot route: loaded with a condition that does not parse, or failing to evaluate.", "stage")
 	r.queueDepth = r.gauge("queue_depth", "Requests waiting for a worker.")
 	r.watcherConnected = r.gauge("watcher_connected", "1 while the Teleport watcher is connected.")
 	r.pagerLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pagergate", Name: "pager_call_seconds",
@@ -85,7 +87,7 @@ func (r *Registry) known(c *prometheus.CounterVec, value string, ok bool) {
 
 // Event implements ports.Metrics.
 func (r *Registry) Event(kind domain.EventKind) {
-	r.known(r.events, kind.String(), kind >= domain.EventPut && kind <= domain.EventDisconnected)
+	r.known(r.events, kind.String(), kind >= domain.EventPut && kind <= domain.EventRuleDelete)
 }
 
 // Incident implements ports.Metrics.
@@ -137,6 +139,11 @@ func (r *Registry) Shift(o ports.ShiftOutcome) { r.known(r.shiftEnds, string(o),
 // WebhookRequest implements ports.Metrics.
 func (r *Registry) WebhookRequest(route string, code int) {
 	r.webhookRequests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+}
+
+// RuleError implements ports.Metrics.
+func (r *Registry) RuleError(s ports.RuleStage) {
+	r.known(r.ruleErrors, string(s), s == ports.RuleStageParse || s == ports.RuleStageEvaluate)
 }
 
 // Handler serves the Prometheus text format.

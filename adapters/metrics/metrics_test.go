@@ -38,9 +38,12 @@ func TestServerServesMetricsAndHealth(t *testing.T) {
 	reg.Incident(ports.IncidentOpened)
 	reg.PagerCall("POST /incidents", "201", 30*time.Millisecond)
 	reg.Event(domain.EventSynced)
+	reg.Event(domain.EventRulePut)
 	reg.Action(ports.ActionDone(domain.VerbApprove))
 	reg.RecordConflict(domain.Effect{Kind: domain.EffectOpenIncident, Service: "Ops"})
 	reg.WebhookRequest("/pagerduty/v3", 202)
+	reg.RuleError(ports.RuleStageParse)
+	reg.RuleError(ports.RuleStage("bogus"))
 	reg.WatcherConnected(true)
 	reg.QueueDepth(7)
 	reg.Shift(ports.ShiftLocked)
@@ -58,9 +61,9 @@ func TestServerServesMetricsAndHealth(t *testing.T) {
 
 	code, body := get(t, base+"/metrics")
 	for _, want := range []string{`pagergate_incidents_total{outcome="opened"} 2`, `pagergate_pager_calls_total{code="201",endpoint="POST /incidents"} 1`,
-		"pagergate_queue_depth 7", `pagergate_pager_call_seconds_count{endpoint="POST /incidents"} 1`, "pagergate_unknown_metric_total 3",
+		"pagergate_queue_depth 7", `pagergate_pager_call_seconds_count{endpoint="POST /incidents"} 1`, "pagergate_unknown_metric_total 4", `pagergate_events_total{kind="rule_put"} 1`,
 		`pagergate_events_total{kind="synced"} 1`, `pagergate_actions_total{outcome="approve"} 1`, `pagergate_plugin_data_conflicts_total{effect="open:Ops"} 1`,
-		`pagergate_webhook_requests_total{code="202",route="/pagerduty/v3"} 1`, "pagergate_watcher_connected 1", "go_goroutines",
+		`pagergate_webhook_requests_total{code="202",route="/pagerduty/v3"} 1`, `pagergate_rule_errors_total{stage="parse"} 1`, "pagergate_watcher_connected 1", "go_goroutines",
 		`pagergate_shift_ends_total{outcome="locked"} 1`} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/metrics (%d) lacks %q", code, want)

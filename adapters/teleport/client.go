@@ -110,6 +110,8 @@ type Client struct {
 	cluster domain.Cluster // what Ping reported at connect; guarded by connMu
 	closed  bool           // guarded by connMu
 
+	rulesLog ruleLog
+
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	startOnce sync.Once

@@ -87,6 +87,7 @@ func toDomain(r types.AccessRequest) domain.Request {
 		Reason:             r.GetRequestReason(),
 		Created:            r.GetCreationTime().UTC(),
 		Expires:            r.GetAccessExpiry().UTC(),
+		RequestExpires:     r.Expiry().UTC(),
 		State:              toState(r.GetState()),
 		ResolveReason:      r.GetResolveReason(),
 		SuggestedReviewers: slices.Clone(r.GetSuggestedReviewers()),

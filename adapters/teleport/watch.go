@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/gravitational/teleport/api/types"
+	"github.com/gravitational/trace"
 	"go.uber.org/zap"
 
 	"github.com/pagergate/pagergate/domain"
@@ -88,9 +90,12 @@ func (c *Client) watchOnce(ctx context.Context, out chan<- domain.Event) (synced
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Rules are watched with the requests; partial success keeps a role
+	// without access_monitoring_rule (or a Teleport without rules) working.
 	w, err := api.NewWatcher(ctx, types.Watch{
-		Name:  "pagergate",
-		Kinds: []types.WatchKind{{Kind: types.KindAccessRequest}},
+		Name:                "pagergate",
+		Kinds:               []types.WatchKind{{Kind: types.KindAccessRequest}, {Kind: types.KindAccessMonitoringRule}},
+		AllowPartialSuccess: true,
 	})
 	if err != nil {
 		return false, translate(ctx, err, "watch access requests", PermRead)
@@ -99,41 +104,60 @@ func (c *Client) watchOnce(ctx context.Context, out chan<- domain.Event) (synced
 	return c.stream(ctx, w, out)
 }
 
-// stream runs one watch stream: wait for OpInit, list the pending
-// requests, send EventSynced, then forward events until the stream ends.
+// stream runs one watch stream: wait for OpInit, list the routing rules
+// (when the stream confirmed them) and the pending requests, send
+// EventSynced, then forward events until the stream ends.
 func (c *Client) stream(ctx context.Context, w types.Watcher, out chan<- domain.Event) (synced bool, err error) {
-	if err := c.awaitInit(ctx, w); err != nil {
+	confirmed, err := c.awaitInit(ctx, w)
+	if err != nil {
+		return false, err
+	}
+	if !confirmed[types.KindAccessRequest] {
+		return false, fmt.Errorf("watch access requests: %w", &ports.PermissionError{Permission: PermRead,
+			Err: errors.New("the watch did not confirm access_request")})
+	}
+	rules, err := c.syncRules(ctx, confirmed[types.KindAccessMonitoringRule])
+	if err != nil {
 		return false, err
 	}
 	pending, err := c.ListPending(ctx)
 	if err != nil {
 		return false, err
 	}
-	if !send(ctx, out, domain.Event{Kind: domain.EventSynced, Pending: pending, Cluster: c.Cluster()}) {
+	if !send(ctx, out, domain.Event{Kind: domain.EventSynced, Pending: pending, Rules: rules, Cluster: c.Cluster()}) {
 		return true, ctx.Err()
 	}
-	c.log.Info("teleport watcher synced", zap.Int("pending", len(pending)))
+	c.log.Info("teleport watcher synced", zap.Int("pending", len(pending)), zap.Int("rules", len(rules.Rules)))
 	return true, c.pump(ctx, w, out)
 }
 
 // awaitInit waits for the stream's first event, OpInit, at most
-// InitTimeout: a stream that never confirms is dropped and a new one
-// opened.
-func (c *Client) awaitInit(ctx context.Context, w types.Watcher) error {
+// InitTimeout (a stream that never confirms is dropped and a new one
+// opened), and returns the kinds it confirmed: those its watch status
+// names, or every kind asked for when it names none (a server without
+// partial success).
+func (c *Client) awaitInit(ctx context.Context, w types.Watcher) (map[string]bool, error) {
 	t := time.NewTimer(c.cfg.InitTimeout)
 	defer t.Stop()
 	select {
 	case ev := <-w.Events():
 		if ev.Type != types.OpInit {
-			return fmt.Errorf("watch access requests: first event is %s, not init", ev.Type)
+			return nil, fmt.Errorf("watch access requests: first event is %s, not init", ev.Type)
 		}
-		return nil
+		confirmed := map[string]bool{types.KindAccessRequest: true, types.KindAccessMonitoringRule: true}
+		if st, ok := ev.Resource.(types.WatchStatus); ok {
+			clear(confirmed)
+			for _, k := range st.GetKinds() {
+				confirmed[k.Kind] = true
+			}
+		}
+		return confirmed, nil
 	case <-w.Done():
-		return streamErr(ctx, w.Error())
+		return nil, streamErr(ctx, w.Error())
 	case <-t.C:
-		return fmt.Errorf("watch access requests: %w: no init event within %s", ports.ErrUnavailable, c.cfg.InitTimeout)
+		return nil, fmt.Errorf("watch access requests: %w: no init event within %s", ports.ErrUnavailable, c.cfg.InitTimeout)
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
@@ -181,6 +205,9 @@ func (c *Client) forward(ctx context.Context, ev types.Event, out chan<- domain.
 
 // event translates a watch event; ok is false for events pagergate ignores.
 func (c *Client) event(ev types.Event) (domain.Event, bool) {
+	if ev.Resource != nil && ev.Resource.GetKind() == types.KindAccessMonitoringRule {
+		return c.ruleEvent(ev)
+	}
 	switch ev.Type {
 	case types.OpPut:
 		r, ok := ev.Resource.(types.AccessRequest)
@@ -203,6 +230,10 @@ func (c *Client) event(ev types.Event) (domain.Event, bool) {
 func streamErr(ctx context.Context, err error) error {
 	if err == nil {
 		return fmt.Errorf("watch access requests: %w: stream closed", ports.ErrUnavailable)
+	}
+	if trace.IsBadParameter(err) && strings.Contains(err.Error(), "none of the requested kinds can be watched") {
+		// A partial-success watch the caller may read nothing of.
+		return fmt.Errorf("watch access requests: %w", &ports.PermissionError{Permission: PermRead, Err: err})
 	}
 	return translate(ctx, err, "watch access requests", PermRead)
 }

@@ -53,6 +53,14 @@ func TestWatchBacklogThenEventsInOrder(t *testing.T) {
 		SuggestedReviewers: []string{"bob@example.com"},
 		Annotations:        map[string][]string{"pagerduty_notify_service": {"Teleport"}},
 	}
+	stored, err := srv.Get(r1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.RequestExpires = stored.Expiry().UTC()
+	if want.RequestExpires.IsZero() {
+		t.Error("the request's own expiry is not set")
+	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("converted request (-want +got):\n%s", d)
 	}

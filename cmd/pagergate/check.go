@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -28,6 +29,9 @@ const certWarnWindow = 7 * 24 * time.Hour
 type checker struct {
 	out    io.Writer
 	failed int
+	// ruleServices are the recipients of the routing rules, resolved by
+	// the pager check.
+	ruleServices []string
 }
 
 func (c *checker) line(name string, err error, okDetail string) {
@@ -149,6 +153,7 @@ func (c *checker) teleport(ctx context.Context, cfg *config.Config) {
 	if cfg.Pager.AutoApprove.BindToShift {
 		c.line("teleport locks", tp.ProbeLocks(ctx), "may create and update locks (bind_to_shift)")
 	}
+	c.rules(ctx, tp)
 }
 
 func (c *checker) pager(ctx context.Context, cfg *config.Config) {
@@ -165,5 +170,9 @@ func (c *checker) pager(ctx context.Context, cfg *config.Config) {
 	if s := cfg.Pager.DefaultNotifyService; s != "" {
 		svc, err := pd.FindService(ctx, s)
 		c.line("pager default service", err, fmt.Sprintf("%q is %s", s, svc.ID))
+	}
+	for _, s := range slices.Compact(slices.Sorted(slices.Values(c.ruleServices))) {
+		svc, err := pd.FindService(ctx, s)
+		c.line("pager rule service", err, fmt.Sprintf("%q is %s", s, svc.ID))
 	}
 }

@@ -247,13 +247,13 @@ func replicaID(ctx context.Context, rec ports.Records) (string, error) {
 
 // newProcessor builds the use cases; what Ping reports (edition, proxy
 // address) reaches them with the watcher's first sync.
-func newProcessor(cfg *config.Config, tp ports.AccessRequests, locks ports.Locks, oc ports.OnCall, pg ports.Pager,
+func newProcessor(cfg *config.Config, tp ports.AccessRequests, locks ports.Locks, users ports.Users, oc ports.OnCall, pg ports.Pager,
 	rec ports.Records, dedup ports.DedupStore, m ports.Metrics, log *zap.Logger) (*app.Service, error) {
 	id, err := replicaID(context.Background(), rec)
 	if err != nil {
 		return nil, fmt.Errorf("replica id: %w", err)
 	}
-	p := app.New(appConfig(cfg, id), app.Deps{Teleport: tp, Locks: locks, OnCall: oc, Pager: pg, Records: rec, Dedup: dedup, Metrics: m}, log)
+	p := app.New(appConfig(cfg, id), app.Deps{Teleport: tp, Locks: locks, Users: users, OnCall: oc, Pager: pg, Records: rec, Dedup: dedup, Metrics: m}, log)
 	log.Named("app").Info("replica", zap.String("replica_id", id), zap.String("approval_mode", string(cfg.Teleport.ApprovalMode)))
 	return p, nil
 }

@@ -104,3 +104,6 @@ func (r *Recorder) Shift(o ports.ShiftOutcome) { r.add(1, false, "shift_ends", s
 func (r *Recorder) WebhookRequest(route string, code int) {
 	r.add(1, false, "webhook_requests", route, strconv.Itoa(code))
 }
+
+// RuleError implements ports.Metrics.
+func (r *Recorder) RuleError(s ports.RuleStage) { r.add(1, false, "rule_errors", string(s)) }

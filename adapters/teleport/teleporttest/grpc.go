@@ -251,23 +251,18 @@ func (a *authService) UpdatePluginData(ctx context.Context, p *types.PluginDataU
 	return &emptypb.Empty{}, nil
 }
 
-// WatchEvents streams OpInit, then OpPut / OpDelete of access requests.
+// WatchEvents streams OpInit (its watch status names the kinds confirmed),
+// then OpPut / OpDelete of those kinds: access requests and access
+// monitoring rules.
 func (a *authService) WatchEvents(req *proto.Watch, stream proto.AuthService_WatchEventsServer) error {
 	ctx := stream.Context()
 	user, perms, err := a.caller(ctx)
 	if err != nil {
 		return err
 	}
-	if len(req.Kinds) == 0 {
-		return trace.BadParameter("missing parameter Kinds")
-	}
-	for _, k := range req.Kinds {
-		if k.Kind != types.KindAccessRequest {
-			return trace.BadParameter("watching %q is not supported by this server", k.Kind)
-		}
-	}
-	if !perms.ReadRequests {
-		return denied(user, "read", types.KindAccessRequest)
+	kinds, err := a.s.confirmKinds(user, perms, req)
+	if err != nil {
+		return err
 	}
 	s := a.s
 	s.mu.Lock()
@@ -277,10 +272,10 @@ func (a *authService) WatchEvents(req *proto.Watch, stream proto.AuthService_Wat
 	if cut {
 		return trace.ConnectionProblem(nil, "watch streams of %s are cut", user)
 	}
-	w := s.addWatcher(user)
+	w := s.addWatcher(user, kinds)
 	defer s.removeWatcher(w)
 
-	init, err := client.EventToGRPC(types.Event{Type: types.OpInit, Resource: types.NewWatchStatus(req.Kinds)})
+	init, err := client.EventToGRPC(types.Event{Type: types.OpInit, Resource: types.NewWatchStatus(kinds)})
 	if err != nil {
 		return err
 	}

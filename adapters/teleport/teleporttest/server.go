@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/gravitational/teleport/api/client/proto"
+	amrpb "github.com/gravitational/teleport/api/gen/proto/go/teleport/accessmonitoringrules/v1"
 	"github.com/gravitational/teleport/api/types"
 	"github.com/gravitational/teleport/api/utils/grpc/interceptors"
 	"google.golang.org/grpc"
@@ -35,6 +37,10 @@ type Options struct {
 	ProxyAddr string
 	// Version is the server version Ping reports (default "17.0.0").
 	Version string
+	// NoRules makes the server predate access monitoring rules: watching
+	// the kind is refused (left out of a partial-success watch) and the
+	// rules service answers Unimplemented.
+	NoRules bool
 }
 
 // Perms are what a user may do. Every call is checked against the caller's
@@ -51,6 +57,11 @@ type Perms struct {
 	// PluginData allows reading and updating plugin data
 	// (access_plugin_data: read, update).
 	PluginData bool
+	// ReadRules allows listing and watching access monitoring rules
+	// (access_monitoring_rule: list, read).
+	ReadRules bool
+	// ReadUsers allows reading other users and their traits (user: read).
+	ReadUsers bool
 	// Locks allows creating and updating locks (lock: create, update;
 	// Teleport's UpsertLock checks both). ReadLocks allows GetLock and
 	// GetLocks (lock: list, read); DeleteLocks allows DeleteLock.
@@ -58,7 +69,8 @@ type Perms struct {
 }
 
 // AllPerms grants everything the access plugins need.
-var AllPerms = Perms{ReviewRoles: []string{"*"}, UpdateRequests: true, ReadRequests: true, PluginData: true, Locks: true}
+var AllPerms = Perms{ReviewRoles: []string{"*"}, UpdateRequests: true, ReadRequests: true, PluginData: true,
+	ReadRules: true, ReadUsers: true, Locks: true}
 
 // Counts are the numbers of calls the server answered, by method.
 type Counts struct {
@@ -69,7 +81,10 @@ type Counts struct {
 	SetAccessRequestState int
 	GetPluginData         int
 	UpdatePluginData      int
-	UpsertLock            int
+	// ListAccessMonitoringRules counts both list calls of the rules.
+	ListAccessMonitoringRules int
+	GetUser                   int
+	UpsertLock                int
 }
 
 // Server is an in-process Teleport Auth Service.
@@ -92,6 +107,9 @@ type Server struct {
 	grpc     *grpc.Server
 	running  bool
 	wg       sync.WaitGroup
+
+	rules  map[string]*amrpb.AccessMonitoringRule
+	traits map[string]map[string][]string
 }
 
 // New starts a server listening on opts.Addr.
@@ -183,6 +201,7 @@ func (s *Server) start() error {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
 	)
 	proto.RegisterAuthServiceServer(g, &authService{s: s})
+	s.registerRules(g)
 	s.grpc = g
 	s.running = true
 	s.wg.Add(1)
@@ -227,9 +246,10 @@ func (s *Server) Counts() Counts {
 	return s.counts
 }
 
-// watcher is one WatchEvents stream.
+// watcher is one WatchEvents stream of the kinds it confirmed.
 type watcher struct {
 	user   string
+	kinds  []types.WatchKind
 	events chan types.Event
 	done   chan struct{}
 	err    error
@@ -252,7 +272,7 @@ func (w *watcher) closeLocked(err error) {
 // stream whose queue is full is closed, as Teleport does.
 func (s *Server) emitLocked(ev types.Event) {
 	for w := range s.watchers {
-		if w.closed {
+		if w.closed || !slices.ContainsFunc(w.kinds, func(k types.WatchKind) bool { return k.Kind == ev.Resource.GetKind() }) {
 			continue
 		}
 		select {
@@ -263,8 +283,8 @@ func (s *Server) emitLocked(ev types.Event) {
 	}
 }
 
-func (s *Server) addWatcher(user string) *watcher {
-	w := &watcher{user: user, events: make(chan types.Event, watcherQueue), done: make(chan struct{})}
+func (s *Server) addWatcher(user string, kinds []types.WatchKind) *watcher {
+	w := &watcher{user: user, kinds: kinds, events: make(chan types.Event, watcherQueue), done: make(chan struct{})}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.watchers[w] = struct{}{}
