@@ -486,3 +486,47 @@ func TestShiftTwoReplicasMakeOneLock(t *testing.T) {
 		}
 	})
 }
+
+// A grant is bound only when it may be this approval's: Teleport took it,
+// or the request was already resolved while an approval of ours was
+// recorded as under way (a crash after approving). Resolved by someone
+// else before we acted, it is not bound.
+func TestShiftBoundOnlyToOurApproval(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		recovering bool
+		want       bool
+	}{{"already resolved by someone else", false, false}, {"already resolved by us before a crash", true, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness(t, func(c *Config) { c.Now = time.Now; c.Policy.BindToShift = true })
+				h.allowCAS()
+				w := &shiftWorld{reqs: map[string]domain.Request{}, notes: map[string][]string{}}
+				h.oc.EXPECT().FindService(gomock.Any(), "Critical").Return(critSvc, nil).AnyTimes()
+				h.oc.EXPECT().FindUserByEmail(gomock.Any(), "alice@example.com").Return(alice, nil).AnyTimes()
+				h.oc.EXPECT().OnCallsNow(gomock.Any(), "PUA", []string{"EPC"}).Return(onCallUntil(time.Now().Add(time.Hour)), nil).AnyTimes()
+				h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Return(ports.ErrAlreadyResolved)
+				h.pg.EXPECT().AddNote(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, id, text string) error {
+					w.notes[id] = append(w.notes[id], text)
+					return nil
+				}).AnyTimes()
+				h.pg.EXPECT().ListNotes(gomock.Any(), gomock.Any()).Return(nil, nil).AnyTimes()
+				rec := domain.Record{RequestID: "r1", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}}
+				if tc.recovering {
+					rec.Intent = domain.Intent{Effect: domain.Effect{Kind: domain.EffectAutoApprove}, Owner: "replica-a", At: time.Now()}
+				}
+				h.setRecord(rec)
+				if err := h.p.requests.handle(ctx, shiftRequest("r1")); err != nil {
+					t.Fatalf("handle() = %v", err)
+				}
+				got := h.record("r1")
+				if !got.ApprovalDone || got.Shift.Bound() != tc.want {
+					t.Errorf("record = approval %v, shift %+v; want bound %v", got.ApprovalDone, got.Shift, tc.want)
+				}
+				if _, armed := h.p.sched.Armed("r1"); armed != tc.want {
+					t.Errorf("timer armed = %v, want %v", armed, tc.want)
+				}
+			})
+		})
+	}
+}
