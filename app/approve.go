@@ -33,8 +33,9 @@ type skipped struct{ reason error }
 func (s skipped) Error() string { return s.reason.Error() }
 
 // approve applies SPEC §4. A skip is a result; a lookup failure is an
-// error (fail closed, retried while pending).
-func (a *approver) approve(ctx context.Context, req domain.Request, rec domain.Record, recovering bool) error {
+// error (fail closed, retried while pending). It returns the shift the
+// grant is bound to (SPEC §17), zero when it is not.
+func (a *approver) approve(ctx context.Context, req domain.Request, rec domain.Record, recovering bool) (domain.Shift, error) {
 	log := a.log.With(zap.String("request_id", req.ID), zap.String("requester", req.User))
 	email, facts, err := a.gather(ctx, req, log)
 	if email != "" {
@@ -43,19 +44,25 @@ func (a *approver) approve(ctx context.Context, req domain.Request, rec domain.R
 	if skip := (skipped{}); errors.As(err, &skip) {
 		a.metrics.Approval(ports.ApprovalSkipped)
 		log.Debug("auto-approval skipped", zap.String("decision", "skip"), zap.String("reason", skip.Error()))
-		return nil
+		return domain.Shift{}, nil
 	}
 	if err != nil {
 		a.metrics.Approval(ports.ApprovalLookupFailed)
-		return err
+		return domain.Shift{}, err
 	}
 	appr, err := a.policy.DecideApproval(facts)
 	if err != nil {
 		log.Info("request left for humans", zap.String("decision", "skip"), zap.String("reason", err.Error()))
 		a.metrics.Approval(ports.ApprovalNotOnCall)
-		return nil
+		return domain.Shift{}, nil
 	}
-	return a.act(ctx, req, rec, appr, recovering, log)
+	shift := a.policy.BindShift(appr, facts, req)
+	ours, err := a.act(ctx, req, rec, appr, shift, recovering, log)
+	if err != nil || !ours || !shift.Bound() {
+		return domain.Shift{}, err
+	}
+	log.Info("access bound to the on-call shift", zap.Time("shift_end", shift.End))
+	return shift, nil
 }
 
 // gather looks up what the decision needs: the requester's pager user,
@@ -120,19 +127,33 @@ func (a *approver) services(ctx context.Context, names []string, facts *domain.O
 }
 
 // act approves in Teleport (already reviewed or resolved is fine) and
-// notes the approval on the incidents.
-func (a *approver) act(ctx context.Context, req domain.Request, rec domain.Record, appr domain.Approval, recovering bool, log *zap.Logger) error {
+// notes the approval on the incidents. ours says the grant may be this
+// approval's: Teleport took it, or already holds this plugin's review, or
+// the request was already resolved while an approval of ours was
+// recorded as under way (a crash after approving). Binding a grant a human
+// made at the same time to the shift errs on the side of less access.
+func (a *approver) act(ctx context.Context, req domain.Request, rec domain.Record, appr domain.Approval, shift domain.Shift,
+	recovering bool, log *zap.Logger) (ours bool, err error) {
 	v := domain.ApprovalVerdict(req.ID, appr, a.cluster.mode())
 	switch err := a.teleport.Resolve(ctx, v); {
 	case err == nil:
-	case errors.Is(err, ports.ErrAlreadyReviewed), errors.Is(err, ports.ErrAlreadyResolved):
-		log.Info("approval already submitted or request resolved", zap.Error(err))
+		ours = true
+	case errors.Is(err, ports.ErrAlreadyReviewed):
+		ours = true
+		log.Info("approval already submitted", zap.Error(err))
+	case errors.Is(err, ports.ErrAlreadyResolved):
+		ours = recovering
+		log.Info("request already resolved", zap.Error(err))
 	default:
 		a.metrics.Approval(ports.ApprovalFailed)
-		return fmt.Errorf("approve: %w", err)
+		return false, fmt.Errorf("approve: %w", err)
 	}
 	a.metrics.Approval(ports.ApprovalApproved)
 	log.Info("request auto-approved", zap.String("decision", "approve"), zap.String("reason", appr.Reason),
 		zap.String("approval_mode", string(v.Mode)))
-	return a.notes.postAll(ctx, rec, domain.ApprovalNote(appr), domain.ApprovalMarker, recovering)
+	note := domain.ApprovalNote(appr)
+	if ours && shift.Bound() {
+		note += "\n" + domain.ShiftBoundNote(shift)
+	}
+	return ours, a.notes.postAll(ctx, rec, note, domain.ApprovalMarker, recovering)
 }

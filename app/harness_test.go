@@ -23,6 +23,7 @@ var now = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 type harness struct {
 	t   *testing.T
 	tp  *mocks.MockAccessRequests
+	lk  *mocks.MockLocks
 	oc  *mocks.MockOnCall
 	pg  *mocks.MockPager
 	rec *memRecords
@@ -56,7 +57,7 @@ func (s storedRecord) version() ports.Version {
 func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	t.Helper()
 	ctrl := gomock.NewController(t)
-	h := &harness{t: t, tp: mocks.NewMockAccessRequests(ctrl), oc: mocks.NewMockOnCall(ctrl),
+	h := &harness{t: t, tp: mocks.NewMockAccessRequests(ctrl), lk: mocks.NewMockLocks(ctrl), oc: mocks.NewMockOnCall(ctrl),
 		pg: mocks.NewMockPager(ctrl), rec: newMemRecords(), stored: map[string]storedRecord{}, loads: map[string]int{},
 		users: mocks.NewMockUsers(ctrl), metrics: &metricstest.Recorder{}}
 	cfg := Config{Policy: domain.DefaultPolicy(), ReplicaID: "replica-a", Now: func() time.Time { return now },
@@ -64,10 +65,22 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	h.p = New(cfg, Deps{Teleport: h.tp, OnCall: h.oc, Pager: h.pg, Records: h.rec, Dedup: h.rec, Users: h.users,
+	h.p = New(cfg, Deps{Teleport: h.tp, Locks: h.lk, OnCall: h.oc, Pager: h.pg, Records: h.rec, Dedup: h.rec, Users: h.users,
 		Metrics: h.metrics}, zaptest.NewLogger(t))
 	h.tp.EXPECT().LoadRecord(gomock.Any(), gomock.Any()).DoAndReturn(h.load).AnyTimes()
+	h.tp.EXPECT().ListRecords(gomock.Any()).DoAndReturn(h.list).AnyTimes()
 	return h
+}
+
+// list returns every record stored in Teleport, as ListRecords does.
+func (h *harness) list(context.Context) ([]domain.Record, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]domain.Record, 0, len(h.stored))
+	for _, s := range h.stored {
+		out = append(out, s.rec)
+	}
+	return out, nil
 }
 
 func (h *harness) load(_ context.Context, id string) (domain.Record, ports.Version, error) {

@@ -21,5 +21,6 @@ func (discard) QueueDepth(int)                          {}
 func (discard) WatcherConnected(bool)                   {}
 func (discard) PagerCall(string, string, time.Duration) {}
 func (discard) PagerRetry(string, string)               {}
+func (discard) Shift(ports.ShiftOutcome)                {}
 func (discard) WebhookRequest(string, int)              {}
 func (discard) RuleError(ports.RuleStage)               {}

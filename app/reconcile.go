@@ -17,12 +17,13 @@ import (
 // reconciler schedules, after every (re)connect, what the watcher may have
 // missed (SPEC §2): every pending request, every locally open record whose
 // request is no longer pending, every resolved request not settled yet,
-// and (in the background) the open incidents of requests deleted while
-// away.
+// (in the background) the open incidents of requests deleted while away,
+// and (in the background) the timers of grants bound to a shift.
 type reconciler struct {
 	teleport ports.AccessRequests // GetRequest, ListRequests
 	mirror   ports.Records        // OpenRecords, GetRecord
 	sched    *scheduler
+	shifts   *shifts // rebuild
 	orphans  *orphanScanner
 	cluster  *clusterView
 	log      *zap.Logger
@@ -55,6 +56,7 @@ func (r *reconciler) sync(ctx context.Context, pending []domain.Request) {
 	} else {
 		r.orphans.schedule(orphanScan{listed: listed, seen: maps.Clone(seen), services: serviceIDs(open), cluster: r.cluster.get().Name})
 	}
+	r.shifts.rebuild()
 	r.log.Info("backlog reconciled", zap.Int("pending", len(pending)), zap.Int("closed_while_away", stale+n))
 }
 

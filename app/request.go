@@ -37,6 +37,7 @@ type requests struct {
 	incidents *incidents
 	approver  *approver
 	router    *router
+	shifts    *shifts
 	routes    *routeCache
 	services  *serviceSet
 	metrics   ports.Metrics
@@ -54,12 +55,9 @@ type state struct {
 // handle walks one request through its effects until nothing is left, an
 // effect fails, or another replica holds it.
 func (h *requests) handle(ctx context.Context, req domain.Request) error {
-	var routed []string
-	if req.State == domain.StatePending {
-		var err error
-		if routed, err = h.router.route(ctx, req); err != nil {
-			return fmt.Errorf("route: %w", err)
-		}
+	routed, err := h.prepare(ctx, &req)
+	if err != nil {
+		return err
 	}
 	for range maxPasses {
 		st, err := h.load(ctx, &req)
@@ -68,7 +66,16 @@ func (h *requests) handle(ctx context.Context, req domain.Request) error {
 		}
 		eff := h.policy.Plan(req, st.rec, routed)
 		if eff.Kind == domain.EffectNone {
-			return nil
+			// Nothing left for the request's life; its grant may still be
+			// bound to a shift.
+			eff, err = h.shifts.step(ctx, req, st)
+			if errors.Is(err, errCASLost) {
+				h.metrics.RecordConflict(domain.Effect{Kind: domain.EffectLock})
+				continue
+			}
+			if err != nil || eff.Kind == domain.EffectNone {
+				return err
+			}
 		}
 		err = h.perform(ctx, req, st, eff)
 		if errors.Is(err, errCASLost) {
@@ -80,6 +87,39 @@ func (h *requests) handle(ctx context.Context, req domain.Request) error {
 		}
 	}
 	return fmt.Errorf("request %s: no progress after %d passes", req.ID, maxPasses)
+}
+
+// prepare reads a request the scheduler has no snapshot of (a shift timer
+// fired), then routes a pending one by the access monitoring rules.
+func (h *requests) prepare(ctx context.Context, req *domain.Request) ([]string, error) {
+	if req.State == domain.StateUnknown {
+		r, err := h.fetch(ctx, req.ID)
+		if err != nil {
+			return nil, err
+		}
+		*req = r
+	}
+	if req.State != domain.StatePending {
+		return nil, nil
+	}
+	routed, err := h.router.route(ctx, *req)
+	if err != nil {
+		return nil, fmt.Errorf("route: %w", err)
+	}
+	return routed, nil
+}
+
+// fetch reads a request the scheduler has no snapshot of (a shift timer
+// fired): deleted, it is EXPIRED.
+func (h *requests) fetch(ctx context.Context, id string) (domain.Request, error) {
+	req, err := h.teleport.GetRequest(ctx, id)
+	switch {
+	case errors.Is(err, ports.ErrNotFound):
+		return domain.Request{ID: id, State: domain.StateExpired}, nil
+	case err != nil:
+		return domain.Request{}, fmt.Errorf("read request: %w", err)
+	}
+	return req, nil
 }
 
 // load reads the request's record: the one kept in Teleport when the
@@ -216,18 +256,26 @@ func (h *requests) claim(ctx context.Context, req domain.Request, st state, eff 
 }
 
 // do does the effect itself.
-func (h *requests) do(ctx context.Context, req domain.Request, rec domain.Record, eff domain.Effect, recovering bool) (domain.IncidentRef, error) {
+func (h *requests) do(ctx context.Context, req domain.Request, rec domain.Record, eff domain.Effect, recovering bool) (domain.Result, error) {
+	var (
+		res domain.Result
+		err error
+	)
 	switch eff.Kind {
 	case domain.EffectOpenIncident:
-		return h.incidents.open(ctx, req, eff.Service)
+		res.Incident, err = h.incidents.open(ctx, req, eff.Service)
 	case domain.EffectAutoApprove:
-		return domain.IncidentRef{}, h.approver.approve(ctx, req, rec, recovering)
+		res.Shift, err = h.approver.approve(ctx, req, rec, recovering)
 	case domain.EffectNoteReview:
-		return domain.IncidentRef{}, h.incidents.noteReview(ctx, req, rec, eff.Review, recovering)
+		err = h.incidents.noteReview(ctx, req, rec, eff.Review, recovering)
 	case domain.EffectResolve:
-		return domain.IncidentRef{}, h.incidents.resolve(ctx, req, rec, recovering)
+		err = h.incidents.resolve(ctx, req, rec, recovering)
+	case domain.EffectLock:
+		err = h.shifts.lock(ctx, req, rec, recovering)
+	default:
+		err = fmt.Errorf("effect %s cannot be done", eff)
 	}
-	return domain.IncidentRef{}, fmt.Errorf("effect %s cannot be done", eff)
+	return res, err
 }
 
 func (h *requests) mirrorRecord(ctx context.Context, rec domain.Record) {

@@ -35,6 +35,9 @@ type scheduler struct {
 	queue   []string
 	wake    chan struct{}
 	closing bool
+	// shifts are the shift timers of bound grants (shift_timers.go).
+	shifts map[string]shiftTimer
+	now    func() time.Time
 
 	ctx    context.Context // nil until Start; cancelled when Stop ends
 	cancel context.CancelFunc
@@ -55,10 +58,14 @@ type item struct {
 var errBusy = errors.New("another replica is acting on the request")
 
 func newScheduler(cfg Config, pass func(context.Context, domain.Request) error, m ports.Metrics, log *zap.Logger) *scheduler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &scheduler{
 		pass: pass, passed: func(domain.Request) {}, workers: cfg.Workers, timeout: cfg.EffectTimeout,
 		retryMin: cfg.RetryMin, retryMax: cfg.RetryMax, metrics: m, log: log,
 		items: make(map[string]*item), wake: make(chan struct{}, 1),
+		shifts: make(map[string]shiftTimer), now: cfg.Now,
 	}
 }
 
@@ -84,6 +91,7 @@ func (s *scheduler) Stop(ctx context.Context) error {
 			it.timer.Stop()
 		}
 	}
+	s.stopShiftsLocked()
 	cancel := s.cancel
 	s.mu.Unlock()
 	if cancel == nil {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.uber.org/zap"
@@ -13,6 +14,7 @@ import (
 // Deps are the ports the use cases drive.
 type Deps struct {
 	Teleport ports.AccessRequests
+	Locks    ports.Locks // nil: a grant bound to a shift cannot be locked (an error, retried)
 	OnCall   ports.OnCall
 	Pager    ports.Pager
 	Records  ports.Records
@@ -63,11 +65,17 @@ func New(cfg Config, d Deps, log *zap.Logger) *Service {
 			notes: notes, cluster: s.cluster, metrics: m, log: log},
 	}
 	s.sched = newScheduler(cfg, s.requests.handle, m, log)
+	locks := d.Locks
+	if locks == nil {
+		locks = noLocks{}
+	}
+	s.requests.shifts = &shifts{policy: cfg.Policy, now: cfg.Now, onCall: d.OnCall, teleport: d.Teleport, locks: locks,
+		mirror: d.Records, notes: notes, sched: s.sched, metrics: m, log: log, retryMin: cfg.RetryMin, retryMax: cfg.RetryMax}
 	s.actions = &actions{policy: cfg.Policy, window: cfg.ReplayWindow, now: cfg.Now, teleport: d.Teleport,
 		pager: d.Pager, dedup: d.Dedup, cluster: s.cluster, metrics: m, log: log,
 		lookups: &actionLookups{policy: cfg.Policy, now: cfg.Now, teleport: d.Teleport, onCall: d.OnCall, pager: d.Pager,
 			router: s.router, routes: routes}}
-	s.recon = &reconciler{teleport: d.Teleport, mirror: d.Records, sched: s.sched, cluster: s.cluster, log: log,
+	s.recon = &reconciler{teleport: d.Teleport, mirror: d.Records, sched: s.sched, shifts: s.requests.shifts, cluster: s.cluster, log: log,
 		orphans: &orphanScanner{defaultService: cfg.Policy.DefaultNotifyService, teleport: d.Teleport, onCall: d.OnCall,
 			pager: d.Pager, mirror: d.Records, sched: s.sched, services: services, metrics: m, log: log}}
 	s.sched.passed = s.recon.passed
@@ -144,4 +152,11 @@ func (s *Service) Dispatch(ctx context.Context, ev domain.Event) {
 		s.metrics.WatcherConnected(false)
 		s.log.Warn("teleport watcher disconnected", zap.Error(ev.Err))
 	}
+}
+
+// noLocks is the ports.Locks of a service given none.
+type noLocks struct{}
+
+func (noLocks) LockRequest(context.Context, domain.Lock) error {
+	return errors.New("no Teleport lock client configured")
 }

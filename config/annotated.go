@@ -178,6 +178,10 @@ auto_approve {
   # Also require a triggered or acknowledged incident assigned to the
   # requester in one of those services.
   require_active_incident = {{.AutoApprove.RequireActiveIncident}}
+  # End an auto-approved grant with the on-call shift that allowed it: at
+  # the shift's end (re-checked) a Teleport lock on the request ends its
+  # sessions. The plugin's role needs lock: create, update.
+  bind_to_shift = {{.AutoApprove.BindToShift}}
   # When not empty, every requested role must match an entry here.
   # Entries match like Teleport role conditions: exact and
   # case-sensitive, "*" as a wildcard ("dev-*"), "^...$" as a regular

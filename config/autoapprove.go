@@ -20,6 +20,10 @@ type AutoApproveSettings struct {
 	// RequireActiveIncident also requires a triggered or acknowledged
 	// incident assigned to the requester. Default false.
 	RequireActiveIncident bool
+	// BindToShift ends an auto-approved grant with the on-call shift that
+	// allowed it: a Teleport lock on the request at the shift's end
+	// (SPEC §17). Default false.
+	BindToShift bool
 	// AllowedRoles, when not empty, must match every requested role.
 	// Entries match like Teleport role conditions: exact and
 	// case-sensitive, "*" as a wildcard, "^...$" as a regular expression.
@@ -37,6 +41,7 @@ type AutoApprove struct {
 	Enabled               *bool             `hcl:"enabled,optional"`
 	MaxEscalationLevel    int               `hcl:"max_escalation_level,optional"`
 	RequireActiveIncident bool              `hcl:"require_active_incident,optional"`
+	BindToShift           bool              `hcl:"bind_to_shift,optional"`
 	AllowedRoles          []string          `hcl:"allowed_roles,optional"`
 	DeniedRoles           []string          `hcl:"denied_roles,optional"`
 	UserMap               map[string]string `hcl:"user_map,optional"`
@@ -54,6 +59,7 @@ func (c *checker) autoApprove(a *AutoApprove, path string, d AutoApproveSettings
 		Enabled:               d.Enabled,
 		MaxEscalationLevel:    a.MaxEscalationLevel,
 		RequireActiveIncident: a.RequireActiveIncident,
+		BindToShift:           a.BindToShift,
 		AllowedRoles:          a.AllowedRoles,
 		DeniedRoles:           a.DeniedRoles,
 		UserMap:               a.UserMap,
@@ -65,6 +71,15 @@ func (c *checker) autoApprove(a *AutoApprove, path string, d AutoApproveSettings
 		c.errorf(b.value("max_escalation_level"), "Invalid value",
 			"%s must be 0 (any level) or more; got %d.", b.key("max_escalation_level"), a.MaxEscalationLevel)
 		out.MaxEscalationLevel = d.MaxEscalationLevel
+	}
+	if out.BindToShift && !out.Enabled {
+		c.diags = append(c.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "bind_to_shift without auto-approval",
+			Detail: b.key("bind_to_shift") + " binds only grants pagergate approves automatically, and " + b.key("enabled") +
+				" is false: it binds nothing new (grants bound before still end with their shift).",
+			Subject: b.value("bind_to_shift").Ptr(),
+		})
 	}
 	c.roleLists(a, b)
 	c.userMap(a.UserMap, b)

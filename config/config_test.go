@@ -205,6 +205,7 @@ auto_approve {
   enabled                 = false
   max_escalation_level    = 2
   require_active_incident = true
+  bind_to_shift           = true
   allowed_roles           = ["dba"]
   denied_roles            = ["admin"]
   user_map                = { octocat = "octo@example.com" }
@@ -246,15 +247,16 @@ metrics {
 		t.Errorf("workers/teleport = %d %q %v", got.Workers, got.Teleport.ApprovalMode, got.Teleport.DialTimeout)
 	}
 	wantAuto := AutoApproveSettings{
-		Enabled: false, MaxEscalationLevel: 2, RequireActiveIncident: true,
+		Enabled: false, MaxEscalationLevel: 2, RequireActiveIncident: true, BindToShift: true,
 		AllowedRoles: []string{"dba"}, DeniedRoles: []string{"admin"},
 		UserMap: map[string]string{"octocat": "octo@example.com"},
 	}
 	if diff := cmp.Diff(wantAuto, got.AutoApprove); diff != "" {
 		t.Errorf("auto_approve (-want +got):\n%s", diff)
 	}
-	if len(got.Warnings) != 0 {
-		t.Errorf("warnings = %q, want none", got.Warnings)
+	// The one warning: bind_to_shift binds nothing with enabled = false.
+	if len(got.Warnings) != 1 || !strings.Contains(got.Warnings[0], "bind_to_shift without auto-approval") {
+		t.Errorf("warnings = %q, want only bind_to_shift's", got.Warnings)
 	}
 	if pd := pdOf(got); pd.APIEndpoint != "http://127.0.0.1:8080" || pd.RateLimit != 960 || pd.CacheTTL != 90*time.Minute ||
 		got.Pager.Urgency != "low" || got.Pager.Priority != "P2" || got.Pager.DefaultNotifyService != "Teleport Access Requests" {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -412,12 +413,12 @@ func TestFileValidate(t *testing.T) {
 // top-level block) is still read, with a warning naming the line; both
 // layouts at once is an error.
 func TestAutoApproveInsidePager(t *testing.T) {
-	inside := teleportOK + pagerWith("  auto_approve {\n    max_escalation_level = 2\n    denied_roles = [\"admin\"]\n  }\n")
+	inside := teleportOK + pagerWith("  auto_approve {\n    max_escalation_level = 2\n    denied_roles = [\"admin\"]\n    bind_to_shift = true\n  }\n")
 	cfg, err := Parse([]byte(inside), "test.hcl")
 	if err != nil {
 		t.Fatalf("Parse(auto_approve inside pager) = %v", err)
 	}
-	if cfg.AutoApprove.MaxEscalationLevel != 2 || len(cfg.AutoApprove.DeniedRoles) != 1 || !cfg.AutoApprove.Enabled {
+	if a := cfg.AutoApprove; a.MaxEscalationLevel != 2 || len(a.DeniedRoles) != 1 || !a.Enabled || !a.BindToShift {
 		t.Errorf("AutoApprove = %+v, want the block's values", cfg.AutoApprove)
 	}
 	if len(cfg.Warnings) != 1 || !strings.HasPrefix(cfg.Warnings[0], "test.hcl:8:3: auto_approve moved out of the pager block") {
@@ -440,4 +441,26 @@ func mustFail(t *testing.T, src string) error {
 		t.Fatalf("Parse succeeded:\n%s", src)
 	}
 	return err
+}
+
+// bind_to_shift binds only auto-approved grants: with auto-approval off
+// it is read, with a warning naming the line.
+func TestBindToShiftWithoutAutoApproval(t *testing.T) {
+	src := teleportOK + pagerOK + "auto_approve {\n  enabled = false\n  bind_to_shift = true\n}\n"
+	cfg, err := Parse([]byte(src), "test.hcl")
+	if err != nil {
+		t.Fatalf("Parse = %v", err)
+	}
+	if !cfg.AutoApprove.BindToShift || len(cfg.Warnings) != 1 ||
+		!strings.Contains(cfg.Warnings[0], "bind_to_shift without auto-approval") || !strings.Contains(cfg.Warnings[0], "auto_approve.enabled is false") {
+		t.Errorf("BindToShift %v, warnings %q; want it set and one warning", cfg.AutoApprove.BindToShift, cfg.Warnings)
+	}
+	line := strings.Count(teleportOK+pagerOK, "\n") + 3
+	if want := fmt.Sprintf("test.hcl:%d:", line); len(cfg.Warnings) == 1 && !strings.HasPrefix(cfg.Warnings[0], want) {
+		t.Errorf("warning %q does not start with %s", cfg.Warnings[0], want)
+	}
+	on, err := Parse([]byte(teleportOK+pagerOK+"auto_approve {\n  bind_to_shift = true\n}\n"), "test.hcl")
+	if err != nil || len(on.Warnings) != 0 || !on.AutoApprove.BindToShift {
+		t.Errorf("bind_to_shift with auto-approval: %v, warnings %q", err, on.Warnings)
+	}
 }

@@ -82,6 +82,9 @@ type Approval struct {
 	Services []string // names of the services the user is on call for
 	Level    int      // lowest escalation level found
 	Reason   string
+	// ShiftEnd is the earliest end among the on-call entries that
+	// qualified; zero when none has an end.
+	ShiftEnd time.Time
 }
 
 // DecideApproval applies SPEC §4 rules 3 and 4 to the facts. It returns the
@@ -96,6 +99,7 @@ func (p Policy) DecideApproval(f OnCallFacts) (Approval, error) {
 		seen      = map[string]bool{}
 		best      = -1
 		aboveOnly bool
+		end       time.Time
 	)
 	for _, oc := range f.OnCalls {
 		if oc.UserID != f.User.ID || !oc.ActiveAt(f.Now) {
@@ -118,6 +122,7 @@ func (p Policy) DecideApproval(f OnCallFacts) (Approval, error) {
 		if best < 0 || oc.Level < best {
 			best = oc.Level
 		}
+		end = earliestEnd(end, oc.End)
 	}
 	if len(names) == 0 {
 		if aboveOnly {
@@ -129,7 +134,7 @@ func (p Policy) DecideApproval(f OnCallFacts) (Approval, error) {
 		return Approval{}, ErrNoActiveIncident
 	}
 	sort.Strings(names)
-	a := Approval{Email: f.User.Email, Services: names, Level: best}
+	a := Approval{Email: f.User.Email, Services: names, Level: best, ShiftEnd: end}
 	a.Reason = fmt.Sprintf("%s is on call for %s at escalation level %d",
 		a.Email, strings.Join(names, ", "), a.Level)
 	return a, nil

@@ -16,6 +16,10 @@ const (
 	EffectAutoApprove
 	EffectNoteReview
 	EffectResolve
+	// EffectLock locks the access of an auto-approved request whose
+	// on-call shift ended (SPEC §17). Plan never returns it: the shift's
+	// end decides it (Record.ShiftStep, Policy.RecheckShift).
+	EffectLock
 	// EffectUnknown is an effect this build cannot name, read from a record
 	// another version wrote. An intent holding it still holds its lease;
 	// Plan never returns it.
@@ -30,7 +34,7 @@ type Effect struct {
 }
 
 // String names the effect ("open:<service>", "approve", "review:<n>",
-// "resolve"; "none" for EffectNone), as logs and stored intents show it.
+// "resolve", "lock"; "none" for EffectNone), as logs and stored intents show it.
 func (e Effect) String() string {
 	switch e.Kind {
 	case EffectOpenIncident:
@@ -41,6 +45,8 @@ func (e Effect) String() string {
 		return "review:" + strconv.Itoa(e.Review)
 	case EffectResolve:
 		return "resolve"
+	case EffectLock:
+		return "lock"
 	case EffectUnknown:
 		return "unknown"
 	}
@@ -57,6 +63,8 @@ func ParseEffect(key string) Effect {
 		return Effect{Kind: EffectAutoApprove}
 	case key == "resolve":
 		return Effect{Kind: EffectResolve}
+	case key == "lock":
+		return Effect{Kind: EffectLock}
 	case strings.HasPrefix(key, "open:"):
 		return Effect{Kind: EffectOpenIncident, Service: strings.TrimPrefix(key, "open:")}
 	case strings.HasPrefix(key, "review:"):
@@ -105,8 +113,15 @@ func (p Policy) Plan(r Request, rec Record, routed []string) Effect {
 	return Effect{}
 }
 
+// Result is what an effect found out that the record keeps: the incident
+// it opened, the shift an approval bound the grant to.
+type Result struct {
+	Incident IncidentRef
+	Shift    Shift
+}
+
 // Apply returns the record after the effect succeeded.
-func Apply(rec Record, r Request, e Effect, result IncidentRef, now time.Time) Record {
+func Apply(rec Record, r Request, e Effect, result Result, now time.Time) Record {
 	rec.RequestID = r.ID
 	if rec.User == "" {
 		rec.User, rec.Roles, rec.Created, rec.RequestReason = r.User, r.Roles, r.Created, r.Reason
@@ -114,10 +129,13 @@ func Apply(rec Record, r Request, e Effect, result IncidentRef, now time.Time) R
 	switch e.Kind {
 	case EffectOpenIncident:
 		if _, ok := rec.Incident(e.Service); !ok {
-			rec.Incidents = append(append([]IncidentRef(nil), rec.Incidents...), result)
+			rec.Incidents = append(append([]IncidentRef(nil), rec.Incidents...), result.Incident)
 		}
 	case EffectAutoApprove:
 		rec.ApprovalDone = true
+		if !result.Shift.IsZero() {
+			rec.Shift = result.Shift
+		}
 	case EffectNoteReview:
 		if e.Review+1 > rec.ReviewsNoted {
 			rec.ReviewsNoted = e.Review + 1
@@ -125,6 +143,8 @@ func Apply(rec Record, r Request, e Effect, result IncidentRef, now time.Time) R
 	case EffectResolve:
 		rec.Resolution = r.State
 		rec.ResolveReason = r.ResolveReason
+	case EffectLock:
+		rec.Shift.Locked = now
 	}
 	rec.Intent = Intent{}
 	rec.Updated = now

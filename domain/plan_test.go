@@ -67,7 +67,7 @@ func TestPlanDefaultService(t *testing.T) {
 }
 
 func TestEffectKeysAndApply(t *testing.T) {
-	for _, e := range []Effect{{}, {Kind: EffectOpenIncident, Service: "My Svc"}, {Kind: EffectAutoApprove}, {Kind: EffectNoteReview, Review: 3}, {Kind: EffectResolve}} {
+	for _, e := range []Effect{{}, {Kind: EffectOpenIncident, Service: "My Svc"}, {Kind: EffectAutoApprove}, {Kind: EffectNoteReview, Review: 3}, {Kind: EffectResolve}, {Kind: EffectLock}} {
 		if got := ParseEffect(e.String()); got != e {
 			t.Errorf("ParseEffect(%q) = %v", e.String(), got)
 		}
@@ -81,12 +81,12 @@ func TestEffectKeysAndApply(t *testing.T) {
 		}
 	}
 	req := pending("alice@example.com", []string{"db"}, nil)
-	rec := Apply(Record{Intent: Intent{Effect: Effect{Kind: EffectResolve}, Owner: "x"}}, req, Effect{Kind: EffectOpenIncident, Service: "A"}, IncidentRef{Service: "A", IncidentID: "1"}, t0)
-	rec = Apply(rec, req, Effect{Kind: EffectOpenIncident, Service: "A"}, IncidentRef{Service: "A", IncidentID: "2"}, t0)
-	rec = Apply(rec, req, Effect{Kind: EffectAutoApprove}, IncidentRef{}, t0)
-	rec = Apply(rec, req, Effect{Kind: EffectNoteReview, Review: 0}, IncidentRef{}, t0)
+	rec := Apply(Record{Intent: Intent{Effect: Effect{Kind: EffectResolve}, Owner: "x"}}, req, Effect{Kind: EffectOpenIncident, Service: "A"}, Result{Incident: IncidentRef{Service: "A", IncidentID: "1"}}, t0)
+	rec = Apply(rec, req, Effect{Kind: EffectOpenIncident, Service: "A"}, Result{Incident: IncidentRef{Service: "A", IncidentID: "2"}}, t0)
+	rec = Apply(rec, req, Effect{Kind: EffectAutoApprove}, Result{}, t0)
+	rec = Apply(rec, req, Effect{Kind: EffectNoteReview, Review: 0}, Result{}, t0)
 	req.State, req.ResolveReason = StateDenied, "nope"
-	rec = Apply(rec, req, Effect{Kind: EffectResolve}, IncidentRef{}, t0)
+	rec = Apply(rec, req, Effect{Kind: EffectResolve}, Result{}, t0)
 	want := Record{RequestID: "req-1", User: "alice@example.com", Roles: []string{"db"}, Created: t0,
 		Incidents: []IncidentRef{{Service: "A", IncidentID: "1"}}, ApprovalDone: true, ReviewsNoted: 1,
 		Resolution: StateDenied, ResolveReason: "nope", Updated: t0}

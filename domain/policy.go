@@ -36,8 +36,11 @@ type Policy struct {
 	AutoApprove           bool
 	MaxEscalationLevel    int // 0 = any level
 	RequireActiveIncident bool
-	AllowedRoles          []string
-	DeniedRoles           []string
+	// BindToShift ends an auto-approved grant with the on-call shift that
+	// allowed it (SPEC §17).
+	BindToShift  bool
+	AllowedRoles []string
+	DeniedRoles  []string
 	// UserMap maps Teleport usernames to pager emails.
 	UserMap map[string]string
 

@@ -37,6 +37,8 @@ type Record struct {
 	ReviewsNoted int
 	// ApprovalDone: the auto-approval decision was taken (approved or skipped).
 	ApprovalDone bool
+	// Shift is the on-call shift an auto-approval bound the grant to.
+	Shift Shift
 	// Resolution is set once the incidents were noted and resolved.
 	Resolution    State
 	ResolveReason string

@@ -39,6 +39,9 @@ type Metrics interface {
 	// PagerRetry counts a pager API call retried, with the answer that
 	// caused it (pager_retries_total{endpoint,code}).
 	PagerRetry(endpoint, code string)
+	// Shift counts what a shift's end came to for a grant bound to it
+	// (shift_ends_total{outcome}).
+	Shift(o ShiftOutcome)
 	// WebhookRequest counts a webhook request by route and HTTP status
 	// (webhook_requests_total{route,code}).
 	WebhookRequest(route string, code int)
@@ -101,3 +104,20 @@ func ActionDone(v domain.Verb) ActionOutcome { return ActionOutcome(v.String()) 
 // ActionResult is the outcome of a final result named by
 // domain.ActionStatus.
 func ActionResult(status string) ActionOutcome { return ActionOutcome(status) }
+
+// ShiftOutcome labels Metrics.Shift.
+type ShiftOutcome string
+
+// Shift outcomes.
+const (
+	// ShiftLocked: the shift ended and the request's access was locked.
+	ShiftLocked ShiftOutcome = "locked"
+	// ShiftExtended: still on call at the end; the end moved.
+	ShiftExtended ShiftOutcome = "extended"
+	// ShiftUnbounded: still on call at the end, with no end any more.
+	ShiftUnbounded ShiftOutcome = "unbounded"
+	// ShiftLookupFailed: on-call could not be read at the end; retried.
+	ShiftLookupFailed ShiftOutcome = "lookup_failed"
+	// ShiftLockFailed: the lock could not be made; retried.
+	ShiftLockFailed ShiftOutcome = "lock_failed"
+)

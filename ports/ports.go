@@ -7,7 +7,7 @@ import (
 	"github.com/pagergate/pagergate/domain"
 )
 
-//go:generate go tool mockgen -typed -destination=../mocks/ports.go -package=mocks . AccessRequests,Watcher,OnCall,Pager,Records,DedupStore,Cache,Actions,Metrics,Users
+//go:generate go tool mockgen -typed -destination=../mocks/ports.go -package=mocks . AccessRequests,Locks,Watcher,OnCall,Pager,Records,DedupStore,Cache,Actions,Metrics,Users
 
 // AccessRequests is the Teleport side of the core.
 type AccessRequests interface {
@@ -33,6 +33,19 @@ type AccessRequests interface {
 	// new version. ErrConflict when another writer changed it since;
 	// ErrNotFound when the request is gone.
 	UpdateRecord(ctx context.Context, id string, at Version, rec domain.Record) (Version, error)
+	// ListRecords returns the records of every request Teleport holds one
+	// for, in one call (records expire with their requests, so the list is
+	// as bounded as Teleport's own). Parts the adapter cannot read are left
+	// zero, as with LoadRecord.
+	ListRecords(ctx context.Context) ([]domain.Record, error)
+}
+
+// Locks makes Teleport locks (SPEC §17).
+type Locks interface {
+	// LockRequest creates or replaces the lock l.Name targeting the access
+	// request l.RequestID: making the same lock twice is one lock.
+	// *PermissionError when the plugin may not create locks.
+	LockRequest(ctx context.Context, l domain.Lock) error
 }
 
 // Version names the stored state of a request's record, as LoadRecord read

@@ -391,6 +391,26 @@ func TestNotes(t *testing.T) {
 	}
 	wantError(t, e.do("POST", "/incidents/"+id+"/notes", map[string]any{"note": map[string]any{"content": " "}}, "From", bot), http.StatusBadRequest, CodeInvalidInput, "")
 	wantError(t, e.do("GET", "/incidents/PNOPE/notes", nil), http.StatusNotFound, CodeNotFound, "")
+
+	// PagerDuty takes notes on incidents in any status: a resolved one too.
+	if a := e.do("PUT", "/incidents/"+id, map[string]any{"incident": map[string]any{"type": "incident_reference", "status": "resolved"}}, "From", bot); a.status != http.StatusOK {
+		t.Fatalf("resolve = %d %s", a.status, a.raw)
+	}
+	if a := e.do("POST", "/incidents/"+id+"/notes", map[string]any{"note": map[string]any{"content": "after"}}, "From", bot); a.status != http.StatusCreated {
+		t.Errorf("POST note on a resolved incident = %d %s, want 201", a.status, a.raw)
+	}
+	// At most 2000 notes per incident.
+	e.fake.mu.Lock()
+	inc := e.fake.byID[id]
+	for len(inc.notes) < maxNotes {
+		e.fake.addNoteLocked(inc, "", "filler")
+	}
+	e.fake.mu.Unlock()
+	wantError(t, e.do("POST", "/incidents/"+id+"/notes", map[string]any{"note": map[string]any{"content": "one too many"}}, "From", bot),
+		http.StatusBadRequest, CodeInvalidInput, "")
+	if n := len(e.fake.Notes(id)); n != maxNotes {
+		t.Errorf("notes = %d, want the limit %d", n, maxNotes)
+	}
 }
 
 func TestOnCallsFilter(t *testing.T) {

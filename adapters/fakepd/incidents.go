@@ -537,6 +537,11 @@ func (s *Server) listNotes(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"notes": notes})
 }
 
+// maxNotes is how many notes PagerDuty takes on one incident (its API
+// reference for POST /incidents/{id}/notes). Notes are taken in every
+// incident status, resolved included.
+const maxNotes = 2000
+
 func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Note *struct {
@@ -554,6 +559,10 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
 	}
 	if body.Note == nil || strings.TrimSpace(body.Note.Content) == "" {
 		writeError(w, invalid("Note content cannot be empty"))
+		return
+	}
+	if len(inc.notes) >= maxNotes {
+		writeError(w, invalid("An incident can have at most "+strconv.Itoa(maxNotes)+" notes"))
 		return
 	}
 	n := s.addNoteLocked(inc, by.id, body.Note.Content)

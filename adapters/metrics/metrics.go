@@ -25,6 +25,7 @@ type Registry struct {
 	reg *prometheus.Registry
 
 	events, incidents, approvals, notes, actions *prometheus.CounterVec
+	shiftEnds                                    *prometheus.CounterVec
 	effectRetries, conflicts                     *prometheus.CounterVec
 	pagerCalls, pagerRetries, webhookRequests    *prometheus.CounterVec
 	ruleErrors                                   *prometheus.CounterVec
@@ -44,6 +45,7 @@ func NewRegistry() *Registry {
 	r.events = r.counter("events", "Teleport watcher events by kind.", "kind")
 	r.incidents = r.counter("incidents", "Incidents opened, resolved or failed.", "outcome")
 	r.approvals = r.counter("approvals", "Auto-approval decisions by outcome.", "outcome")
+	r.shiftEnds = r.counter("shift_ends", "Ends of on-call shifts bound to auto-approved access, by outcome.", "outcome")
 	r.notes = r.counter("notes", "Incident notes posted by kind.", "kind")
 	r.actions = r.counter("actions", "Pager actions (webhook) by outcome.", "outcome")
 	r.effectRetries = r.counter("effect_retries", "Side effects scheduled for retry.", "reason")
@@ -130,6 +132,9 @@ func (r *Registry) PagerCall(endpoint, code string, took time.Duration) {
 func (r *Registry) PagerRetry(endpoint, code string) {
 	r.pagerRetries.WithLabelValues(endpoint, code).Inc()
 }
+
+// Shift implements ports.Metrics.
+func (r *Registry) Shift(o ports.ShiftOutcome) { r.known(r.shiftEnds, string(o), true) }
 
 // WebhookRequest implements ports.Metrics.
 func (r *Registry) WebhookRequest(route string, code int) {

@@ -46,6 +46,7 @@ func TestServerServesMetricsAndHealth(t *testing.T) {
 	reg.RuleError(ports.RuleStage("bogus"))
 	reg.WatcherConnected(true)
 	reg.QueueDepth(7)
+	reg.Shift(ports.ShiftLocked)
 	// Values this build does not know are counted, not exported.
 	reg.Event(domain.EventKind(99))
 	reg.Incident("")
@@ -62,7 +63,8 @@ func TestServerServesMetricsAndHealth(t *testing.T) {
 	for _, want := range []string{`pagergate_incidents_total{outcome="opened"} 2`, `pagergate_pager_calls_total{code="201",endpoint="POST /incidents"} 1`,
 		"pagergate_queue_depth 7", `pagergate_pager_call_seconds_count{endpoint="POST /incidents"} 1`, "pagergate_unknown_metric_total 4", `pagergate_events_total{kind="rule_put"} 1`,
 		`pagergate_events_total{kind="synced"} 1`, `pagergate_actions_total{outcome="approve"} 1`, `pagergate_plugin_data_conflicts_total{effect="open:Ops"} 1`,
-		`pagergate_webhook_requests_total{code="202",route="/pagerduty/v3"} 1`, `pagergate_rule_errors_total{stage="parse"} 1`, "pagergate_watcher_connected 1", "go_goroutines"} {
+		`pagergate_webhook_requests_total{code="202",route="/pagerduty/v3"} 1`, `pagergate_rule_errors_total{stage="parse"} 1`, "pagergate_watcher_connected 1", "go_goroutines",
+		`pagergate_shift_ends_total{outcome="locked"} 1`} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/metrics (%d) lacks %q", code, want)
 		}

@@ -13,15 +13,25 @@ import (
 	"github.com/pagergate/pagergate/ports"
 )
 
+// CheckOptions says what Check probes besides the certificate.
+type CheckOptions struct {
+	// Online dials the cluster and probes the plugin's permissions;
+	// without it only the certificate is read.
+	Online bool
+	// Locks also probes lock: create, update (auto_approve.bind_to_shift),
+	// without making a lock. Only online.
+	Locks bool
+}
+
 // Check reports, one line each, what `pagergate check` verifies of
 // Teleport: the client certificate is unexpired (it is often short-lived
 // and renewed by tbot, so only an expired one fails) and, online, that the
 // cluster answers Ping, the plugin may list requests and read their
-// records, and the access monitoring rules addressed to the plugin (see
-// checkRules). report is called with a nil error for a passing line. It
-// returns the recipients of the rules that can route, sorted and each
-// once, for the pager's check to look up.
-func Check(ctx context.Context, cfg Config, online bool, report func(name string, err error, detail string)) (ruleRecipients []string) {
+// records, may make locks when opts.Locks asks, and the access monitoring
+// rules addressed to the plugin (see checkRules). report is called with a
+// nil error for a passing line. It returns the recipients of the rules
+// that can route, sorted and each once, for the pager's check to look up.
+func Check(ctx context.Context, cfg Config, opts CheckOptions, report func(name string, err error, detail string)) (ruleRecipients []string) {
 	name, path := "teleport identity", cfg.IdentityFile
 	if path == "" {
 		name, path = "teleport client_crt", cfg.ClientCrt
@@ -31,13 +41,13 @@ func Check(ctx context.Context, cfg Config, online bool, report func(name string
 		err = fmt.Errorf("%s expired at %s", path, exp.Format(time.RFC3339))
 	}
 	report(name, err, path+" valid until "+exp.Format(time.RFC3339))
-	if !online {
+	if !opts.Online {
 		return nil
 	}
-	return probe(ctx, cfg, report)
+	return probe(ctx, cfg, opts, report)
 }
 
-func probe(ctx context.Context, cfg Config, report func(name string, err error, detail string)) []string {
+func probe(ctx context.Context, cfg Config, opts CheckOptions, report func(name string, err error, detail string)) []string {
 	tp, err := Dial(ctx, cfg, zap.NewNop())
 	if err != nil {
 		report("teleport", err, "")
@@ -56,6 +66,9 @@ func probe(ctx context.Context, cfg Config, report func(name string, err error, 
 		err = nil
 	}
 	report("teleport plugin data", err, "readable")
+	if opts.Locks {
+		report("teleport locks", tp.ProbeLocks(ctx), "may create and update locks (bind_to_shift)")
+	}
 	return checkRules(ctx, tp, report)
 }
 

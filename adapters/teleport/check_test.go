@@ -15,8 +15,13 @@ import (
 // `pagergate check` prints them, and the rule recipients it returned.
 func runCheck(t *testing.T, cfg Config) (string, []string) {
 	t.Helper()
+	return runCheckWith(t, cfg, CheckOptions{Online: true})
+}
+
+func runCheckWith(t *testing.T, cfg Config, opts CheckOptions) (string, []string) {
+	t.Helper()
 	var out strings.Builder
-	recipients := Check(ctxT(t), cfg, true, func(name string, err error, detail string) {
+	recipients := Check(ctxT(t), cfg, opts, func(name string, err error, detail string) {
 		if err != nil {
 			fmt.Fprintf(&out, "FAIL  %-22s %v\n", name, err)
 			return
@@ -86,5 +91,38 @@ func TestCheckListsRoutingRules(t *testing.T) {
 	// the broken rules'.
 	if want := []string{"Databases", "No Such Service"}; !slices.Equal(recipients, want) {
 		t.Errorf("recipients = %q, want %q", recipients, want)
+	}
+}
+
+// With Locks (bind_to_shift), Check probes that the plugin may create and
+// update locks, without making one; without it, it does not ask.
+func TestCheckProbesLocks(t *testing.T) {
+	srv := newServer(t, teleporttest.Options{})
+	srv.AddUser("pagergate", teleporttest.Perms{UpdateRequests: true, ReadRequests: true, PluginData: true})
+	path := filepath.Join(t.TempDir(), "identity")
+	if err := srv.WriteIdentityFile(path, "pagergate", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(srv, path)
+	bound := CheckOptions{Online: true, Locks: true}
+
+	out, _ := runCheckWith(t, cfg, bound)
+	if !strings.Contains(out, "FAIL  teleport locks") || !strings.Contains(out, PermLock) {
+		t.Errorf("check without the lock rule:\n%s", out)
+	}
+	srv.AddUser("pagergate", teleporttest.Perms{UpdateRequests: true, ReadRequests: true, PluginData: true, Locks: true})
+	out, _ = runCheckWith(t, cfg, bound)
+	if strings.Contains(out, "FAIL") || !strings.Contains(out, "ok    teleport locks         may create and update locks") {
+		t.Errorf("check with the lock rule:\n%s", out)
+	}
+	if n := len(srv.Locks()); n != 0 {
+		t.Errorf("check left %d locks", n)
+	}
+	srv.AddUser("pagergate", teleporttest.Perms{UpdateRequests: true, ReadRequests: true, PluginData: true})
+	if out, _ = runCheck(t, cfg); strings.Contains(out, "teleport locks") {
+		t.Errorf("check without Locks probes them:\n%s", out)
+	}
+	if out, _ = runCheckWith(t, cfg, CheckOptions{Locks: true}); strings.Contains(out, "teleport locks") {
+		t.Errorf("offline check probes locks:\n%s", out)
 	}
 }

@@ -30,6 +30,7 @@ const (
 
 	KeyIncidents = "pagergate_incidents"
 	KeyApproval  = "pagergate_approval"
+	KeyShift     = "pagergate_shift"
 	KeyIntent    = "pagergate_intent"
 	KeyUpdated   = "pagergate_updated"
 )
@@ -38,7 +39,7 @@ const (
 var recordKeys = []string{
 	KeyIncidentID, KeyServiceID, KeyUser, KeyRoles, KeyCreated, KeyRequestReason,
 	KeyReviewsCount, KeyResolution, KeyResolveReason,
-	KeyIncidents, KeyApproval, KeyIntent, KeyUpdated,
+	KeyIncidents, KeyApproval, KeyShift, KeyIntent, KeyUpdated,
 }
 
 // LoadRecord returns the request's record, read from its plugin data, and
@@ -146,6 +147,9 @@ func pluginData(r domain.Record) map[string]string {
 	if r.ApprovalDone {
 		set(KeyApproval, "done")
 	}
+	if !r.Shift.IsZero() {
+		set(KeyShift, encodeShift(r.Shift))
+	}
 	if !r.Intent.IsZero() {
 		// The effect names a service, which may hold the separator.
 		set(KeyIntent, escape(r.Intent.Effect.String())+"|"+escape(r.Intent.Owner)+"|"+strconv.FormatInt(r.Intent.At.Unix(), 10))
@@ -197,6 +201,11 @@ func decodeRecord(id string, m map[string]string) (domain.Record, error) {
 		errs = append(errs, err)
 	}
 	r.ApprovalDone = m[KeyApproval] != ""
+	if v := m[KeyShift]; v != "" {
+		if r.Shift, err = decodeShift(v); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if v := m[KeyIntent]; v != "" {
 		if r.Intent, err = parseIntent(v); err != nil {
 			errs = append(errs, err)

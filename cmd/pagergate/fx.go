@@ -85,6 +85,7 @@ func appConfig(cfg *config.Config, replicaID string) app.Config {
 			DefaultNotifyService: p.DefaultNotifyService,
 			AutoApprove:          aa.Enabled, MaxEscalationLevel: aa.MaxEscalationLevel,
 			RequireActiveIncident: aa.RequireActiveIncident,
+			BindToShift:           aa.BindToShift,
 			AllowedRoles:          aa.AllowedRoles, DeniedRoles: aa.DeniedRoles, UserMap: aa.UserMap,
 		},
 		ApprovalMode: domain.ApprovalMode(cfg.Teleport.ApprovalMode),
@@ -114,13 +115,13 @@ func replicaID(ctx context.Context, rec ports.Records) (string, error) {
 
 // newService builds the use cases; what Ping reports (edition, proxy
 // address) reaches them with the watcher's first sync.
-func newService(cfg *config.Config, tp ports.AccessRequests, users ports.Users, oc ports.OnCall, pg ports.Pager,
+func newService(cfg *config.Config, tp ports.AccessRequests, locks ports.Locks, users ports.Users, oc ports.OnCall, pg ports.Pager,
 	rec ports.Records, dedup ports.DedupStore, m ports.Metrics, log *zap.Logger) (*app.Service, error) {
 	id, err := replicaID(context.Background(), rec)
 	if err != nil {
 		return nil, fmt.Errorf("replica id: %w", err)
 	}
-	p := app.New(appConfig(cfg, id), app.Deps{Teleport: tp, Users: users, OnCall: oc, Pager: pg, Records: rec, Dedup: dedup, Metrics: m}, log)
+	p := app.New(appConfig(cfg, id), app.Deps{Teleport: tp, Locks: locks, Users: users, OnCall: oc, Pager: pg, Records: rec, Dedup: dedup, Metrics: m}, log)
 	log.Named("app").Info("replica", zap.String("replica_id", id), zap.String("approval_mode", string(cfg.Teleport.ApprovalMode)))
 	return p, nil
 }

@@ -220,6 +220,25 @@ func TestCheckLooksUpTheRuleServices(t *testing.T) {
 	}
 }
 
+// bind_to_shift (top-level auto_approve) turns teleport.Check's lock
+// probe on; the probe itself is tested with teleport.Check.
+func TestCheckProbesLocksWhenBoundToShifts(t *testing.T) {
+	bound := func(s string) string { return s + "\nauto_approve {\n  bind_to_shift = true\n}\n" }
+	path, tsrv, _ := servers(t, bound)
+	code, out, _ := runCLI("check", "-c", path)
+	if code != exitRuntime || !strings.Contains(out, "FAIL  teleport locks") || !strings.Contains(out, "lock: create, update") {
+		t.Errorf("check without the lock rule = %d:\n%s", code, out)
+	}
+	tsrv.AddUser("pagergate", teleporttest.Perms{UpdateRequests: true, ReadRequests: true, PluginData: true, Locks: true})
+	if code, out, _ = runCLI("check", "-c", path); code != exitOK || !strings.Contains(out, "ok    teleport locks") {
+		t.Errorf("check with the lock rule = %d:\n%s", code, out)
+	}
+	path, _, _ = servers(t, nil)
+	if code, out, _ = runCLI("check", "-c", path); code != exitOK || strings.Contains(out, "teleport locks") {
+		t.Errorf("check without bind_to_shift = %d:\n%s", code, out)
+	}
+}
+
 func TestReloadChangesTheLogLevel(t *testing.T) {
 	path, tsrv, _ := servers(t, nil)
 	_ = tsrv

@@ -28,6 +28,7 @@ func TestRenderRefusesBadValues(t *testing.T) {
 		{"unknown pager kind", map[string]any{"pager.kind": "opsgenie"}, "/pager/kind"},
 		{"wrong type", map[string]any{"replicaCount": "two"}, "replicaCount"},
 		{"bad approval mode", map[string]any{"teleport.approvalMode": "yes"}, "approvalMode"},
+		{"bindToShift not a boolean", map[string]any{"pager.autoApprove.bindToShift": "yes"}, "bindToShift"},
 		{"bad duration", map[string]any{"pager.requestTimeout": "10 seconds"}, "requestTimeout"},
 		{"workers out of range", map[string]any{"workers": 5000}, "workers"},
 	} {

@@ -66,7 +66,7 @@ func TestValuesReachConfig(t *testing.T) {
 			},
 		},
 		AutoApprove: config.AutoApproveSettings{
-			Enabled: true, MaxEscalationLevel: 2, RequireActiveIncident: true,
+			Enabled: true, MaxEscalationLevel: 2, RequireActiveIncident: true, BindToShift: true,
 			AllowedRoles: []string{"dba", "ops-${env}"}, DeniedRoles: []string{"admin"},
 			UserMap: map[string]string{"octocat": "octo.cat@example.com", `name with "quotes"`: "quoted@example.com"},
 		},

@@ -158,6 +158,10 @@ func checkCommon(t *testing.T, r resources) {
 	if got := verbs(plugin, types.KindUser); !slices.Equal(got, []string{"read"}) {
 		t.Errorf("role %s: user verbs %q, want [read]", pluginUser, got)
 	}
+	// auto_approve.bind_to_shift: UpsertLock checks both verbs.
+	if got := verbs(plugin, types.KindLock); !slices.Equal(got, []string{"create", "update"}) {
+		t.Errorf("role %s: lock verbs %q, want [create update]", pluginUser, got)
+	}
 	imp := r.role(t, pluginUser+"-impersonator").GetImpersonateConditions(types.Allow)
 	if !slices.Equal(imp.Users, []string{pluginUser}) || !slices.Equal(imp.Roles, []string{pluginUser}) {
 		t.Errorf("impersonator role: users %q roles %q, want exactly the plugin's", imp.Users, imp.Roles)

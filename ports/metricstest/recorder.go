@@ -97,6 +97,9 @@ func (r *Recorder) PagerRetry(endpoint, code string) {
 	r.add(1, false, "pager_retries", endpoint, code)
 }
 
+// Shift implements ports.Metrics.
+func (r *Recorder) Shift(o ports.ShiftOutcome) { r.add(1, false, "shift_ends", string(o)) }
+
 // WebhookRequest implements ports.Metrics.
 func (r *Recorder) WebhookRequest(route string, code int) {
 	r.add(1, false, "webhook_requests", route, strconv.Itoa(code))

@@ -62,11 +62,15 @@ type Perms struct {
 	ReadRules bool
 	// ReadUsers allows reading other users and their traits (user: read).
 	ReadUsers bool
+	// Locks allows creating and updating locks (lock: create, update;
+	// Teleport's UpsertLock checks both). ReadLocks allows GetLock and
+	// GetLocks (lock: list, read); DeleteLocks allows DeleteLock.
+	Locks, ReadLocks, DeleteLocks bool
 }
 
 // AllPerms grants everything the access plugins need.
 var AllPerms = Perms{ReviewRoles: []string{"*"}, UpdateRequests: true, ReadRequests: true, PluginData: true,
-	ReadRules: true, ReadUsers: true}
+	ReadRules: true, ReadUsers: true, Locks: true}
 
 // Counts are the numbers of calls the server answered, by method.
 type Counts struct {
@@ -80,6 +84,7 @@ type Counts struct {
 	// ListAccessMonitoringRules counts both list calls of the rules.
 	ListAccessMonitoringRules int
 	GetUser                   int
+	UpsertLock                int
 }
 
 // Server is an in-process Teleport Auth Service.
@@ -92,6 +97,7 @@ type Server struct {
 	reqs     map[string]*types.AccessRequestV3
 	order    []string
 	pdata    map[string]*types.PluginDataV3
+	locks    map[string]*types.LockV2
 	deleg    map[string]string
 	watchers map[*watcher]struct{}
 	cut      map[string]bool // users whose watch streams are refused
@@ -127,6 +133,7 @@ func New(opts Options) (*Server, error) {
 		users:    make(map[string]Perms),
 		reqs:     make(map[string]*types.AccessRequestV3),
 		pdata:    make(map[string]*types.PluginDataV3),
+		locks:    make(map[string]*types.LockV2),
 		deleg:    make(map[string]string),
 		watchers: make(map[*watcher]struct{}),
 		changed:  make(chan struct{}),

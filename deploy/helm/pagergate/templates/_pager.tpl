@@ -45,6 +45,7 @@ auto_approve {
   enabled                 = {{ $a.enabled }}
   max_escalation_level    = {{ int $a.maxEscalationLevel }}
   require_active_incident = {{ $a.requireActiveIncident }}
+  bind_to_shift           = {{ $a.bindToShift }}
   allowed_roles           = {{ include "pagergate.hcl.list" $a.allowedRoles }}
   denied_roles            = {{ include "pagergate.hcl.list" $a.deniedRoles }}
   user_map = {
