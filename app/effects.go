@@ -45,8 +45,14 @@ func (e *incidents) open(ctx context.Context, req domain.Request, service string
 		e.metrics.Incident(ports.IncidentFailed)
 		return domain.IncidentRef{}, fmt.Errorf("open incident in %q: %w", service, err)
 	}
-	e.metrics.Incident(ports.IncidentOpened)
-	e.log.Info("incident opened", zap.String("request_id", req.ID), zap.String("requester", req.User),
+	outcome, msg := ports.IncidentOpened, "incident opened"
+	if inc.Existing {
+		// Another writer (the reference plugin, a peer) opened it under
+		// the request's key first.
+		outcome, msg = ports.IncidentAdopted, "open incident adopted"
+	}
+	e.metrics.Incident(outcome)
+	e.log.Info(msg, zap.String("request_id", req.ID), zap.String("requester", req.User),
 		zap.Strings("roles", req.Roles), zap.String("pd_service", svc.Name), zap.String("pd_incident_id", inc.ID),
 		zap.String("decision", "notify"))
 	return domain.IncidentRef{Service: service, ServiceID: svc.ID, IncidentID: inc.ID}, nil

@@ -73,6 +73,7 @@ func (c *Client) EnsureIncident(ctx context.Context, spec domain.IncidentSpec) (
 		}
 		if found {
 			c.log.Debug("incident already open", zap.String("pd_incident_id", open.ID), zap.String("pd_service", spec.ServiceID))
+			open.Existing = true
 			return open, nil
 		}
 	}
