@@ -64,6 +64,7 @@ func (h *requests) handle(ctx context.Context, req domain.Request) error {
 		if err != nil {
 			return err
 		}
+		h.nameIncidents(ctx, req, routed, &st.rec)
 		eff := h.policy.Plan(req, st.rec, routed)
 		if eff.Kind == domain.EffectNone {
 			// Nothing left for the request's life; its grant may still be
@@ -192,6 +193,38 @@ func (h *requests) adopt(ctx context.Context, rec *domain.Record) error {
 	}
 	return nil
 }
+
+// nameIncidents gives an incident the record knows by service ID only
+// (the reference plugin records its incident so; adopt too) the name of
+// the notify service that resolves to that ID, so Plan finds it there
+// instead of opening again: a POST PagerDuty would refuse as a duplicate
+// key. Lookups are cached; one that fails leaves the name to open, which
+// reports it.
+func (h *requests) nameIncidents(ctx context.Context, req domain.Request, routed []string, rec *domain.Record) {
+	if req.State != domain.StatePending || !slices.ContainsFunc(rec.Incidents, unnamed) {
+		return
+	}
+	for _, name := range h.policy.NotifyServices(req, routed) {
+		if _, ok := rec.Incident(name); ok {
+			continue
+		}
+		svc, err := h.incidents.onCall.FindService(ctx, name)
+		if err != nil {
+			continue
+		}
+		i := slices.IndexFunc(rec.Incidents, func(in domain.IncidentRef) bool { return unnamed(in) && in.ServiceID == svc.ID })
+		if i < 0 {
+			continue
+		}
+		rec.Incidents = slices.Clone(rec.Incidents)
+		rec.Incidents[i].Service = name
+		h.log.Info("recorded incident adopted", zap.String("request_id", req.ID), zap.String("pd_service", name),
+			zap.String("pd_incident_id", rec.Incidents[i].IncidentID))
+	}
+}
+
+// unnamed: the record knows the incident's service by ID only.
+func unnamed(in domain.IncidentRef) bool { return in.Service == "" || in.Service == in.ServiceID }
 
 // remember keeps what a record tells about our incidents: their routes
 // for pager actions, their services for the orphan scan.

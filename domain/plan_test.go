@@ -97,3 +97,26 @@ func TestEffectKeysAndApply(t *testing.T) {
 		t.Error("permanent on-call entry must be active")
 	}
 }
+
+// The reference plugin records its incident by service ID. Opening in the
+// named notify service finds that same incident (incident_key dedup):
+// the record names it, it does not hold it twice, or its notes and its
+// resolution would be posted twice.
+func TestApplyNamesAnIncidentKnownByServiceID(t *testing.T) {
+	req := pending("alice@example.com", []string{"db"}, nil)
+	ref := Record{Incidents: []IncidentRef{{Service: "PS1", ServiceID: "PS1", IncidentID: "PI1"}}}
+	rec := Apply(ref, req, Effect{Kind: EffectOpenIncident, Service: "Ops"},
+		Result{Incident: IncidentRef{Service: "Ops", ServiceID: "PS1", IncidentID: "PI1"}}, t0)
+	want := []IncidentRef{{Service: "Ops", ServiceID: "PS1", IncidentID: "PI1"}}
+	if diff := cmp.Diff(want, rec.Incidents); diff != "" {
+		t.Errorf("Apply() incidents diff:\n%s", diff)
+	}
+	if ref.Incidents[0].Service != "PS1" {
+		t.Error("Apply() changed the record it was given")
+	}
+	rec = Apply(rec, req, Effect{Kind: EffectOpenIncident, Service: "Other"},
+		Result{Incident: IncidentRef{Service: "Other", ServiceID: "PS2", IncidentID: "PI2"}}, t0)
+	if len(rec.Incidents) != 2 || rec.Incidents[1].IncidentID != "PI2" {
+		t.Errorf("a second service's incident: %+v", rec.Incidents)
+	}
+}
