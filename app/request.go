@@ -152,46 +152,24 @@ func (h *requests) load(ctx context.Context, req *domain.Request) (state, error)
 }
 
 // loadGone reads the record of a deleted request from the local mirror,
-// or finds its open incidents by key.
+// or finds its open incidents by key (ownedByKey).
 func (h *requests) loadGone(ctx context.Context, id string) (state, error) {
 	rec, ok, err := h.mirror.GetRecord(ctx, id)
 	if err != nil {
 		return state{}, fmt.Errorf("read local record: %w", err)
 	}
 	if !ok || len(rec.Incidents) == 0 {
-		found, err := h.pager.FindIncidents(ctx, domain.IncidentKey(id))
+		refs, err := h.ownedByKey(ctx, id)
 		if err != nil {
-			return state{}, fmt.Errorf("find incidents by key: %w", err)
+			return state{}, err
 		}
-		rec.RequestID = id
-		for _, in := range found {
-			if in.Active() {
-				rec.Incidents = append(rec.Incidents, domain.IncidentRef{Service: in.ServiceID, ServiceID: in.ServiceID, IncidentID: in.ID})
-			}
-		}
+		rec.RequestID, rec.Incidents = id, refs
 		if len(rec.Incidents) == 0 && !ok {
 			// Never seen and nothing open: nothing to resolve.
 			rec.Resolution = domain.StateExpired
 		}
 	}
 	return state{rec: rec, gone: true}, nil
-}
-
-// adopt adds the active incidents found under the request's key to the
-// record.
-func (h *requests) adopt(ctx context.Context, rec *domain.Record) error {
-	found, err := h.pager.FindIncidents(ctx, domain.IncidentKey(rec.RequestID))
-	if err != nil {
-		return fmt.Errorf("find incidents by key: %w", err)
-	}
-	for _, in := range found {
-		known := slices.ContainsFunc(rec.Incidents, func(r domain.IncidentRef) bool { return r.IncidentID == in.ID })
-		if in.Active() && !known {
-			rec.Incidents = append(rec.Incidents, domain.IncidentRef{Service: in.ServiceID, ServiceID: in.ServiceID, IncidentID: in.ID})
-			h.log.Info("unrecorded incident adopted", zap.String("request_id", rec.RequestID), zap.String("pd_incident_id", in.ID))
-		}
-	}
-	return nil
 }
 
 // nameIncidents gives an incident the record knows by service ID only

@@ -355,7 +355,8 @@ func TestDeletedRequestIsResolvedFromTheLocalRecord(t *testing.T) {
 }
 
 func TestDeletedRequestWithoutLocalRecordIsFoundByKey(t *testing.T) {
-	h := newHarness(t, nil)
+	h := newHarness(t, func(c *Config) { c.Policy.DefaultNotifyService = "Access Requests" })
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
 	h.pg.EXPECT().FindIncidents(gomock.Any(), "teleport-access-request/r1").Return([]domain.Incident{
 		{ID: "PI1", ServiceID: "PSN", Status: domain.IncidentTriggered}, {ID: "PI0", Status: domain.IncidentResolved}}, nil)
 	h.pg.EXPECT().ListNotes(gomock.Any(), "PI1").Return(nil, nil)
@@ -467,8 +468,10 @@ func TestIncidentOpenedJustBeforeACrashIsResolvedWithTheRequest(t *testing.T) {
 	req := notifyOnly("r1")
 	req.State = domain.StateApproved
 	req.Reviews = []domain.Review{{Author: "bob", State: domain.StateApproved, Created: now}}
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
 	h.pg.EXPECT().FindIncidents(gomock.Any(), "teleport-access-request/r1").Return([]domain.Incident{
-		{ID: "PI9", ServiceID: "PSN", Status: domain.IncidentTriggered}}, nil)
+		{ID: "PI9", ServiceID: "PSN", Status: domain.IncidentTriggered},
+		{ID: "PI-ELSEWHERE", ServiceID: "PSX", Status: domain.IncidentTriggered}}, nil)
 	gomock.InOrder(
 		h.pg.EXPECT().AddNote(gomock.Any(), "PI9", gomock.Cond(func(s string) bool { return strings.HasPrefix(s, "[review #1]") })),
 		h.pg.EXPECT().AddNote(gomock.Any(), "PI9", "Access request has been approved"),
