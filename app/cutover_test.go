@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/mock/gomock"
@@ -118,5 +119,76 @@ func TestPeerWriteDuringResolveDoesNotRepostTheNote(t *testing.T) {
 	}
 	if h.reads("r1") < 2 {
 		t.Errorf("record read %d times, want a second plan after the lost write", h.reads("r1"))
+	}
+}
+
+// referencePeer acts as the reference plugin does on a resolved request
+// (its resolveIncident): with compare-and-swap, it takes the resolve when
+// the record has an incident and no resolution, then notes and resolves.
+// The record it reads is the one stored at that moment.
+func referencePeer(h *harness, id string, notes *int) {
+	rec := h.record(id)
+	if len(rec.Incidents) == 0 || rec.Resolution != domain.StateUnknown {
+		return // "already resolved": it leaves it
+	}
+	rec.Resolution = domain.StateApproved
+	h.setRecord(rec)
+	*notes++
+}
+
+// Both plugins handle the approval at once (SPEC §5: one note, exactly
+// once). The reference looks while our resolve is in flight: our intent
+// already carries the resolution, which the reference reads as resolved,
+// so it leaves the note to us. Had it looked first, it would have taken
+// the resolve and we would find the record done.
+func TestReferenceBesideUsDoesNotNoteTheResolutionAgain(t *testing.T) {
+	for name, refFirst := range map[string]bool{"reference during our resolve": false, "reference first": true} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.allowCAS()
+			h.setRecord(domain.Record{RequestID: "r1", ApprovalDone: true, Incidents: []domain.IncidentRef{refIncident}})
+			req := notifyOnly("r1")
+			req.State = domain.StateApproved
+			notes := 0
+			if refFirst {
+				referencePeer(h, "r1", &notes)
+			}
+			h.pg.EXPECT().AddNote(gomock.Any(), "PI-REF", gomock.Any()).DoAndReturn(func(context.Context, string, string) error {
+				notes++
+				referencePeer(h, "r1", &notes)
+				return nil
+			}).MaxTimes(1)
+			h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI-REF").MaxTimes(1)
+			if err := h.p.requests.handle(ctx, req); err != nil {
+				t.Fatalf("handle() = %v", err)
+			}
+			if notes != 1 {
+				t.Errorf("resolution noted %d times, want 1", notes)
+			}
+			if rec := h.record("r1"); !rec.Done() {
+				t.Errorf("record = %+v, want done", rec)
+			}
+		})
+	}
+}
+
+// The process stopped during a resolve: the record holds the resolution
+// (written with the intent) and the intent. The request is not done: the
+// next pass finishes the resolve, looking for the note first.
+func TestInterruptedResolveIsFinished(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.setRecord(domain.Record{RequestID: "r1", ApprovalDone: true, Resolution: domain.StateApproved,
+		Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}},
+		Intent:    domain.Intent{Effect: domain.Effect{Kind: domain.EffectResolve}, Owner: "replica-a", At: now.Add(-time.Minute)}})
+	req := notifyOnly("r1")
+	req.State = domain.StateApproved
+	h.pg.EXPECT().ListNotes(gomock.Any(), "PI1").Return([]string{domain.ResolutionNote(domain.StateApproved, "")}, nil)
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").Times(1)
+	if err := h.p.requests.handle(ctx, req); err != nil {
+		t.Fatalf("handle() = %v", err)
+	}
+	if rec := h.record("r1"); !rec.Done() || !rec.Intent.IsZero() {
+		t.Errorf("record = %+v, want done", rec)
 	}
 }

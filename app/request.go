@@ -256,8 +256,7 @@ func (h *requests) claim(ctx context.Context, req domain.Request, st state, eff 
 		}
 		recovering = in.Effect == eff
 	}
-	claimed := st.rec
-	claimed.Intent = domain.Intent{Effect: eff, Owner: h.replicaID, At: now}
+	claimed := domain.Claim(st.rec, req, eff, h.replicaID, now)
 	v, err := h.teleport.UpdateRecord(ctx, req.ID, st.version, claimed)
 	if err != nil {
 		return st, false, fmt.Errorf("record intent: %w", casLost(err))

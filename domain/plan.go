@@ -121,6 +121,20 @@ type Result struct {
 	Shift    Shift
 }
 
+// Claim returns the record with the intent to do e recorded. A resolve
+// records the request's resolution with it: the reference plugin takes a
+// record with a resolution as resolved already, so one still running
+// beside pagergate (during a switch) leaves the note and the resolve to
+// us instead of doing them a second time. Done stays false while the
+// intent is there, so an interrupted resolve is still finished.
+func Claim(rec Record, r Request, e Effect, owner string, at time.Time) Record {
+	rec.Intent = Intent{Effect: e, Owner: owner, At: at}
+	if e.Kind == EffectResolve && r.State.Resolved() {
+		rec.Resolution, rec.ResolveReason = r.State, r.ResolveReason
+	}
+	return rec
+}
+
 // Apply returns the record after the effect succeeded.
 func Apply(rec Record, r Request, e Effect, result Result, now time.Time) Record {
 	rec.RequestID = r.ID

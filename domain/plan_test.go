@@ -120,3 +120,32 @@ func TestApplyNamesAnIncidentKnownByServiceID(t *testing.T) {
 		t.Errorf("a second service's incident: %+v", rec.Incidents)
 	}
 }
+
+// A resolve's intent carries the resolution (the reference plugin reads it
+// as "resolved already"), yet the record is done only once the result
+// cleared the intent.
+func TestClaimRecordsTheResolutionWithTheResolve(t *testing.T) {
+	req := pending("alice@example.com", []string{"db"}, nil)
+	req.State, req.ResolveReason = StateDenied, "no"
+	rec := Record{Incidents: []IncidentRef{{Service: "A", ServiceID: "PS1", IncidentID: "PI1"}}}
+	claimed := Claim(rec, req, Effect{Kind: EffectResolve}, "host-1", t0)
+	if claimed.Resolution != StateDenied || claimed.ResolveReason != "no" || claimed.Intent.Owner != "host-1" {
+		t.Errorf("Claim(resolve) = %+v", claimed)
+	}
+	if claimed.Done() {
+		t.Error("a record with a resolve in flight is done")
+	}
+	if got := (DefaultPolicy()).Plan(req, claimed, nil); got.Kind != EffectResolve {
+		t.Errorf("Plan() on an interrupted resolve = %v, want resolve", got)
+	}
+	if !Apply(claimed, req, Effect{Kind: EffectResolve}, Result{}, t0).Done() {
+		t.Error("record not done after the resolve")
+	}
+	other := Claim(rec, req, Effect{Kind: EffectNoteReview}, "host-1", t0)
+	if other.Resolution != StateUnknown {
+		t.Errorf("Claim(note) recorded a resolution: %+v", other)
+	}
+	if !(Record{Resolution: StateApproved, Intent: Intent{Effect: Effect{Kind: EffectNoteReview}}}).Done() {
+		t.Error("a resolution with another intent (the reference resolved) is not done")
+	}
+}
