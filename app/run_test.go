@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -264,5 +265,60 @@ func TestSyncCarriesTheClusterAndReadinessSaysWhy(t *testing.T) {
 	}
 	if err := h.p.Ready(); err != nil {
 		t.Errorf("Ready() after the sync = %v", err)
+	}
+}
+
+// A lookup of the auto-approval that fails is an error of the pass, never
+// a decision: nothing is recorded, and the retry approves once the pager
+// answers. A failure taken as a skip would leave the request for humans
+// for good.
+func TestApprovalLookupFailureIsRetriedNotSkipped(t *testing.T) {
+	for _, failing := range []string{"requester", "approval service", "on-calls", "active incidents"} {
+		t.Run(failing, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) { c.Policy.RequireActiveIncident = true })
+			h.allowCAS()
+			down := failing // fails once, then answers
+			fail := func(lookup string) error {
+				if lookup != down {
+					return nil
+				}
+				down = ""
+				return fmt.Errorf("%s: %w", lookup, ports.ErrUnavailable)
+			}
+			h.oc.EXPECT().FindUserByEmail(gomock.Any(), "alice@example.com").DoAndReturn(func(context.Context, string) (domain.PagerUser, error) {
+				return alice, fail("requester")
+			}).AnyTimes()
+			h.oc.EXPECT().FindService(gomock.Any(), "Critical").DoAndReturn(func(context.Context, string) (domain.Service, error) {
+				return critSvc, fail("approval service")
+			}).AnyTimes()
+			h.oc.EXPECT().OnCallsNow(gomock.Any(), "PUA", []string{"EPC"}).DoAndReturn(func(context.Context, string, []string) ([]domain.OnCall, error) {
+				return []domain.OnCall{{UserID: "PUA", EscalationPolicyID: "EPC", Level: 1}}, fail("on-calls")
+			}).AnyTimes()
+			h.oc.EXPECT().ActiveIncidents(gomock.Any(), "PUA", []string{"PSC"}).DoAndReturn(func(context.Context, string, []string) ([]domain.Incident, error) {
+				return []domain.Incident{{ID: "PI9", Key: "db-outage", ServiceID: "PSC", Status: domain.IncidentTriggered, AssigneeIDs: []string{"PUA"}}},
+					fail("active incidents")
+			}).AnyTimes()
+			h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(1)
+			req := request("r1", map[string][]string{"pagerduty_services": {"Critical"}})
+
+			if err := h.p.requests.handle(ctx, req); !errors.Is(err, ports.ErrUnavailable) {
+				t.Fatalf("handle() with the %s lookup down = %v, want unavailable", failing, err)
+			}
+			if h.record("r1").ApprovalDone {
+				t.Fatal("a failed lookup was recorded as a decision")
+			}
+			if n := h.metrics.Count("approvals", string(ports.ApprovalSkipped)); n != 0 {
+				t.Errorf("%d skips counted for a failed lookup", n)
+			}
+			if n := h.metrics.Count("approvals", string(ports.ApprovalLookupFailed)); n != 1 {
+				t.Errorf("%d lookup failures counted, want 1", n)
+			}
+			if err := h.p.requests.handle(ctx, req); err != nil {
+				t.Fatalf("retried handle() = %v", err)
+			}
+			if !h.record("r1").ApprovalDone {
+				t.Error("the retry did not approve")
+			}
+		})
 	}
 }
