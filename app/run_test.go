@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/mock/gomock"
 
@@ -32,7 +33,11 @@ func TestRunHandlesWatcherEventsInOrder(t *testing.T) {
 	w.EXPECT().Watch(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, out chan<- domain.Event) error {
 		out <- domain.Event{Kind: domain.EventSynced}
 		out <- domain.Event{Kind: domain.EventPut, Request: req}
-		<-resolvedAfter(h, "r1", 1)
+		// This runs in Run's goroutine: no t.Fatal here; an error ends Run
+		// and fails the test below.
+		if !eventually(func() bool { return len(h.record("r1").Incidents) == 1 && h.p.sched.Pending() == 0 }) {
+			return errors.New("the pending request's incident was not recorded")
+		}
 		out <- domain.Event{Kind: domain.EventPut, Request: approved}
 		<-ctx.Done()
 		return ctx.Err()
@@ -40,28 +45,24 @@ func TestRunHandlesWatcherEventsInOrder(t *testing.T) {
 	h.p.Start()
 	done := make(chan error)
 	go func() { done <- h.p.Run(ctx, w) }()
-	<-resolved
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
+	select {
+	case <-resolved:
+	case err := <-done:
+		t.Fatalf("Run() = %v before the approved request's incident was resolved", err)
+	case <-time.After(waitLimit):
+		t.Fatalf("not within %v: the approved request's incident resolved", waitLimit)
+	}
+	waitFor(t, "the queue empty after the resolution", func() bool { return h.p.sched.Pending() == 0 })
 	cancel()
-	if err := <-done; err != nil {
+	if err := receive(t, done, "Run returned after its context ended"); err != nil {
 		t.Fatalf("Run() = %v", err)
 	}
-	if err := h.p.Stop(context.Background()); err != nil {
+	if err := h.stop(context.Background()); err != nil {
 		t.Fatalf("Stop() = %v", err)
 	}
 	if rec := h.record("r1"); rec.Resolution != domain.StateApproved {
 		t.Errorf("record = %+v", rec)
 	}
-}
-
-// resolvedAfter closes when the request's record has n incidents.
-func resolvedAfter(h *harness, id string, n int) <-chan struct{} {
-	ch := make(chan struct{})
-	go func() {
-		waitFor(h.t, func() bool { return len(h.record(id).Incidents) >= n && h.p.sched.Pending() == 0 })
-		close(ch)
-	}()
-	return ch
 }
 
 func TestRunReturnsAFatalWatcherError(t *testing.T) {
@@ -80,16 +81,19 @@ func TestStopDrainsInFlightWorkAndRefusesNewWork(t *testing.T) {
 	h.oc.EXPECT().FindService(gomock.Any(), gomock.Any()).Return(notifySvc, nil)
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, domain.IncidentSpec) (domain.Incident, error) {
 		close(entered)
-		<-release
+		select { // a pass of the mock: the test's receive below reports a hang
+		case <-release:
+		case <-time.After(waitLimit):
+		}
 		return domain.Incident{ID: "PI1"}, nil
 	})
 	h.p.Start()
 	h.p.sched.Submit(notifyOnly("r1"))
-	<-entered
+	receive(t, entered, "the effect began")
 	stopped := make(chan error)
 	go func() { stopped <- h.p.Stop(context.Background()) }()
 	close(release)
-	if err := <-stopped; err != nil {
+	if err := receive(t, stopped, "Stop returned once the effect ended"); err != nil {
 		t.Fatalf("Stop() = %v", err)
 	}
 	if rec := h.record("r1"); len(rec.Incidents) != 1 {
@@ -114,10 +118,10 @@ func TestStopDeadlineCancelsEffects(t *testing.T) {
 	})
 	h.p.Start()
 	h.p.sched.Submit(notifyOnly("r1"))
-	<-entered
+	receive(t, entered, "the effect began")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := h.p.Stop(ctx); !errors.Is(err, context.Canceled) {
+	if err := h.stop(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Stop() = %v, want the deadline error", err)
 	}
 	if rec := h.record("r1"); rec.Intent.IsZero() {
