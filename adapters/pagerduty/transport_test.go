@@ -372,12 +372,19 @@ func TestOverLoopback(t *testing.T) {
 	}()
 	// The fake counts a call before applying its latency, so lift the
 	// latency only once a second attempt (the retry) has arrived.
-	if err := fake.WaitFor(ctx, func(s *fakepd.Server) bool { return s.Calls()["GET /incidents/{id}"] >= 2 }); err != nil {
-		t.Fatal(err)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := fake.WaitFor(wctx, func(s *fakepd.Server) bool { return s.Calls()["GET /incidents/{id}"] >= 2 }); err != nil {
+		t.Fatalf("no retry of the hanging attempt reached PagerDuty: %v", err)
 	}
 	fake.SetLatency(0)
-	if err := <-done; err != nil {
-		t.Fatalf("GetIncident after a timed-out attempt = %v", err)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("GetIncident after a timed-out attempt = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("GetIncident did not return within 10s of PagerDuty answering again")
 	}
 	if n := fake.Calls()["GET /incidents/{id}"]; n < 2 {
 		t.Errorf("GET /incidents/{id} calls = %d, want a retry after the timeout", n)
