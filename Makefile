@@ -49,10 +49,10 @@ bench: build ## benchmarks of SPEC §12 (prints a table) and Go micro-benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./domain/... ./adapters/webhook/... ./adapters/boltstore/...
 	$(GO) test -count=1 -timeout 20m -tags bench -run '^TestBench' -v ./e2e/... | grep -E '^(BENCH|---|ok|FAIL|PASS)'
 
-lint: ## gofmt, go vet, staticcheck, go mod tidy -diff
+lint: ## gofmt, go vet and staticcheck (every build tag: e2e, bench, realteleport), go mod tidy -diff
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^mocks/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet -tags 'e2e bench' $(PKGS)
-	$(GO) tool staticcheck -tags 'e2e bench' $(PKGS)
+	$(GO) vet -tags 'e2e bench realteleport' $(PKGS)
+	$(GO) tool staticcheck -tags 'e2e bench realteleport' $(PKGS)
 	$(GO) mod tidy -diff
 
 generate: ## regenerate mocks
