@@ -173,9 +173,9 @@ func TestPagerErrorsAreRetriedUntilExactlyOneIncident(t *testing.T) {
 		h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil),
 	)
 	h.p.Start()
-	defer h.p.Stop(ctx)
+	defer h.stop(ctx)
 	h.p.sched.Submit(notifyOnly("r1"))
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
+	waitFor(t, "the incident opened after the retries", func() bool { return h.p.sched.Pending() == 0 })
 	if rec := h.record("r1"); len(rec.Incidents) != 1 || rec.Incidents[0].IncidentID != "PI1" {
 		t.Errorf("record = %+v", rec)
 	}
@@ -392,13 +392,13 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 		t.Fatal("ready before the first sync")
 	}
 	h.p.Start()
-	defer h.p.Stop(ctx)
+	defer h.stop(ctx)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{notifyOnly("r1")}})
 	if err := h.p.Ready(); err != nil {
 		t.Fatalf("Ready() after sync = %v", err)
 	}
-	<-resolved
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
+	receive(t, resolved, "PI2 of the request closed while away resolved")
+	waitFor(t, "the backlog's passes finished", func() bool { return h.p.sched.Pending() == 0 })
 	if rec := h.record("r1"); len(rec.Incidents) != 1 {
 		t.Errorf("backlog request record = %+v", rec)
 	}
@@ -409,7 +409,7 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	reads := h.reads("r3")
 	h.tp.EXPECT().ListRequests(gomock.Any()).Return([]domain.Request{notifyOnly("r1"), r3}, nil).Times(1).After(first)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{notifyOnly("r1")}})
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
+	waitFor(t, "the passes after the reconnect finished", func() bool { return h.p.sched.Pending() == 0 })
 	if got := h.reads("r3"); got != reads {
 		t.Errorf("settled request read %d more times after the reconnect, want 0", got-reads)
 	}
@@ -431,9 +431,9 @@ func TestResolvedWhileDisconnectedIsFoundAfterEveryReconnect(t *testing.T) {
 		Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
 	first := h.tp.EXPECT().ListRequests(gomock.Any()).Return(nil, nil).Times(1)
 	h.p.Start()
-	defer h.p.Stop(ctx)
+	defer h.stop(ctx)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{r1}})
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
+	waitFor(t, "the pass of the synced request finished", func() bool { return h.p.sched.Pending() == 0 })
 
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventDisconnected, Err: errors.New("stream reset")})
 	approved := r1
@@ -442,20 +442,9 @@ func TestResolvedWhileDisconnectedIsFoundAfterEveryReconnect(t *testing.T) {
 	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been approved").Times(1)
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").Times(1)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced})
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
+	waitFor(t, "the approved request's pass after the reconnect finished", func() bool { return h.p.sched.Pending() == 0 })
 	if rec := h.record("r1"); rec.Resolution != domain.StateApproved {
 		t.Errorf("record after the reconnect = %+v, want resolved", rec)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -162,6 +162,12 @@ func TestAuthorizeActionRefuses(t *testing.T) {
 		{"self approval by email, case differs", Policy{Approvers: ApproversAny}, req, by(VerbApprove, PagerUser{ID: "PUA2", Email: "ALICE@example.com"}), Actors{PagerUser{ID: "PUA2", Email: "ALICE@example.com"}, pdAlice}, true, ErrSelfApproval},
 		{"self approval through user_map", Policy{UserMap: map[string]string{"gh-alice": "alice@example.com"}, Approvers: ApproversAny}, mapped, by(VerbApprove, PagerUser{ID: "PUA2", Email: "alice@example.com"}), Actors{PagerUser{ID: "PUA2", Email: "alice@example.com"}, pdBob}, true, ErrSelfApproval},
 		{"self approval under approvers=any", Policy{Approvers: ApproversAny}, req, by(VerbApprove, pdAlice), Actors{pdAlice, pdAlice}, true, ErrSelfApproval},
+		// user_map sends the requester's name elsewhere; a pager user with
+		// the Teleport name's own email is still the requester.
+		{"self approval by the Teleport name", Policy{UserMap: map[string]string{"alice@example.com": "a.smith@example.com"}, Approvers: ApproversAny}, req, by(VerbApprove, PagerUser{ID: "PUA2", Email: "Alice@Example.com"}), Actors{PagerUser{ID: "PUA2", Email: "Alice@Example.com"}, PagerUser{ID: "PUA", Email: "a.smith@example.com"}}, true, ErrSelfApproval},
+		// The pager answered the mapped email with a user of another
+		// email; an actor of that email is the requester too.
+		{"self approval by the requester's pager email", Policy{UserMap: map[string]string{"gh-alice": "alice@corp.example.com"}, Approvers: ApproversAny}, mapped, by(VerbApprove, PagerUser{ID: "PUA2", Email: "ALICE@example.com"}), Actors{PagerUser{ID: "PUA2", Email: "ALICE@example.com"}, pdAlice}, true, ErrSelfApproval},
 		{"requester resolves to no pager user", Policy{Approvers: ApproversAny}, unmapped, by(VerbApprove, pdAlice), Actors{Actor: pdAlice}, true, ErrRequesterUnmapped},
 		{"responder not on call", DefaultPolicy(), req, by(VerbApprove, pdBob), Actors{pdBob, pdAlice}, false, ErrActorNotOnCall},
 		{"responder the pager does not know", DefaultPolicy(), req, by(VerbApprove, pdBob), Actors{Requester: pdAlice}, true, ErrActorUnknown},
