@@ -122,7 +122,7 @@ func (a *approver) services(ctx context.Context, names []string, facts *domain.O
 // act approves in Teleport (already reviewed or resolved is fine) and
 // notes the approval on the incidents.
 func (a *approver) act(ctx context.Context, req domain.Request, rec domain.Record, appr domain.Approval, recovering bool, log *zap.Logger) error {
-	v := domain.ApprovalVerdict(req.ID, appr, a.cluster.mode())
+	v := a.policy.ApprovalVerdict(req.ID, appr, a.cluster.mode())
 	switch err := a.teleport.Resolve(ctx, v); {
 	case err == nil:
 	case errors.Is(err, ports.ErrAlreadyReviewed), errors.Is(err, ports.ErrAlreadyResolved):
