@@ -82,7 +82,7 @@ func appConfig(cfg *config.Config, replicaID string) app.Config {
 	c := app.Config{
 		Policy: domain.Policy{
 			NotifyAnnotation: p.NotifyServiceAnnotation, ServicesAnnotation: p.ServicesAnnotation,
-			DefaultNotifyService: p.DefaultNotifyService,
+			DefaultNotifyService: p.DefaultNotifyService, PagerName: p.Name, PagerID: p.PluginName,
 			AutoApprove:          aa.Enabled, MaxEscalationLevel: aa.MaxEscalationLevel,
 			RequireActiveIncident: aa.RequireActiveIncident,
 			AllowedRoles:          aa.AllowedRoles, DeniedRoles: aa.DeniedRoles, UserMap: aa.UserMap,
@@ -91,6 +91,9 @@ func appConfig(cfg *config.Config, replicaID string) app.Config {
 		Incident:     domain.IncidentOptions{Urgency: p.Urgency, Priority: p.Priority},
 		Workers:      cfg.Workers,
 		ReplicaID:    replicaID,
+	}
+	for _, t := range p.NotifyTargetAnnotations {
+		c.Policy.NotifyTargetAnnotations = append(c.Policy.NotifyTargetAnnotations, domain.TargetAnnotation{Key: t.Annotation, Prefix: t.Prefix})
 	}
 	if w := cfg.Webhook; w != nil {
 		c.Policy.Approvers, c.Policy.OnManualResolve, c.ReplayWindow = w.Approvers, w.OnManualResolve, w.ReplayWindow
