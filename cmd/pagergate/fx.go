@@ -83,7 +83,7 @@ func appConfig(cfg *config.Config, replicaID string) app.Config {
 		Policy: domain.Policy{
 			NotifyAnnotation: p.NotifyServiceAnnotation, ServicesAnnotation: p.ServicesAnnotation,
 			DefaultNotifyService: p.DefaultNotifyService, PagerName: p.Name, PagerID: p.PluginName,
-			AutoApprove:          aa.Enabled, MaxEscalationLevel: aa.MaxEscalationLevel,
+			AutoApprove: aa.Enabled, MaxEscalationLevel: aa.MaxEscalationLevel,
 			RequireActiveIncident: aa.RequireActiveIncident,
 			AllowedRoles:          aa.AllowedRoles, DeniedRoles: aa.DeniedRoles, UserMap: aa.UserMap,
 		},
