@@ -40,6 +40,9 @@ type WebhookOptions struct {
 	// Actions are the custom actions the integration forwards; empty
 	// forwards every custom action.
 	Actions []string
+	// ForwardClose also forwards closes ("alert is closed" mapping: action
+	// "Close"), by hand or through the API.
+	ForwardClose bool
 	// AddDescription and AddDetails put the alert's description and
 	// details in payloads (cut to 1,000 characters, as Opsgenie).
 	AddDescription, AddDetails bool
@@ -118,11 +121,21 @@ func (s *Server) WaitDeliveries(ctx context.Context, n int) error {
 	})
 }
 
-// deliverLocked sends a custom action to the webhook integration in the
-// background, with Opsgenie's alert action payload.
+// actionClose is the action of a close in webhook payloads.
+const actionClose = "Close"
+
+// deliverLocked sends a custom action (or a close) to the webhook
+// integration in the background, with Opsgenie's alert action payload.
 func (s *Server) deliverLocked(a *alert, action string, actor *User, now time.Time) {
 	o := s.opts.Webhook
-	if o.URL == "" || (len(o.Actions) > 0 && !slices.Contains(o.Actions, action)) {
+	switch {
+	case o.URL == "":
+		return
+	case action == actionClose:
+		if !o.ForwardClose {
+			return
+		}
+	case len(o.Actions) > 0 && !slices.Contains(o.Actions, action):
 		return
 	}
 	select {

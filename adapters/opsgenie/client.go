@@ -12,6 +12,7 @@ import (
 
 	"github.com/opsgenie/opsgenie-go-sdk-v2/alert"
 	ogclient "github.com/opsgenie/opsgenie-go-sdk-v2/client"
+	"github.com/opsgenie/opsgenie-go-sdk-v2/integration"
 	"github.com/opsgenie/opsgenie-go-sdk-v2/schedule"
 	"github.com/opsgenie/opsgenie-go-sdk-v2/team"
 	"github.com/opsgenie/opsgenie-go-sdk-v2/user"
@@ -43,6 +44,8 @@ type Client struct {
 	schedules *schedule.Client
 	teams     *team.Client
 	users     *user.Client
+	// integrations is read by check only.
+	integrations *integration.Client
 
 	actionsMu sync.Mutex
 	actions   []string // custom actions put on new alerts
@@ -118,7 +121,10 @@ func (c *Client) buildSDK(rt http.RoundTripper) error {
 	if c.teams, err = team.NewClient(sc); err != nil {
 		return err
 	}
-	c.users, err = user.NewClient(sc)
+	if c.users, err = user.NewClient(sc); err != nil {
+		return err
+	}
+	c.integrations, err = integration.NewClient(sc)
 	return err
 }
 

@@ -17,9 +17,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/pagergate/pagergate/adapters/boltstore"
+	"github.com/pagergate/pagergate/adapters/fakeopsgenie"
 	"github.com/pagergate/pagergate/adapters/fakepd"
 	"github.com/pagergate/pagergate/adapters/logsink"
 	"github.com/pagergate/pagergate/adapters/metrics"
+	"github.com/pagergate/pagergate/adapters/opsgenie"
 	"github.com/pagergate/pagergate/adapters/pagerduty"
 	"github.com/pagergate/pagergate/adapters/teleport"
 	"github.com/pagergate/pagergate/adapters/webhook"
@@ -40,8 +42,10 @@ type pagerKind struct {
 
 // pagerKinds is the kind table: one line per pager kind.
 var pagerKinds = map[string]pagerKind{
-	config.PagerPagerDuty: {pagerduty.Module, pagerduty.Check},
-	config.PagerFake:      {fx.Options(fakepd.Module, pagerduty.Module), fakepd.Check},
+	config.PagerPagerDuty:    {pagerduty.Module, pagerduty.Check},
+	config.PagerFake:         {fx.Options(fakepd.Module, pagerduty.Module), fakepd.Check},
+	config.PagerOpsgenie:     {opsgenie.Module, opsgenie.Check},
+	config.PagerOpsgenieFake: {fx.Options(fakeopsgenie.Module, opsgenie.Module), fakeopsgenie.Check},
 }
 
 // drainTimeout bounds the graceful stop (SPEC §8).
