@@ -10,6 +10,7 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -379,4 +380,71 @@ func TestOpsgenieKillNine(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests, %d kills, %d duplicates or misses", n, kills, dup)
+}
+
+// pager "opsgenie-fake" runs the fake in-process, seeded from the block,
+// with its webhook integration pointed at the daemon's own webhook: a
+// click on its page approves.
+func TestOpsgenieFakeKind(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	cfg := e.writeConfig(func(c *daemonConfig) {
+		c.PagerBlock = []string{`pager "opsgenie-fake" {`,
+			`  default_notify_service = "` + ogSchedule + `"`,
+			`  user "` + alice + `" {`, `  }`,
+			`  user "` + carol + `" {`, `    full_name = "Carol"`, `  }`,
+			`  schedule "` + ogSchedule + `" {`, `  }`,
+			`  on_call {`, `    schedule = "` + ogSchedule + `"`, `    user = "` + carol + `"`, `  }`,
+			`}`}
+		c.WebhookAuth = []string{`public_addr = ` + q(e.webhookURL),
+			`basic_auth {`, `  user     = ` + q(basicUser), `  password = ` + q(basicPass), `}`}
+	}, withApprovalMode("set_state"))
+	d := e.start(cfg)
+	defer d.stop()
+	url := d.waitLogEntry("the fake's address", func(l logEntry) bool { return l.str("msg") == "using the fake Opsgenie: nobody is paged" }).str("url")
+
+	id := e.createRequest(alice, []string{"editor"}, nil, "")
+	var alertID string
+	e.waitFor("the alert in the in-process fake", func() bool {
+		var list struct {
+			Data []struct{ ID, Alias string }
+		}
+		if err := ogGet(url+"/v2/alerts?query=status:open", &list); err != nil {
+			return false
+		}
+		for _, a := range list.Data {
+			if a.Alias == incidentKey(id) {
+				alertID = a.ID
+			}
+		}
+		return alertID != ""
+	})
+	form := "alert=" + alertID + "&action=" + strings.ReplaceAll(ogApprove, " ", "+") + "&user=" + carol
+	resp, err := http.Post(url+"/_ui/action", "application/x-www-form-urlencoded", strings.NewReader(form))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	r := e.waitState(id, types.RequestState_APPROVED)
+	if !strings.Contains(r.GetResolveReason(), "Approved in Opsgenie by "+carol) {
+		t.Errorf("resolve reason %q", r.GetResolveReason())
+	}
+}
+
+// ogGet reads the fake's API with its default key into v.
+func ogGet(url string, v any) error {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "GenieKey "+fakeopsgenie.DefaultAPIKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -38,23 +39,28 @@ func opsgenieSettings(f *config.OpsgenieFakeSettings, s *Server) *config.Opsgeni
 }
 
 // optionsFrom maps the block to the fake's Options; the webhook
-// integration posts to the webhook when one is configured, with its
-// credentials as custom headers, as an Opsgenie webhook integration is set
-// up.
+// integration posts to the webhook when one is configured (at its
+// public_addr, as Opsgenie would, else at its listen_addr on loopback),
+// with its credentials as custom headers, as an Opsgenie webhook
+// integration is set up.
 func optionsFrom(f *config.OpsgenieFakeSettings, w *config.WebhookSettings) (Options, error) {
 	o := Options{APIKey: f.Opsgenie.APIKey.Value()}
 	if w == nil {
 		return o, nil
 	}
-	host, port, err := net.SplitHostPort(w.ListenAddr)
-	if err != nil {
-		return o, fmt.Errorf("webhook listen_addr %q: %w", w.ListenAddr, err)
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
+	base := strings.TrimRight(w.PublicAddr, "/")
+	if base == "" {
+		host, port, err := net.SplitHostPort(w.ListenAddr)
+		if err != nil {
+			return o, fmt.Errorf("webhook listen_addr %q: %w", w.ListenAddr, err)
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		base = "https://" + net.JoinHostPort(host, port)
 	}
 	o.Webhook = WebhookOptions{
-		URL:          "https://" + net.JoinHostPort(host, port) + config.OpsgenieActionsPath,
+		URL:          base + config.OpsgenieActionsPath,
 		Headers:      map[string]string{},
 		Actions:      []string{f.Opsgenie.ApproveAction, f.Opsgenie.DenyAction},
 		ForwardClose: true,
