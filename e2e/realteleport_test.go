@@ -496,10 +496,10 @@ func (r *realTeleport) signIdentity(user, path string) {
 }
 
 // config writes a pagergate config for e pointing at this Auth Service
-// with approval_mode "set_state" (Community Edition).
-func (r *realTeleport) config(e *env) string {
+// with approval_mode "set_state" (Community Edition), and opts.
+func (r *realTeleport) config(e *env, opts ...configOpt) string {
 	r.t.Helper()
-	path := e.writeConfig(withApprovalMode("set_state"))
+	path := e.writeConfig(append([]configOpt{withApprovalMode("set_state")}, opts...)...)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		r.t.Fatal(err)
