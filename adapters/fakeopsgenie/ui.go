@@ -59,7 +59,7 @@ pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap} .err{color:#c0392b}
 `))
 
 func (s *Server) uiIndex(w http.ResponseWriter, r *http.Request) {
-	page := uiPage{Users: s.Users(), Target: s.opts.Webhook.URL, Deliveries: s.Deliveries(), Error: r.URL.Query().Get("error")}
+	page := uiPage{Users: s.Users(), Target: s.webhookURL(), Deliveries: s.Deliveries(), Error: r.URL.Query().Get("error")}
 	alerts := s.Alerts()
 	slices.Reverse(alerts) // newest first
 	s.mu.Lock()

@@ -152,7 +152,7 @@ func (s *Server) deliverLocked(a *alert, action string, actor *User, now time.Ti
 	s.bgWG.Add(1)
 	go func() {
 		defer s.bgWG.Done()
-		s.send(d, body)
+		s.send(d, body, o)
 	}()
 }
 
@@ -189,9 +189,24 @@ func (s *Server) payloadLocked(a *alert, action string, actor *User, now time.Ti
 	}
 }
 
-// send runs the attempts of one delivery.
-func (s *Server) send(d *Delivery, body []byte) {
-	o := s.opts.Webhook
+// SetWebhookURL points the webhook integration at u from now on (a
+// daemon whose address is known once it listens); "" turns it off.
+func (s *Server) SetWebhookURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.Webhook.URL = u
+}
+
+// webhookURL returns the webhook integration's URL as last set.
+func (s *Server) webhookURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opts.Webhook.URL
+}
+
+// send runs the attempts of one delivery with the integration's options
+// of when it was handed over.
+func (s *Server) send(d *Delivery, body []byte, o WebhookOptions) {
 	for attempt := 0; ; attempt++ {
 		status, answer, err := s.attempt(o, body)
 		retry := err != nil || status == http.StatusTooManyRequests || status >= 500
