@@ -2,6 +2,7 @@
 GO        ?= go
 BIN       ?= bin/pagergate
 DEMO_BIN  ?= bin/pagergate-demo
+PAGER     ?= pagerduty
 PKGS      := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
@@ -19,9 +20,9 @@ all: lint test build ## lint, test, build
 build: ## build bin/pagergate
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pagergate
 
-demo: build ## run the whole flow on embedded defaults (no accounts needed): bin/pagergate-demo around bin/pagergate
+demo: build ## run the whole flow on embedded defaults (no accounts needed): bin/pagergate-demo around bin/pagergate (PAGER=opsgenie: the fake Opsgenie)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(DEMO_BIN) ./cmd/pagergate-demo
-	$(DEMO_BIN) --pagergate $(BIN)
+	$(DEMO_BIN) --pagergate $(BIN) --pager $(PAGER)
 
 test: unit e2e e2e-teleport ## every test: unit + adapters (-race), end-to-end, then against a real Teleport
 

@@ -318,6 +318,34 @@ func TestResolutionHappensOnce(t *testing.T) {
 	}
 }
 
+// A pager that keeps one incident per request (Opsgenie's alert per
+// alias) lists it once per notify service: each note is posted on it once,
+// and it is resolved once.
+func TestSharedIncidentIsNotedAndResolvedOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.setRecord(domain.Record{RequestID: "r1", ApprovalDone: true, Incidents: []domain.IncidentRef{
+		{Service: "Access Requests", ServiceID: "schedule:s1", IncidentID: "alert-1"},
+		{Service: "team:ops", ServiceID: "team:t1", IncidentID: "alert-1"},
+	}})
+	req := notifyOnly("r1")
+	req.Annotations["pagerduty_notify_service"] = []string{"Access Requests", "team:ops"}
+	req.Reviews = []domain.Review{{Author: "bob", State: domain.StateApproved}}
+	h.pg.EXPECT().AddNote(gomock.Any(), "alert-1", gomock.Cond(func(s string) bool { return strings.HasPrefix(s, "[review #1]") })).Times(1)
+	if err := h.p.requests.handle(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	req.State = domain.StateApproved
+	h.pg.EXPECT().AddNote(gomock.Any(), "alert-1", gomock.Cond(func(s string) bool { return strings.HasPrefix(s, "Access request has been approved") })).Times(1)
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "alert-1").Times(1)
+	if err := h.p.requests.handle(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.metrics.Count("incidents", string(ports.IncidentResolved)); got != 1 {
+		t.Errorf("incidents counted resolved = %d, want 1", got)
+	}
+}
+
 func TestCrashAfterNoteDoesNotPostItTwice(t *testing.T) {
 	h := newHarness(t, nil)
 	h.allowCAS()

@@ -246,6 +246,38 @@ func TestActionVerdict(t *testing.T) {
 	}
 }
 
+// Another pager's verdicts name it: where, and in the delegator.
+func TestVerdictsNameThePager(t *testing.T) {
+	req := pending("alice@example.com", []string{"db"}, nil)
+	p := DefaultPolicy()
+	p.PagerName, p.PagerID = "Opsgenie", "opsgenie"
+	v := p.ActionVerdict(Action{Verb: VerbApprove}, req, "bob@example.com", ModeSetState)
+	if v.Reason != "Approved in Opsgenie by bob@example.com" || v.Delegator != "opsgenie:bob@example.com" {
+		t.Errorf("action verdict = %q, %q", v.Reason, v.Delegator)
+	}
+	if d := p.ApprovalVerdict("req-1", Approval{Email: "bob@example.com"}, ModeSetState).Delegator; d != "opsgenie:bob@example.com" {
+		t.Errorf("approval delegator = %q", d)
+	}
+	if d := DefaultPolicy().ApprovalVerdict("req-1", Approval{Email: "bob@example.com"}, ModeSetState).Delegator; d != "pagerduty:bob@example.com" {
+		t.Errorf("default approval delegator = %q", d)
+	}
+}
+
+// A refusal note names the responder by a pager ID of either vendor's
+// shape, and echoes nothing else of a delivery.
+func TestRefusalNoteQuotesOnlyIDShapes(t *testing.T) {
+	for id, quoted := range map[string]bool{
+		"PU9": true, "daed1180-0ce8-438b-8f8e-57e1a5920a2d": true,
+		"-x": false, "x-": false, "a--b": false, "a b": false, "a<b>": false, "a\nb": false,
+		strings.Repeat("a", 41): false, "a.b": false, "é": false,
+	} {
+		got := RefusalNote(Action{Verb: VerbApprove, ActorID: id}, "", ErrActorUnknown)
+		if strings.Contains(got, "user "+id) != quoted {
+			t.Errorf("RefusalNote for actor %q = %q; quoted want %v", id, got, quoted)
+		}
+	}
+}
+
 // Only the Cluster / Request ID pair that Details writes makes an incident
 // this cluster's; text a requester controls cannot forge it.
 func TestOpenedInNeedsTheClusterAndRequestPair(t *testing.T) {

@@ -525,7 +525,7 @@ func certNotAfter(t *testing.T, path string) time.Time {
 }
 
 // config writes a pagergate config for e pointing at this Auth Service
-// with approval_mode "set_state" (Community Edition) and opts.
+// with approval_mode "set_state" (Community Edition), and opts.
 func (r *realTeleport) config(e *env, opts ...configOpt) string {
 	r.t.Helper()
 	path := e.writeConfig(append([]configOpt{withApprovalMode("set_state")}, opts...)...)

@@ -33,28 +33,6 @@ func TestEndpointOf(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for _, tc := range []struct {
-		name   string
-		header http.Header
-		want   time.Duration
-		ok     bool
-	}{
-		{"seconds", http.Header{"Retry-After": {"3"}}, 3 * time.Second, true},
-		{"http date", http.Header{"Retry-After": {now.Add(5 * time.Second).Format(http.TimeFormat)}}, 5 * time.Second, true},
-		{"ratelimit-reset", http.Header{"Ratelimit-Reset": {"42"}}, 42 * time.Second, true},
-		{"retry-after wins", http.Header{"Retry-After": {"1"}, "Ratelimit-Reset": {"42"}}, time.Second, true},
-		{"garbage", http.Header{"Retry-After": {"soon"}}, 0, false},
-		{"none", http.Header{}, 0, false},
-	} {
-		got, ok := retryAfter(tc.header, now)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("%s: retryAfter = %v, %v; want %v, %v", tc.name, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
 func TestNewRefusesIncompleteConfig(t *testing.T) {
 	for _, cfg := range []Config{{UserEmail: botEmail}, {APIKey: "k"}} {
 		if _, err := New(cfg, zaptest.NewLogger(t), nil, nil); err == nil {
@@ -415,24 +393,6 @@ func TestReadyTracksReachability(t *testing.T) {
 		}
 	})
 }
-
-// The waits between retries double from RetryWait, each within [d/2, d],
-// and never exceed MaxRetryWait.
-func TestBackOffIsEqualJitter(t *testing.T) {
-	tr := &retryTransport{wait: 100 * time.Millisecond, maxWait: time.Second}
-	for range 200 {
-		bo := tr.newBackOff()
-		d := 100 * time.Millisecond
-		for i := range 8 {
-			got := bo.NextBackOff()
-			if got < d/2-time.Millisecond || got > d+time.Millisecond {
-				t.Fatalf("wait %d = %v, want within [%v, %v]", i, got, d/2, d)
-			}
-			d = min(2*d, time.Second)
-		}
-	}
-}
-
 // TestA429HoldsBackEveryCall: PagerDuty's limit is per account, so a 429
 // closes the pause gate for every call of the client for the wait it asked
 // (the fake's 429s ask 1 s), whether the call that met it retries or gives

@@ -56,6 +56,10 @@ type Config struct {
 	// PluginName owns the plugin data on requests (default "pagerduty", the
 	// reference plugin's name).
 	PluginName string
+	// RuleName is the notification name of the access monitoring rules
+	// addressed to pagergate (Teleport's plugin name of the pager:
+	// "pagerduty", "opsgenie"); default PluginName.
+	RuleName string
 	// BackoffMin and BackoffMax bound the randomized exponential backoff of
 	// watcher and connection retries (defaults 20ms and 10s).
 	BackoffMin, BackoffMax time.Duration
@@ -78,6 +82,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PluginName == "" {
 		c.PluginName = DefaultPluginName
+	}
+	if c.RuleName == "" {
+		c.RuleName = c.PluginName
 	}
 	if c.BackoffMin <= 0 {
 		c.BackoffMin = DefaultBackoffMin

@@ -198,7 +198,7 @@ func cmdCheck(args []string, stdout io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ruleServices := teleport.Check(ctx, teleport.ConfigFrom(cfg.Teleport),
+	ruleServices := teleport.Check(ctx, teleport.ConfigFrom(cfg),
 		teleport.CheckOptions{Online: !*offline, Locks: cfg.AutoApprove.BindToShift}, line)
 	if cfg.Webhook != nil {
 		webhook.CheckCertificates(webhook.ConfigFrom(*cfg.Webhook), line)
