@@ -37,7 +37,7 @@ func TestRefusalNoteQuotesOnlyIDShapedActors(t *testing.T) {
 		"AZaz09":                true,
 		strings.Repeat("P", 32): true,
 		strings.Repeat("P", 33): false,
-		"P@1": false, "P[1": false, "P`1": false, "P{1": false, "P/1": false, "P:1": false, "PÉ1": false,
+		"P@1":                   false, "P[1": false, "P`1": false, "P{1": false, "P/1": false, "P:1": false, "PÉ1": false,
 		"P 1": false, "<b>P1</b>": false,
 	} {
 		note := RefusalNote(Action{Verb: VerbApprove, ActorID: id}, "", ErrActorNotOnCall)

@@ -393,6 +393,7 @@ func TestReadyTracksReachability(t *testing.T) {
 		}
 	})
 }
+
 // TestA429HoldsBackEveryCall: PagerDuty's limit is per account, so a 429
 // closes the pause gate for every call of the client for the wait it asked
 // (the fake's 429s ask 1 s), whether the call that met it retries or gives
