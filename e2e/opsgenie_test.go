@@ -165,16 +165,6 @@ func (e *ogEnv) notesWith(alertID, sub string) int {
 	return n
 }
 
-func (e *ogEnv) userID(username string) string {
-	for _, u := range e.og.Users() {
-		if u.Username == username {
-			return u.ID
-		}
-	}
-	e.t.Fatalf("no Opsgenie user %s", username)
-	return ""
-}
-
 // An alert per request (one for a schedule and a team: Opsgenie's alias is
 // per account), with Teleport's alias, the schedule and the team as
 // responders; each review noted once; the resolution noted once and the
