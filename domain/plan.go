@@ -167,14 +167,17 @@ func Apply(rec Record, r Request, e Effect, result Result, now time.Time) Record
 // withIncident returns incs with the incident opened (or found open) in
 // a notify service. An incident the record already holds, known by
 // service ID only (the reference plugin records it so), gets the
-// service's name instead of a second entry: a second entry would have it
-// noted and resolved twice.
+// service's name instead of a second entry. An incident the record holds
+// under another service's name is listed again under this one: a pager
+// that keeps one incident per request opens it for every notify service,
+// and each must count as done, or the next pass opens it again. Notes and
+// resolution go once per incident ID whatever the entries.
 func withIncident(incs []IncidentRef, service string, in IncidentRef) []IncidentRef {
 	if _, ok := (Record{Incidents: incs}).Incident(service); ok {
 		return incs
 	}
 	for i, have := range incs {
-		if in.IncidentID != "" && have.IncidentID == in.IncidentID {
+		if in.IncidentID != "" && have.IncidentID == in.IncidentID && have.ByServiceIDOnly() {
 			out := slices.Clone(incs)
 			out[i].Service = service
 			return out
