@@ -111,8 +111,8 @@ func (e *incidents) resolve(ctx context.Context, req domain.Request, rec domain.
 type noter struct{ pager ports.Pager }
 
 // postAll posts text once on every incident of the record (a pager that
-// keeps one incident per request, like Opsgenie's alert per alias, lists
-// it once per notify service). When recovering, an incident that already
+// keeps one incident per request, such as one alert per alias, lists it
+// once per notify service). When recovering, an incident that already
 // carries a note starting with marker is skipped, so a crash between the
 // note and its record does not post it twice.
 func (n noter) postAll(ctx context.Context, rec domain.Record, text, marker string, recovering bool) error {

@@ -179,7 +179,7 @@ func (h *requests) loadGone(ctx context.Context, id string) (state, error) {
 // key. Lookups are cached; one that fails leaves the name to open, which
 // reports it.
 func (h *requests) nameIncidents(ctx context.Context, req domain.Request, routed []string, rec *domain.Record) {
-	if req.State != domain.StatePending || !slices.ContainsFunc(rec.Incidents, unnamed) {
+	if req.State != domain.StatePending || !slices.ContainsFunc(rec.Incidents, domain.IncidentRef.ByServiceIDOnly) {
 		return
 	}
 	for _, name := range h.policy.NotifyServices(req, routed) {
@@ -190,7 +190,7 @@ func (h *requests) nameIncidents(ctx context.Context, req domain.Request, routed
 		if err != nil {
 			continue
 		}
-		i := slices.IndexFunc(rec.Incidents, func(in domain.IncidentRef) bool { return unnamed(in) && in.ServiceID == svc.ID })
+		i := slices.IndexFunc(rec.Incidents, func(in domain.IncidentRef) bool { return in.ByServiceIDOnly() && in.ServiceID == svc.ID })
 		if i < 0 {
 			continue
 		}
@@ -200,9 +200,6 @@ func (h *requests) nameIncidents(ctx context.Context, req domain.Request, routed
 			zap.String("pd_incident_id", rec.Incidents[i].IncidentID))
 	}
 }
-
-// unnamed: the record knows the incident's service by ID only.
-func unnamed(in domain.IncidentRef) bool { return in.Service == "" || in.Service == in.ServiceID }
 
 // remember keeps what a record tells about our incidents: their routes
 // for pager actions, their services for the orphan scan.

@@ -141,8 +141,9 @@ func init() {
 			c.required(b, "api_key", o.APIKey, " Keep it out of the file: api_key = env(\"OPSGENIE_API_KEY\") or file(\"/path/to/key\").")
 			return c.opsgenie(o, b, d.Vendor.(*OpsgenieSettings), out)
 		},
-		webhook:   opsgenieWebhook,
-		annotated: opsgenieAnnotated,
+		webhook:     opsgenieWebhook,
+		annotated:   opsgenieAnnotated,
+		autoApprove: opsgenieAutoApprove,
 	})
 }
 
@@ -229,6 +230,16 @@ func opsgenieWebhook(c *checker, w *Webhook, b block, _ *WebhookSettings) {
 	}
 }
 
+// opsgenieAutoApprove refuses bind_to_shift: Opsgenie's on-call answer
+// names who is on call now, not until when, so a grant would never end
+// with the shift while the configuration says it does.
+func opsgenieAutoApprove(c *checker, a *AutoApprove, b block) {
+	if a.BindToShift {
+		c.errorf(b.value("bind_to_shift"), "Not used with Opsgenie",
+			"%s: Opsgenie's on-call answer has no shift end, so no grant could end with its shift; remove it or set it to false (docs/opsgenie.md).", b.key("bind_to_shift"))
+	}
+}
+
 // opsgenieAnnotated is the example block `pagergate configure` shows for
 // Opsgenie, commented out, with its defaults.
 func opsgenieAnnotated() string {
@@ -290,6 +301,7 @@ var opsgenieTemplate = template.Must(template.New("opsgenie").Funcs(template.Fun
 # escalation taking part in a schedule's rotation: 1 is on call in the
 # schedule itself. Approvals from alerts need the approver on call for the
 # alert's schedule (webhook approvers = "on_call"): a team has none.
+# auto_approve.bind_to_shift is refused: Opsgenie reports no shift ends.
 #
 # The fake Opsgenie in-process, for staging (same keys but api_url):
 # pager "opsgenie-fake" {

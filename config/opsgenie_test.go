@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
 )
 
 const opsgenieOK = `pager "opsgenie" {
@@ -94,6 +95,10 @@ func TestOpsgenieInvalid(t *testing.T) {
 			"Not used with Opsgenie", "webhook.approve_workflow: incident workflows are PagerDuty's", "approve_workflow"},
 		{"mutual TLS", teleportOK + opsgenieOK + strings.Replace(opsgenieWebhookOK, "    key_file  = \"/k\"\n", "    key_file  = \"/k\"\n    client_ca_file = \"/ca\"\n", 1),
 			"Not used with Opsgenie", "presents no client certificate", "client_ca_file"},
+		{"bind to shift", teleportOK + opsgenieOK + "auto_approve {\n  bind_to_shift = true\n}\n",
+			"Not used with Opsgenie", "auto_approve.bind_to_shift: Opsgenie's on-call answer has no shift end", "bind_to_shift"},
+		{"fake bind to shift", teleportOK + "pager \"opsgenie-fake\" {\n}\nauto_approve {\n  enabled = true\n  bind_to_shift = true\n}\n",
+			"Not used with Opsgenie", "auto_approve.bind_to_shift", "bind_to_shift"},
 		{"fake api url", teleportOK + "pager \"opsgenie-fake\" {\n  api_url = \"https://api.opsgenie.com\"\n}\n",
 			"Unexpected argument for the fake Opsgenie", "pager.opsgenie-fake.api_url is not used", "api_url"},
 		{"fake unknown schedule", teleportOK + "pager \"opsgenie-fake\" {\n  user \"a@example.com\" {\n  }\n  on_call {\n    schedule = \"nope\"\n    user = \"a@example.com\"\n  }\n}\n",
@@ -172,5 +177,23 @@ func TestAnnotatedOpsgenieBlocks(t *testing.T) {
 		if cfg.Pager.Kind != kind {
 			t.Errorf("example kind %q, want %q", cfg.Pager.Kind, kind)
 		}
+	}
+}
+
+// bind_to_shift is refused with Opsgenie in the pager block too (the
+// layout before the top-level auto_approve), and false is accepted.
+func TestOpsgenieBindToShift(t *testing.T) {
+	inside := teleportOK + "pager \"opsgenie\" {\n  api_key = \"k\"\n  auto_approve {\n    bind_to_shift = true\n  }\n}\n"
+	de := diagError(t, mustFail(t, inside))
+	found := false
+	for _, d := range de.Diags {
+		found = found || d.Severity == hcl.DiagError && strings.Contains(d.Detail, "pager.opsgenie.auto_approve.bind_to_shift: Opsgenie's on-call answer has no shift end")
+	}
+	if !found {
+		t.Errorf("diagnostics = %v, want bind_to_shift refused inside the pager block", de)
+	}
+	cfg := mustParse(t, teleportOK+opsgenieOK+"auto_approve {\n  bind_to_shift = false\n}\n")
+	if cfg.AutoApprove.BindToShift || !cfg.AutoApprove.Enabled {
+		t.Errorf("auto_approve = %+v, want enabled and not bound", cfg.AutoApprove)
 	}
 }

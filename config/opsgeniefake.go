@@ -115,7 +115,8 @@ func init() {
 			s.Opsgenie = *c.opsgenie(&f.opsgenie, b, &def.Opsgenie, out)
 			return s
 		},
-		webhook: opsgenieWebhook,
+		webhook:     opsgenieWebhook,
+		autoApprove: opsgenieAutoApprove,
 	})
 }
 

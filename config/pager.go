@@ -95,6 +95,11 @@ type pagerKind struct {
 	// annotated, when set, is the kind's example block in `pagergate
 	// configure` (commented out), after the built-in kinds'.
 	annotated func() string
+	// autoApprove, when set, checks the auto_approve block against what
+	// the kind's on-call answers carry (a vendor that reports no shift
+	// end refuses bind_to_shift); a is the block as written, b its key
+	// path.
+	autoApprove func(c *checker, a *AutoApprove, b block)
 }
 
 // pagerKinds are the kinds a pager block may name, by label. Each kind's

@@ -193,7 +193,11 @@ func (f *File) resolve(eval *hcl.EvalContext) (*Config, hcl.Diagnostics) {
 	if f.AutoApprove == nil && len(f.Pagers) > 0 {
 		path = "pager." + f.Pagers[0].Kind + ".auto_approve"
 	}
-	cfg.AutoApprove = c.autoApprove(c.legacyAutoApprove(f), path, d.AutoApprove)
+	aa := c.legacyAutoApprove(f)
+	cfg.AutoApprove = c.autoApprove(aa, path, d.AutoApprove)
+	if k, ok := pagerKinds[cfg.Pager.Kind]; ok && k.autoApprove != nil && aa != nil {
+		k.autoApprove(c, aa, block{body: aa.Body, def: aa.DefRange, path: path})
+	}
 	if f.Webhook != nil {
 		cfg.Webhook = c.webhook(f.Webhook, d.Webhook)
 		if k, ok := pagerKinds[cfg.Pager.Kind]; ok && k.webhook != nil {

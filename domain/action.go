@@ -262,8 +262,8 @@ func ActionStatus(o Outcome, err error) (status string, final bool) {
 }
 
 // pagerIDShape reports whether s looks like a pager ID, safe to quote in
-// a note: at most 40 ASCII letters, digits and inner hyphens (PagerDuty's
-// "PABC123", Opsgenie's UUIDs). Nothing else of a delivery is echoed.
+// a note: at most 40 ASCII letters, digits and inner hyphens (short IDs
+// such as "PABC123", UUIDs). Nothing else of a delivery is echoed.
 func pagerIDShape(s string) bool {
 	if s == "" || len(s) > 40 || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
 		return false

@@ -167,18 +167,17 @@ func Apply(rec Record, r Request, e Effect, result Result, now time.Time) Record
 // withIncident returns incs with the incident opened (or found open) in
 // a notify service. An incident the record already holds, known by
 // service ID only (the reference plugin records it so), gets the
-// service's name instead of a second entry: a second entry would have it
-// noted and resolved twice. An incident already named for another
-// service stays: one pager incident may serve two notify services (an
-// Opsgenie alert for a schedule and a team), and renaming it would drop
-// the first service from the record, which would then be opened again.
+// service's name instead of a second entry. An incident the record holds
+// under another service's name is listed again under this one: a pager
+// that keeps one incident per request opens it for every notify service,
+// and each must count as done, or the next pass opens it again. Notes and
+// resolution go once per incident ID whatever the entries.
 func withIncident(incs []IncidentRef, service string, in IncidentRef) []IncidentRef {
 	if _, ok := (Record{Incidents: incs}).Incident(service); ok {
 		return incs
 	}
 	for i, have := range incs {
-		idOnly := have.Service == "" || have.Service == have.ServiceID
-		if idOnly && in.IncidentID != "" && have.IncidentID == in.IncidentID {
+		if in.IncidentID != "" && have.IncidentID == in.IncidentID && have.ByServiceIDOnly() {
 			out := slices.Clone(incs)
 			out[i].Service = service
 			return out

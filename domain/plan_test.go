@@ -121,30 +121,6 @@ func TestApplyNamesAnIncidentKnownByServiceID(t *testing.T) {
 	}
 }
 
-// One pager incident may serve two notify services (an Opsgenie alert for
-// a schedule and a team share an alias). Both services stay in the record:
-// renaming the first entry would drop its service, which the next plan
-// would open again, and again, without end.
-func TestApplyKeepsTwoServicesOfOneIncident(t *testing.T) {
-	req := pending("alice@example.com", []string{"db"}, nil)
-	rec := Apply(Record{}, req, Effect{Kind: EffectOpenIncident, Service: "ops"},
-		Result{Incident: IncidentRef{Service: "ops", ServiceID: "team-1", IncidentID: "A1"}}, t0)
-	rec = Apply(rec, req, Effect{Kind: EffectOpenIncident, Service: "ops_schedule"},
-		Result{Incident: IncidentRef{Service: "ops_schedule", ServiceID: "sched-1", IncidentID: "A1"}}, t0)
-	want := []IncidentRef{
-		{Service: "ops", ServiceID: "team-1", IncidentID: "A1"},
-		{Service: "ops_schedule", ServiceID: "sched-1", IncidentID: "A1"},
-	}
-	if diff := cmp.Diff(want, rec.Incidents); diff != "" {
-		t.Errorf("Apply() incidents diff:\n%s", diff)
-	}
-	for _, svc := range []string{"ops", "ops_schedule"} {
-		if _, ok := rec.Incident(svc); !ok {
-			t.Errorf("record lost the incident of %q: %+v", svc, rec.Incidents)
-		}
-	}
-}
-
 // A resolve's intent carries the resolution (the reference plugin reads it
 // as "resolved already"), yet the record is done only once the result
 // cleared the intent.
@@ -171,5 +147,30 @@ func TestClaimRecordsTheResolutionWithTheResolve(t *testing.T) {
 	}
 	if !(Record{Resolution: StateApproved, Intent: Intent{Effect: Effect{Kind: EffectNoteReview}}}).Done() {
 		t.Error("a resolution with another intent (the reference resolved) is not done")
+	}
+}
+
+// A pager that keeps one incident per request (one alert per alias)
+// answers every notify service with the same incident: the record lists
+// it under each, so no service is left to open, the next pass moves on
+// instead of opening it again and again.
+func TestApplyListsASharedIncidentUnderEveryService(t *testing.T) {
+	req := pending("alice@example.com", []string{"db"}, map[string][]string{"pagerduty_notify_service": {"ops_schedule", "team:ops"}})
+	p := DefaultPolicy()
+	var rec Record
+	for _, svc := range []struct{ name, id string }{{"ops_schedule", "schedule:s1"}, {"team:ops", "team:t1"}} {
+		e := p.Plan(req, rec, nil)
+		if e.Kind != EffectOpenIncident || e.Service != svc.name {
+			t.Fatalf("Plan() = %+v, want to open in %s", e, svc.name)
+		}
+		rec = Apply(rec, req, e, Result{Incident: IncidentRef{Service: svc.name, ServiceID: svc.id, IncidentID: "alert-1"}}, t0)
+	}
+	want := []IncidentRef{{Service: "ops_schedule", ServiceID: "schedule:s1", IncidentID: "alert-1"},
+		{Service: "team:ops", ServiceID: "team:t1", IncidentID: "alert-1"}}
+	if diff := cmp.Diff(want, rec.Incidents); diff != "" {
+		t.Errorf("Apply() incidents diff:\n%s", diff)
+	}
+	if e := p.Plan(req, rec, nil); e.Kind == EffectOpenIncident {
+		t.Errorf("Plan() after both services = %+v, want no further open", e)
 	}
 }

@@ -35,7 +35,7 @@ type Policy struct {
 	NotifyAnnotation string
 	// NotifyTargetAnnotations are further annotations naming notify
 	// services, read after NotifyAnnotation, each value prefixed with its
-	// Prefix (Opsgenie's teams: "teleport.dev/teams", "team:").
+	// Prefix (a teams annotation read as "team:<value>").
 	NotifyTargetAnnotations []TargetAnnotation
 	ServicesAnnotation      string
 	DefaultNotifyService    string

@@ -12,6 +12,11 @@ type IncidentRef struct {
 	IncidentID string
 }
 
+// ByServiceIDOnly reports whether the record knows the incident's service
+// by ID only, not by the name a request gives it (the reference plugin
+// records its incidents so).
+func (in IncidentRef) ByServiceIDOnly() bool { return in.Service == "" || in.Service == in.ServiceID }
+
 // Intent is an effect that was started but whose result is not recorded yet
 // (SPEC §7: record the intent, do the effect, record the result).
 type Intent struct {

@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -305,13 +304,16 @@ func TestOpsgenieActionsFromTheAlert(t *testing.T) {
 	}
 }
 
-// kill -9 at random moments while requests flow and half are denied once
-// their alert is up: every request ends with exactly one alert, the denied
-// ones closed with their resolution noted once, the others open without.
+// kill -9 at random moments (scenario 12 with Opsgenie: the moments come
+// from the logged seed, PAGERGATE_E2E_SEED replays them) while requests
+// flow and half are denied once their alert is up: every request ends with
+// exactly one alert, the denied ones closed with their resolution noted
+// once, the others open without.
 func TestOpsgenieKillNine(t *testing.T) {
 	t.Parallel()
 	const n = 30
 	e := newOGEnv(t, nil)
+	rnd := chaosRand(t, 12)
 	cfg := e.writeConfig(e.withOpsgenie(`default_notify_service = "`+ogSchedule+`"`), withNoWebhook(), withWorkers(8))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -345,7 +347,7 @@ func TestOpsgenieKillNine(t *testing.T) {
 		select {
 		case flowErr = <-flow:
 			done = true
-		case <-time.After(time.Duration(200+rand.IntN(900)) * time.Millisecond): // a moment to die at
+		case <-time.After(time.Duration(200+rnd.IntN(900)) * time.Millisecond): // a moment to die at
 		}
 		d.kill()
 		kills++

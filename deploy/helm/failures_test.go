@@ -31,6 +31,8 @@ func TestRenderRefusesBadValues(t *testing.T) {
 			"webhook.signingSecrets, webhook.tls.clientCASecretName, webhook.provisionActions and the workflows are PagerDuty's"},
 		{"opsgenie with an urgency", map[string]any{"pager.kind": "opsgenie", "pager.opsgenie.apiKeySecret.name": "og", "pager.urgency": "high"},
 			"pager.urgency is PagerDuty's"},
+		{"opsgenie bound to shifts", map[string]any{"pager.kind": "opsgenie", "pager.opsgenie.apiKeySecret.name": "og", "pager.autoApprove.bindToShift": true},
+			"pager.autoApprove.bindToShift needs shift ends"},
 		{"wrong type", map[string]any{"replicaCount": "two"}, "replicaCount"},
 		{"bad approval mode", map[string]any{"teleport.approvalMode": "yes"}, "approvalMode"},
 		{"bindToShift not a boolean", map[string]any{"pager.autoApprove.bindToShift": "yes"}, "bindToShift"},

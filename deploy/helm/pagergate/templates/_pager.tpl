@@ -186,6 +186,9 @@ custom actions are put on the alerts, not provisioned.
 {{- if $v.pager.urgency -}}
 {{- fail "pagergate: pager.urgency is PagerDuty's; Opsgenie alerts have a priority (pager.priority, P1 to P5)." -}}
 {{- end -}}
+{{- if $v.pager.autoApprove.bindToShift -}}
+{{- fail "pagergate: pager.autoApprove.bindToShift needs shift ends, which Opsgenie's on-call answer does not give: leave it false with pager.kind=opsgenie." -}}
+{{- end -}}
 {{- if $v.webhook.enabled -}}
 {{- if or $v.webhook.signingSecrets $v.webhook.tls.clientCASecretName $v.webhook.provisionActions $v.webhook.approveWorkflow $v.webhook.denyWorkflow -}}
 {{- fail "pagergate: with pager.kind=opsgenie the webhook takes Opsgenie's webhook integration: authenticate it with webhook.basicAuth or webhook.sharedSecret (Opsgenie sends them as custom headers); webhook.signingSecrets, webhook.tls.clientCASecretName, webhook.provisionActions and the workflows are PagerDuty's." -}}
