@@ -243,3 +243,46 @@ func TestMissingPermissions(t *testing.T) {
 		t.Errorf("request state = %v after refused calls, want PENDING", r.GetState())
 	}
 }
+
+// Listing goes a page at a time (only one page of Teleport objects held at
+// once); a server before v15, without ListAccessRequests, is asked the
+// whole list at once instead.
+func TestListPendingInPages(t *testing.T) {
+	for _, old := range []bool{false, true} {
+		srv := newServer(t, teleporttest.Options{NoListRequests: old})
+		c := newClient(t, srv, "pagergate", teleporttest.AllPerms)
+		ctx := ctxT(t)
+		const n = 2*listPage + 3
+		want := map[string]bool{}
+		for range n {
+			want[mustCreate(t, srv, "alice", []string{"dev"})] = true
+		}
+		resolved := mustCreate(t, srv, "bob", []string{"dev"})
+		if err := srv.SetState(resolved, types.RequestState_DENIED, "no"); err != nil {
+			t.Fatal(err)
+		}
+		before := srv.Counts().ListAccessRequests
+		pending, err := c.ListPending(ctx)
+		if err != nil {
+			t.Fatalf("old server %v: ListPending: %v", old, err)
+		}
+		got := map[string]bool{}
+		for _, r := range pending {
+			got[r.ID] = true
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("old server %v: ListPending (-want +got):\n%s", old, diff)
+		}
+		calls, wantCalls := srv.Counts().ListAccessRequests-before, 3
+		if old {
+			wantCalls = 1 // the stream; the refused paged call is not counted
+		}
+		if calls != wantCalls {
+			t.Errorf("old server %v: %d list calls answered, want %d", old, calls, wantCalls)
+		}
+		all, err := c.ListRequests(ctx)
+		if err != nil || len(all) != n+1 {
+			t.Errorf("old server %v: ListRequests = %d requests, %v; want %d", old, len(all), err, n+1)
+		}
+	}
+}
