@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -396,7 +397,8 @@ func TestDeletedRequestWithoutLocalRecordIsFoundByKey(t *testing.T) {
 }
 
 func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
-	h := newHarness(t, nil)
+	var readyCalls atomic.Int32 // OnReady: once, after the first sync only
+	h := newHarness(t, func(c *Config) { c.OnReady = func() { readyCalls.Add(1) } })
 	h.allowCAS()
 	// r2 was open when we stopped, then deleted while we were away.
 	h.rec.PutRecord(ctx, domain.Record{RequestID: "r2", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI2"}}})
@@ -416,14 +418,14 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	resolved := make(chan struct{})
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI2").DoAndReturn(func(context.Context, string) error { close(resolved); return nil })
 
-	if h.p.Ready() == nil {
-		t.Fatal("ready before the first sync")
+	if h.p.Ready() == nil || readyCalls.Load() != 0 {
+		t.Fatalf("ready before the first sync (OnReady called %d times)", readyCalls.Load())
 	}
 	h.p.Start()
 	defer h.stop(ctx)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{notifyOnly("r1")}})
-	if err := h.p.Ready(); err != nil {
-		t.Fatalf("Ready() after sync = %v", err)
+	if err := h.p.Ready(); err != nil || readyCalls.Load() != 1 {
+		t.Fatalf("Ready() after sync = %v, OnReady called %d times, want 1", err, readyCalls.Load())
 	}
 	receive(t, resolved, "PI2 of the request closed while away resolved")
 	waitFor(t, "the backlog's passes finished", func() bool { return h.p.sched.Pending() == 0 })
@@ -440,6 +442,9 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	waitFor(t, "the passes after the reconnect finished", func() bool { return h.p.sched.Pending() == 0 })
 	if got := h.reads("r3"); got != reads {
 		t.Errorf("settled request read %d more times after the reconnect, want 0", got-reads)
+	}
+	if n := readyCalls.Load(); n != 1 {
+		t.Errorf("OnReady called %d times after a reconnect, want once in all", n)
 	}
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventDisconnected, Err: errors.New("stream reset")})
 	if !errors.Is(h.p.Ready(), ErrDisconnected) {

@@ -164,6 +164,7 @@ func cmdStart(args []string) error {
 	for _, w := range cfg.Warnings {
 		lg.Log.Warn("configuration warning", zap.String("warning", w))
 	}
+	setMemoryLimit()
 	return runDaemon(*path, cfg, lg)
 }
 
