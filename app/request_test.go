@@ -408,7 +408,7 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	r3 := notifyOnly("r3")
 	r3.State = domain.StateApproved
 	h.setRecord(domain.Record{RequestID: "r3", ApprovalDone: true, Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI3"}}})
-	first := h.tp.EXPECT().ListRequests(gomock.Any()).Return([]domain.Request{notifyOnly("r1"), r3}, nil).Times(1)
+	first := h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).DoAndReturn(scanOf(notifyOnly("r1"), r3)).Times(1)
 	h.pg.EXPECT().AddNote(gomock.Any(), "PI3", "Access request has been approved")
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI3")
 	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
@@ -437,7 +437,7 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	}
 	// A reconnect scans again, but a request settled since is not read.
 	reads := h.reads("r3")
-	h.tp.EXPECT().ListRequests(gomock.Any()).Return([]domain.Request{notifyOnly("r1"), r3}, nil).Times(1).After(first)
+	h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).DoAndReturn(scanOf(notifyOnly("r1"), r3)).Times(1).After(first)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{notifyOnly("r1")}})
 	waitFor(t, "the passes after the reconnect finished", func() bool { return h.p.sched.Pending() == 0 })
 	if got := h.reads("r3"); got != reads {
@@ -462,7 +462,7 @@ func TestResolvedWhileDisconnectedIsFoundAfterEveryReconnect(t *testing.T) {
 	r1 := notifyOnly("r1")
 	h.setRecord(domain.Record{RequestID: "r1", User: r1.User, ApprovalDone: true,
 		Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
-	first := h.tp.EXPECT().ListRequests(gomock.Any()).Return(nil, nil).Times(1)
+	first := h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).Return(nil).Times(1)
 	h.p.Start()
 	defer h.stop(ctx)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{r1}})
@@ -471,7 +471,7 @@ func TestResolvedWhileDisconnectedIsFoundAfterEveryReconnect(t *testing.T) {
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventDisconnected, Err: errors.New("stream reset")})
 	approved := r1
 	approved.State = domain.StateApproved
-	h.tp.EXPECT().ListRequests(gomock.Any()).Return([]domain.Request{approved}, nil).Times(1).After(first)
+	h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).DoAndReturn(scanOf(approved)).Times(1).After(first)
 	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been approved").Times(1)
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").Times(1)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced})

@@ -43,13 +43,12 @@ func (c *Client) GetRequest(ctx context.Context, id string) (domain.Request, err
 	return domain.Request{}, fmt.Errorf("get access request %s: %w", id, ports.ErrNotFound)
 }
 
-// ListRequests returns every access request, in any state.
-func (c *Client) ListRequests(ctx context.Context) ([]domain.Request, error) {
-	var out []domain.Request
-	err := c.eachRequest(ctx, "list access requests", types.AccessRequestFilter{}, func(r types.AccessRequest) {
-		out = append(out, toDomain(r))
+// ScanRequests calls fn for every access request, in any state, a page
+// at a time.
+func (c *Client) ScanRequests(ctx context.Context, fn func(domain.Request)) error {
+	return c.eachRequest(ctx, "list access requests", types.AccessRequestFilter{}, func(r types.AccessRequest) {
+		fn(toDomain(r))
 	})
-	return out, err
 }
 
 // ListPending returns every pending request.
