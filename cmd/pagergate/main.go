@@ -310,7 +310,7 @@ func cmdFakePagerDuty(args []string, stdout, _ io.Writer) error {
 // the anonymous resident set) unless GOMEMLIMIT is set: near it the
 // collector runs more often, so a burst does not double the heap. Soft: a
 // larger live heap still works, for more collector CPU (docs/benchmarks.md).
-const defaultMemoryLimit = 28 << 20
+const defaultMemoryLimit = 24 << 20
 
 func setMemoryLimit() {
 	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok {
