@@ -31,6 +31,9 @@ type Config struct {
 	// ActionHooks, when set, are provisioned as Custom Incident Actions on
 	// each notify service the first time pagergate uses it.
 	ActionHooks []domain.ActionHook
+	// OnReady, when set, is called once, the first time the service is
+	// ready (watcher connected, start-up backlog scheduled).
+	OnReady func()
 	// Now is the clock (tests).
 	Now func() time.Time
 }

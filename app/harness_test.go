@@ -237,3 +237,13 @@ func (m *memRecords) has(k string) bool {
 	defer m.mu.Unlock()
 	return m.keys[k]
 }
+
+// scanOf answers ScanRequests with reqs, in order.
+func scanOf(reqs ...domain.Request) func(context.Context, func(domain.Request)) error {
+	return func(_ context.Context, fn func(domain.Request)) error {
+		for _, r := range reqs {
+			fn(r)
+		}
+		return nil
+	}
+}

@@ -29,7 +29,7 @@ func withDefaultService(c *Config) { c.Policy.DefaultNotifyService = "Access Req
 // listing the requests given.
 func (h *harness) synced(listed ...domain.Request) {
 	h.t.Helper()
-	h.tp.EXPECT().ListRequests(gomock.Any()).Return(listed, nil).Times(1)
+	h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).DoAndReturn(scanOf(listed...)).Times(1)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Cluster: prod})
 }
 
@@ -120,7 +120,7 @@ func TestOrphanScanFailsSafe(t *testing.T) {
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), gomock.Any()).Times(0)
 	h.p.Start()
 	// No cluster name: no scan at all.
-	h.tp.EXPECT().ListRequests(gomock.Any()).Return(nil, nil)
+	h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).Return(nil)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced})
 	waitFor(t, "the scan without a cluster name finished", func() bool { return !h.scanning() })
 	h.synced()
@@ -172,4 +172,24 @@ func TestForeignIncidentsDoNotUseTheScanBound(t *testing.T) {
 
 func (h *harness) scanning() bool {
 	return h.p.recon.orphans.busy()
+}
+
+// A scan that fails half-way feeds no orphan scan: the requests on the
+// pages not read would look deleted, and their incidents be resolved.
+func TestPartialScanSchedulesNoOrphanScan(t *testing.T) {
+	h := newHarness(t, withDefaultService)
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil).AnyTimes()
+	h.pg.EXPECT().OpenIncidents(gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+	h.p.Start()
+	h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, fn func(domain.Request)) error {
+		fn(notifyOnly("r1")) // the first page, then the connection drops
+		return ports.ErrUnavailable
+	}).Times(1)
+	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Cluster: prod})
+	if h.scanning() {
+		t.Error("an orphan scan was scheduled from a partial list")
+	}
+	if err := h.stop(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -49,8 +49,13 @@ func (r *readiness) disconnect(why error) {
 }
 
 // backlogScheduled marks the reconcile done; the first time, it logs the
-// one "ready" line (SPEC §13).
-func (r *readiness) backlogScheduled(log *zap.Logger) {
+// one "ready" line (SPEC §13) and calls onReady (when set).
+func (r *readiness) backlogScheduled(log *zap.Logger, onReady func()) {
 	r.reconciled.Store(true)
-	r.once.Do(func() { log.Info("ready") })
+	r.once.Do(func() {
+		log.Info("ready")
+		if onReady != nil {
+			onReady()
+		}
+	})
 }

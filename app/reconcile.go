@@ -20,7 +20,7 @@ import (
 // (in the background) the open incidents of requests deleted while away,
 // and (in the background) the timers of grants bound to a shift.
 type reconciler struct {
-	teleport ports.AccessRequests // GetRequest, ListRequests
+	teleport ports.AccessRequests // GetRequest, ScanRequests
 	mirror   ports.Records        // OpenRecords, GetRecord
 	sched    *scheduler
 	shifts   *shifts // rebuild
@@ -40,7 +40,10 @@ type reconciler struct {
 // Then the orphan scan looks in the pager, in the background, for open
 // incidents of requests deleted while away that no local record knows.
 func (r *reconciler) sync(ctx context.Context, pending []domain.Request) {
-	seen := make(map[string]bool, len(pending))
+	// pending is not used after this loop (only its length), so the list
+	// can be collected during the scans below: the scheduler holds what
+	// it needs.
+	seen, npending := make(map[string]bool, len(pending)), len(pending)
 	for _, req := range pending {
 		seen[req.ID] = true
 		r.sched.Submit(req)
@@ -57,7 +60,7 @@ func (r *reconciler) sync(ctx context.Context, pending []domain.Request) {
 		r.orphans.schedule(orphanScan{listed: listed, seen: maps.Clone(seen), services: serviceIDs(open), cluster: r.cluster.get().Name})
 	}
 	r.shifts.rebuild()
-	r.log.Info("backlog reconciled", zap.Int("pending", len(pending)), zap.Int("closed_while_away", stale+n))
+	r.log.Info("backlog reconciled", zap.Int("pending", npending), zap.Int("closed_while_away", stale+n))
 }
 
 // scheduleOpenRecords schedules the request of every locally open record
@@ -93,23 +96,22 @@ func (r *reconciler) scheduleOpenRecords(ctx context.Context, open []domain.Reco
 // read in a worker, so after the first scan a reconnect reads only the
 // requests resolved since, at the pool's concurrency.
 func (r *reconciler) scanResolved(ctx context.Context, seen map[string]bool) (int, map[string]struct{}, error) {
-	all, err := r.teleport.ListRequests(ctx)
-	if err != nil {
-		return 0, nil, fmt.Errorf("list requests: %w", err)
-	}
-	listed := make(map[string]struct{}, len(all))
+	listed := make(map[string]struct{})
 	n := 0
-	for _, req := range all {
+	err := r.teleport.ScanRequests(ctx, func(req domain.Request) {
 		listed[req.ID] = struct{}{}
 		if seen[req.ID] || req.State == domain.StatePending || r.isSettled(req.ID) {
-			continue
+			return
 		}
 		if rec, ok, err := r.mirror.GetRecord(ctx, req.ID); err == nil && ok && rec.Done() {
-			continue
+			return
 		}
 		seen[req.ID] = true
 		n++
 		r.sched.Submit(req)
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("list requests: %w", err)
 	}
 	r.pruneSettled(listed)
 	return n, listed, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -396,7 +397,8 @@ func TestDeletedRequestWithoutLocalRecordIsFoundByKey(t *testing.T) {
 }
 
 func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
-	h := newHarness(t, nil)
+	var readyCalls atomic.Int32 // OnReady: once, after the first sync only
+	h := newHarness(t, func(c *Config) { c.OnReady = func() { readyCalls.Add(1) } })
 	h.allowCAS()
 	// r2 was open when we stopped, then deleted while we were away.
 	h.rec.PutRecord(ctx, domain.Record{RequestID: "r2", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI2"}}})
@@ -406,7 +408,7 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	r3 := notifyOnly("r3")
 	r3.State = domain.StateApproved
 	h.setRecord(domain.Record{RequestID: "r3", ApprovalDone: true, Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI3"}}})
-	first := h.tp.EXPECT().ListRequests(gomock.Any()).Return([]domain.Request{notifyOnly("r1"), r3}, nil).Times(1)
+	first := h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).DoAndReturn(scanOf(notifyOnly("r1"), r3)).Times(1)
 	h.pg.EXPECT().AddNote(gomock.Any(), "PI3", "Access request has been approved")
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI3")
 	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
@@ -416,14 +418,14 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	resolved := make(chan struct{})
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI2").DoAndReturn(func(context.Context, string) error { close(resolved); return nil })
 
-	if h.p.Ready() == nil {
-		t.Fatal("ready before the first sync")
+	if h.p.Ready() == nil || readyCalls.Load() != 0 {
+		t.Fatalf("ready before the first sync (OnReady called %d times)", readyCalls.Load())
 	}
 	h.p.Start()
 	defer h.stop(ctx)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{notifyOnly("r1")}})
-	if err := h.p.Ready(); err != nil {
-		t.Fatalf("Ready() after sync = %v", err)
+	if err := h.p.Ready(); err != nil || readyCalls.Load() != 1 {
+		t.Fatalf("Ready() after sync = %v, OnReady called %d times, want 1", err, readyCalls.Load())
 	}
 	receive(t, resolved, "PI2 of the request closed while away resolved")
 	waitFor(t, "the backlog's passes finished", func() bool { return h.p.sched.Pending() == 0 })
@@ -435,11 +437,14 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	}
 	// A reconnect scans again, but a request settled since is not read.
 	reads := h.reads("r3")
-	h.tp.EXPECT().ListRequests(gomock.Any()).Return([]domain.Request{notifyOnly("r1"), r3}, nil).Times(1).After(first)
+	h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).DoAndReturn(scanOf(notifyOnly("r1"), r3)).Times(1).After(first)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{notifyOnly("r1")}})
 	waitFor(t, "the passes after the reconnect finished", func() bool { return h.p.sched.Pending() == 0 })
 	if got := h.reads("r3"); got != reads {
 		t.Errorf("settled request read %d more times after the reconnect, want 0", got-reads)
+	}
+	if n := readyCalls.Load(); n != 1 {
+		t.Errorf("OnReady called %d times after a reconnect, want once in all", n)
 	}
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventDisconnected, Err: errors.New("stream reset")})
 	if !errors.Is(h.p.Ready(), ErrDisconnected) {
@@ -457,7 +462,7 @@ func TestResolvedWhileDisconnectedIsFoundAfterEveryReconnect(t *testing.T) {
 	r1 := notifyOnly("r1")
 	h.setRecord(domain.Record{RequestID: "r1", User: r1.User, ApprovalDone: true,
 		Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
-	first := h.tp.EXPECT().ListRequests(gomock.Any()).Return(nil, nil).Times(1)
+	first := h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).Return(nil).Times(1)
 	h.p.Start()
 	defer h.stop(ctx)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{r1}})
@@ -466,7 +471,7 @@ func TestResolvedWhileDisconnectedIsFoundAfterEveryReconnect(t *testing.T) {
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventDisconnected, Err: errors.New("stream reset")})
 	approved := r1
 	approved.State = domain.StateApproved
-	h.tp.EXPECT().ListRequests(gomock.Any()).Return([]domain.Request{approved}, nil).Times(1).After(first)
+	h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).DoAndReturn(scanOf(approved)).Times(1).After(first)
 	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been approved").Times(1)
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").Times(1)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced})

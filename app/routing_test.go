@@ -74,7 +74,7 @@ func TestRulesFromTheWatcherRouteRequests(t *testing.T) {
 	h.allowCAS()
 	var o opened
 	o.expect(h)
-	h.tp.EXPECT().ListRequests(gomock.Any()).Return(nil, nil).AnyTimes()
+	h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).Return(nil).AnyTimes()
 	// Requests still pending at the second sync are read again.
 	h.tp.EXPECT().GetRequest(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, id string) (domain.Request, error) {
 		if id == "r3" {

@@ -28,7 +28,7 @@ func TestRunHandlesWatcherEventsInOrder(t *testing.T) {
 	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been approved")
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").DoAndReturn(func(context.Context, string) error { close(resolved); return nil })
 
-	h.tp.EXPECT().ListRequests(gomock.Any()).Return(nil, nil)
+	h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).Return(nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	w.EXPECT().Watch(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, out chan<- domain.Event) error {
 		out <- domain.Event{Kind: domain.EventSynced}
@@ -250,7 +250,7 @@ func TestResolveFailureIsRetriedAndResolvedIncidentsAreFine(t *testing.T) {
 // Teleport answers), and readiness says why the watcher is disconnected.
 func TestSyncCarriesTheClusterAndReadinessSaysWhy(t *testing.T) {
 	h := newHarness(t, nil)
-	h.tp.EXPECT().ListRequests(gomock.Any()).Return(nil, nil).AnyTimes()
+	h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).Return(nil).AnyTimes()
 	if !errors.Is(h.p.Ready(), ErrDisconnected) {
 		t.Fatalf("Ready() before the first sync = %v, want ErrDisconnected", h.p.Ready())
 	}

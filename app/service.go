@@ -37,6 +37,7 @@ type Service struct {
 	actions  *actions
 	recon    *reconciler
 	ready    readiness
+	onReady  func()
 }
 
 var (
@@ -52,7 +53,7 @@ func New(cfg Config, d Deps, log *zap.Logger) *Service {
 	if m == nil {
 		m = discard{}
 	}
-	s := &Service{log: log, metrics: m, cluster: newClusterView(cfg.ApprovalMode),
+	s := &Service{log: log, metrics: m, cluster: newClusterView(cfg.ApprovalMode), onReady: cfg.OnReady,
 		router: &router{users: d.Users, metrics: m, log: log.Named("routing")}}
 	routes, services := newRouteCache(), &serviceSet{}
 	notes := noter{pager: d.Pager}
@@ -142,7 +143,7 @@ func (s *Service) Dispatch(ctx context.Context, ev domain.Event) {
 		s.metrics.WatcherConnected(true)
 		s.router.sync(ev.Rules)
 		s.recon.sync(ctx, ev.Pending)
-		s.ready.backlogScheduled(s.log)
+		s.ready.backlogScheduled(s.log, s.onReady)
 	case domain.EventRulePut:
 		s.router.put(ev.Rule)
 	case domain.EventRuleDelete:

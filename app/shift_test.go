@@ -471,7 +471,7 @@ func TestShiftTwoReplicasMakeOneLock(t *testing.T) {
 		peer.Start()
 		defer peer.Stop(ctx)
 		h.synced()
-		h.tp.EXPECT().ListRequests(gomock.Any()).Return(nil, nil).Times(1)
+		h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).Return(nil).Times(1)
 		peer.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Cluster: prod})
 		synctest.Wait()
 		_, a := h.p.sched.Armed("r1")

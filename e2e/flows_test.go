@@ -133,20 +133,6 @@ func TestResolvedInTeleportResolvesIncident(t *testing.T) {
 	d.stop()
 }
 
-// withReviews makes CreateRequest add existing reviews and raise the
-// approval threshold above them, as a request under a multi-approver
-// policy looks after some reviews.
-func withReviews(revs ...types.AccessReview) teleporttest.ReqOpt {
-	return func(r *types.AccessRequestV3) error {
-		r.SetThresholds([]types.AccessReviewThreshold{{Name: "default", Approve: uint32(len(revs) + 1), Deny: 1}})
-		for i := range revs {
-			revs[i].ThresholdIndexes = []uint32{0}
-		}
-		r.SetReviews(revs)
-		return nil
-	}
-}
-
 // Scenario 5: several reviews become notes once each, in order, also across
 // a restart. teleporttest resolves a request on every review (its
 // thresholds are 1), so the request starts with two approving reviews of a

@@ -190,3 +190,17 @@ func (e *env) serviceID(name string) string {
 	e.t.Fatalf("no pager service %s", name)
 	return ""
 }
+
+// withReviews makes CreateRequest add existing reviews and raise the
+// approval threshold above them, as a request under a multi-approver
+// policy looks after some reviews.
+func withReviews(revs ...types.AccessReview) teleporttest.ReqOpt {
+	return func(r *types.AccessRequestV3) error {
+		r.SetThresholds([]types.AccessReviewThreshold{{Name: "default", Approve: uint32(len(revs) + 1), Deny: 1}})
+		for i := range revs {
+			revs[i].ThresholdIndexes = []uint32{0}
+		}
+		r.SetReviews(revs)
+		return nil
+	}
+}

@@ -160,45 +160,6 @@ func (c *MockAccessRequestsListRecordsCall) DoAndReturn(f func(context.Context) 
 	return c
 }
 
-// ListRequests mocks base method.
-func (m *MockAccessRequests) ListRequests(ctx context.Context) ([]domain.Request, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "ListRequests", ctx)
-	ret0, _ := ret[0].([]domain.Request)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// ListRequests indicates an expected call of ListRequests.
-func (mr *MockAccessRequestsMockRecorder) ListRequests(ctx any) *MockAccessRequestsListRequestsCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListRequests", reflect.TypeOf((*MockAccessRequests)(nil).ListRequests), ctx)
-	return &MockAccessRequestsListRequestsCall{Call: call}
-}
-
-// MockAccessRequestsListRequestsCall wrap *gomock.Call
-type MockAccessRequestsListRequestsCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockAccessRequestsListRequestsCall) Return(arg0 []domain.Request, arg1 error) *MockAccessRequestsListRequestsCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockAccessRequestsListRequestsCall) Do(f func(context.Context) ([]domain.Request, error)) *MockAccessRequestsListRequestsCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAccessRequestsListRequestsCall) DoAndReturn(f func(context.Context) ([]domain.Request, error)) *MockAccessRequestsListRequestsCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
 // LoadRecord mocks base method.
 func (m *MockAccessRequests) LoadRecord(ctx context.Context, id string) (domain.Record, ports.Version, error) {
 	m.ctrl.T.Helper()
@@ -312,6 +273,44 @@ func (c *MockAccessRequestsResolveCall) Do(f func(context.Context, domain.Verdic
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockAccessRequestsResolveCall) DoAndReturn(f func(context.Context, domain.Verdict) error) *MockAccessRequestsResolveCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ScanRequests mocks base method.
+func (m *MockAccessRequests) ScanRequests(ctx context.Context, fn func(domain.Request)) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ScanRequests", ctx, fn)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// ScanRequests indicates an expected call of ScanRequests.
+func (mr *MockAccessRequestsMockRecorder) ScanRequests(ctx, fn any) *MockAccessRequestsScanRequestsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ScanRequests", reflect.TypeOf((*MockAccessRequests)(nil).ScanRequests), ctx, fn)
+	return &MockAccessRequestsScanRequestsCall{Call: call}
+}
+
+// MockAccessRequestsScanRequestsCall wrap *gomock.Call
+type MockAccessRequestsScanRequestsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockAccessRequestsScanRequestsCall) Return(arg0 error) *MockAccessRequestsScanRequestsCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockAccessRequestsScanRequestsCall) Do(f func(context.Context, func(domain.Request)) error) *MockAccessRequestsScanRequestsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockAccessRequestsScanRequestsCall) DoAndReturn(f func(context.Context, func(domain.Request)) error) *MockAccessRequestsScanRequestsCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

@@ -17,8 +17,10 @@ type AccessRequests interface {
 	GetRequest(ctx context.Context, id string) (domain.Request, error)
 	// ListPending returns every pending request.
 	ListPending(ctx context.Context) ([]domain.Request, error)
-	// ListRequests returns every request Teleport still holds, in any state.
-	ListRequests(ctx context.Context) ([]domain.Request, error)
+	// ScanRequests calls fn for every request Teleport still holds, in any
+	// state, a page at a time (the caller keeps what it needs, so a large
+	// backlog is never held whole).
+	ScanRequests(ctx context.Context, fn func(domain.Request)) error
 	// Resolve approves or denies a request by review or by setting its
 	// state (v.Mode). ErrAlreadyReviewed, ErrAlreadyResolved,
 	// *PermissionError are the expected failures.

@@ -221,15 +221,18 @@ func (c *Client) apiConfig() client.Config {
 		// The watcher reconnects by itself; a tripped breaker would only
 		// delay it.
 		CircuitBreakerConfig: breaker.NoopBreakerConfig(),
-		DialOpts: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff: backoff.Config{
-				BaseDelay:  c.cfg.BackoffMin,
-				Multiplier: 1.6,
-				Jitter:     0.2,
-				MaxDelay:   c.cfg.BackoffMax,
-			},
-			MinConnectTimeout: c.cfg.DialTimeout,
-		})},
+		DialOpts: []grpc.DialOption{
+			grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newCodec())),
+			grpc.WithConnectParams(grpc.ConnectParams{
+				Backoff: backoff.Config{
+					BaseDelay:  c.cfg.BackoffMin,
+					Multiplier: 1.6,
+					Jitter:     0.2,
+					MaxDelay:   c.cfg.BackoffMax,
+				},
+				MinConnectTimeout: c.cfg.DialTimeout,
+			}),
+		},
 	}
 }
 

@@ -6,8 +6,11 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/gravitational/teleport/api/client"
+	"github.com/gravitational/teleport/api/client/proto"
 	"github.com/gravitational/teleport/api/types"
 	apiutils "github.com/gravitational/teleport/api/utils"
+	"github.com/gravitational/trace"
 
 	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/ports"
@@ -40,42 +43,68 @@ func (c *Client) GetRequest(ctx context.Context, id string) (domain.Request, err
 	return domain.Request{}, fmt.Errorf("get access request %s: %w", id, ports.ErrNotFound)
 }
 
-// ListRequests returns every access request, in any state.
-func (c *Client) ListRequests(ctx context.Context) ([]domain.Request, error) {
-	api, err := c.conn("list access requests")
-	if err != nil {
-		return nil, err
-	}
-	reqs, err := api.GetAccessRequests(ctx, types.AccessRequestFilter{})
-	if err != nil {
-		return nil, translate(ctx, err, "list access requests", PermRead)
-	}
-	out := make([]domain.Request, 0, len(reqs))
-	for _, r := range reqs {
-		out = append(out, toDomain(r))
-	}
-	return out, nil
+// ScanRequests calls fn for every access request, in any state, a page
+// at a time.
+func (c *Client) ScanRequests(ctx context.Context, fn func(domain.Request)) error {
+	return c.eachRequest(ctx, "list access requests", types.AccessRequestFilter{}, func(r types.AccessRequest) {
+		fn(toDomain(r))
+	})
 }
 
 // ListPending returns every pending request.
 func (c *Client) ListPending(ctx context.Context) ([]domain.Request, error) {
-	api, err := c.conn("list pending access requests")
-	if err != nil {
-		return nil, err
-	}
-	reqs, err := api.GetAccessRequests(ctx, types.AccessRequestFilter{State: types.RequestState_PENDING})
-	if err != nil {
-		return nil, translate(ctx, err, "list pending access requests", PermRead)
-	}
-	out := make([]domain.Request, 0, len(reqs))
-	for _, r := range reqs {
+	var out []domain.Request
+	err := c.eachRequest(ctx, "list pending access requests", types.AccessRequestFilter{State: types.RequestState_PENDING}, func(r types.AccessRequest) {
 		// The filter is applied by the server; check again in case an old
 		// one ignored it.
 		if r.GetState().IsPending() {
 			out = append(out, toDomain(r))
 		}
+	})
+	return out, err
+}
+
+// listPage is how many requests one ListAccessRequests call returns.
+// Only one page of Teleport objects is held at a time; the caller keeps
+// the small domain records.
+const listPage = 200
+
+// eachRequest calls fn for every request the filter matches, a page at a
+// time. A server without ListAccessRequests (before v15) is asked the
+// whole list at once, as the api client's compatibility path does.
+func (c *Client) eachRequest(ctx context.Context, what string, filter types.AccessRequestFilter, fn func(types.AccessRequest)) error {
+	api, err := c.conn(what)
+	if err != nil {
+		return err
 	}
-	return out, nil
+	req := &proto.ListAccessRequestsRequest{Filter: &filter, Limit: listPage}
+	for {
+		rsp, err := api.ListAccessRequests(ctx, req)
+		if trace.IsNotImplemented(err) {
+			return c.eachRequestAtOnce(ctx, api, what, filter, fn)
+		}
+		if err != nil {
+			return translate(ctx, err, what, PermRead)
+		}
+		for _, r := range rsp.AccessRequests {
+			fn(r)
+		}
+		if rsp.NextKey == "" {
+			return nil
+		}
+		req.StartKey = rsp.NextKey
+	}
+}
+
+func (c *Client) eachRequestAtOnce(ctx context.Context, api *client.Client, what string, filter types.AccessRequestFilter, fn func(types.AccessRequest)) error {
+	reqs, err := api.GetAccessRequests(ctx, filter)
+	if err != nil {
+		return translate(ctx, err, what, PermRead)
+	}
+	for _, r := range reqs {
+		fn(r)
+	}
+	return nil
 }
 
 // toDomain converts a Teleport access request.

@@ -36,16 +36,16 @@ func TestGetRequestAndListPending(t *testing.T) {
 	if len(pending) != 1 || pending[0].ID != a {
 		t.Errorf("ListPending = %+v, want only %s", pending, a)
 	}
-	all, err := c.ListRequests(ctx)
-	if err != nil {
-		t.Fatalf("ListRequests: %v", err)
+	var all []domain.Request
+	if err := c.ScanRequests(ctx, func(r domain.Request) { all = append(all, r) }); err != nil {
+		t.Fatalf("ScanRequests: %v", err)
 	}
 	states := map[string]domain.State{}
 	for _, r := range all {
 		states[r.ID] = r.State
 	}
 	if len(all) != 2 || states[a] != domain.StatePending || states[b] != domain.StatePromoted {
-		t.Errorf("ListRequests = %v, want %s pending and %s promoted", states, a, b)
+		t.Errorf("ScanRequests = %v, want %s pending and %s promoted", states, a, b)
 	}
 	if err := srv.Delete(a); err != nil {
 		t.Fatal(err)
@@ -241,5 +241,48 @@ func TestMissingPermissions(t *testing.T) {
 	}
 	if r, _ := srv.Get(id); r.GetState() != types.RequestState_PENDING {
 		t.Errorf("request state = %v after refused calls, want PENDING", r.GetState())
+	}
+}
+
+// Listing goes a page at a time (only one page of Teleport objects held at
+// once); a server before v15, without ListAccessRequests, is asked the
+// whole list at once instead.
+func TestListPendingInPages(t *testing.T) {
+	for _, old := range []bool{false, true} {
+		srv := newServer(t, teleporttest.Options{NoListRequests: old})
+		c := newClient(t, srv, "pagergate", teleporttest.AllPerms)
+		ctx := ctxT(t)
+		const n = 2*listPage + 3
+		want := map[string]bool{}
+		for range n {
+			want[mustCreate(t, srv, "alice", []string{"dev"})] = true
+		}
+		resolved := mustCreate(t, srv, "bob", []string{"dev"})
+		if err := srv.SetState(resolved, types.RequestState_DENIED, "no"); err != nil {
+			t.Fatal(err)
+		}
+		before := srv.Counts().ListAccessRequests
+		pending, err := c.ListPending(ctx)
+		if err != nil {
+			t.Fatalf("old server %v: ListPending: %v", old, err)
+		}
+		got := map[string]bool{}
+		for _, r := range pending {
+			got[r.ID] = true
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("old server %v: ListPending (-want +got):\n%s", old, diff)
+		}
+		calls, wantCalls := srv.Counts().ListAccessRequests-before, 3
+		if old {
+			wantCalls = 1 // the stream; the refused paged call is not counted
+		}
+		if calls != wantCalls {
+			t.Errorf("old server %v: %d list calls answered, want %d", old, calls, wantCalls)
+		}
+		all := 0
+		if err := c.ScanRequests(ctx, func(domain.Request) { all++ }); err != nil || all != n+1 {
+			t.Errorf("old server %v: ScanRequests = %d requests, %v; want %d", old, all, err, n+1)
+		}
 	}
 }

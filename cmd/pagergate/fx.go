@@ -96,6 +96,7 @@ func appConfig(cfg *config.Config, replicaID string) app.Config {
 		Incident:     domain.IncidentOptions{Urgency: p.Urgency, Priority: p.Priority},
 		Workers:      cfg.Workers,
 		ReplicaID:    replicaID,
+		OnReady:      releaseStartupMemory,
 	}
 	for _, t := range p.NotifyTargetAnnotations {
 		c.Policy.NotifyTargetAnnotations = append(c.Policy.NotifyTargetAnnotations, domain.TargetAnnotation{Key: t.Annotation, Prefix: t.Prefix})

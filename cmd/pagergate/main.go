@@ -164,6 +164,7 @@ func cmdStart(args []string) error {
 	for _, w := range cfg.Warnings {
 		lg.Log.Warn("configuration warning", zap.String("warning", w))
 	}
+	setMemoryLimit()
 	return runDaemon(*path, cfg, lg)
 }
 
@@ -304,3 +305,19 @@ func cmdFakePagerDuty(args []string, stdout, _ io.Writer) error {
 	<-sigs
 	return nil
 }
+
+// defaultMemoryLimit is the Go runtime's soft memory limit (heap, stacks:
+// the anonymous resident set) unless GOMEMLIMIT is set: near it the
+// collector runs more often, so a burst does not double the heap. Soft: a
+// larger live heap still works, for more collector CPU (docs/benchmarks.md).
+const defaultMemoryLimit = 24 << 20
+
+func setMemoryLimit() {
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
+}
+
+// releaseStartupMemory returns what the start-up freed (configuration,
+// TLS, the backlog listing) to the OS at once, when first ready.
+func releaseStartupMemory() { go debug.FreeOSMemory() }

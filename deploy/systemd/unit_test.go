@@ -90,6 +90,7 @@ func TestUnitKeys(t *testing.T) {
 		{"Service", "ExecReload"}:         "/bin/kill -HUP $MAINPID",
 		{"Service", "StateDirectory"}:     "pagergate",
 		{"Service", "EnvironmentFile"}:    "-" + envFile,
+		{"Service", "Environment"}:        "GOMEMLIMIT=24MiB", // cmd/pagergate defaultMemoryLimit
 		{"Service", "ExecStart"}:          installedBinary + " start -c " + installedConfig,
 		{"Install", "WantedBy"}:           "multi-user.target",
 		{"Service", "TimeoutStopSec"}:     "30s",

@@ -104,6 +104,9 @@ func (a *authService) list(ctx context.Context, filter *types.AccessRequestFilte
 
 // ListAccessRequests lists requests matching the filter, a page at a time.
 func (a *authService) ListAccessRequests(ctx context.Context, req *proto.ListAccessRequestsRequest) (*proto.ListAccessRequestsResponse, error) {
+	if a.s.opts.NoListRequests {
+		return a.UnimplementedAuthServiceServer.ListAccessRequests(ctx, req)
+	}
 	all, err := a.list(ctx, req.Filter)
 	if err != nil {
 		return nil, err

@@ -43,6 +43,10 @@ type Options struct {
 	// the kind is refused (left out of a partial-success watch) and the
 	// rules service answers Unimplemented.
 	NoRules bool
+	// NoListRequests makes the server predate paged listing (Teleport
+	// before v15): ListAccessRequests answers Unimplemented and clients
+	// fall back to GetAccessRequestsV2, the whole list in one stream.
+	NoListRequests bool
 }
 
 // Perms are what a user may do. Every call is checked against the caller's
