@@ -1,10 +1,15 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
@@ -78,7 +83,7 @@ func Migrate(src []byte, filename string) (hcl []byte, warnings []string, err er
 	var ref referenceFile
 	md, err := toml.Decode(string(src), &ref)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", filename, err)
+		return nil, nil, tomlDiag(src, filename, err)
 	}
 	m := &migration{}
 	for _, k := range md.Undecoded() {
@@ -323,4 +328,85 @@ func (m *migration) log(root *hclwrite.Body, ref *referenceFile) {
 			m.warnf("log.format: %q is not text or json; not carried over", l.Format)
 		}
 	}
+}
+
+// MigrateFile is Migrate for the file at path. Like Load, it returns any
+// problem with the input, an unreadable file included, as a *DiagError.
+func MigrateFile(path string) (out []byte, warnings []string, err error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, &DiagError{Diags: hcl.Diagnostics{{Severity: hcl.DiagError,
+			Summary: "Cannot read teleport-pagerduty.toml", Detail: err.Error()}}, Err: err}
+	}
+	return Migrate(src, path)
+}
+
+// tomlLine finds the line of a TOML type error: "toml: line 2 (last key
+// "teleport.addr"): incompatible types...".
+var tomlLine = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?: (.*)$`)
+
+// tomlDiag turns a TOML decoding error into a *DiagError at file:line:col,
+// which shows the offending line like a configuration mistake.
+func tomlDiag(src []byte, filename string, err error) error {
+	line, col, msg := 0, 1, err.Error()
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		// Position.Line counts a newline that is itself the error as the
+		// next line: take line and column from the offset.
+		start := min(pe.Position.Start, len(src))
+		line, msg = 1+strings.Count(string(src[:start]), "\n"), pe.Message
+		col = start - lineStart(src, line) + 1
+	} else if m := tomlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		key := m[2][strings.LastIndex(m[2], ".")+1:]
+		start := lineStart(src, line)
+		end := start + strings.IndexByte(string(src[start:])+"\n", '\n')
+		if i := strings.Index(string(src[start:end]), key); key != "" && i >= 0 {
+			col = i + 1
+		}
+		msg = m[3]
+		if m[2] != "" {
+			msg = m[2] + ": " + msg
+		}
+	}
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid teleport-pagerduty.toml", Detail: msg}
+	if line > 0 {
+		pos := hcl.Pos{Line: line, Column: max(col, 1), Byte: lineStart(src, line) + max(col, 1) - 1}
+		d.Subject = &hcl.Range{Filename: filename, Start: pos, End: hcl.Pos{Line: line, Column: pos.Column + 1, Byte: pos.Byte + 1}}
+	}
+	return &DiagError{Diags: hcl.Diagnostics{d}, Files: map[string]*hcl.File{filename: {Bytes: src}}, Err: err}
+}
+
+// lineStart returns the byte offset of line n (1-based) in src.
+func lineStart(src []byte, n int) int {
+	off := 0
+	for i := 1; i < n && off < len(src); i++ {
+		j := strings.IndexByte(string(src[off:]), '\n')
+		if j < 0 {
+			return len(src)
+		}
+		off += j + 1
+	}
+	return off
+}
+
+// WriteNew writes data to a new file at path (mode 0600); an existing file
+// is replaced only with force.
+func WriteNew(path string, data []byte, force bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s exists; not replaced without --force", path)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -95,14 +95,18 @@ func golden(t *testing.T, path, got string) {
 	}
 }
 
+// TestMigrateBadTOML: a TOML mistake is a configuration mistake, a
+// *DiagError at file:line:col (exit code 2), like an HCL one.
 func TestMigrateBadTOML(t *testing.T) {
-	_, _, err := Migrate([]byte("[teleport\naddr = 1"), "broken.toml")
-	if err == nil || !strings.Contains(err.Error(), "broken.toml") {
-		t.Errorf("Migrate(bad TOML) error = %v, want one naming the file", err)
-	}
-	_, _, err = Migrate([]byte("[teleport]\nrefresh_identity = \"yes\"\n"), "typed.toml")
-	if err == nil {
-		t.Errorf("Migrate(wrong type) succeeded, want an error")
+	for src, want := range map[string]string{
+		"[teleport\naddr = 1": "broken.toml:1:10: Invalid teleport-pagerduty.toml; expected '.' or ']'",
+		"[teleport]\naddr = \"x\"\nrefresh_identity = \"yes\"\n": "broken.toml:3:1: Invalid teleport-pagerduty.toml; teleport.refresh_identity: incompatible types",
+		"[log]\n  severity = 3\n":                                "broken.toml:2:3: Invalid teleport-pagerduty.toml; log.severity: incompatible types",
+	} {
+		_, _, err := Migrate([]byte(src), "broken.toml")
+		if !IsDiagError(err) || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Migrate(%q) = %v, want a *DiagError %q...", src, err, want)
+		}
 	}
 }
 

@@ -122,9 +122,19 @@ pager "fake" {}
 	}
 }
 
+// TestExitCodes is the exit-code table of the command line (SPEC §8,
+// §10): 0 clean or help, 1 a runtime failure, 2 a bad configuration or
+// usage; an unexpected argument is never ignored.
 func TestExitCodes(t *testing.T) {
-	bad := filepath.Join(t.TempDir(), "bad.hcl")
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.hcl")
 	os.WriteFile(bad, []byte("teleport {\n  addr = \"x:1\"\n  colour = \"blue\"\n}\n"), 0o600)
+	brokenTOML := filepath.Join(dir, "broken.toml")
+	os.WriteFile(brokenTOML, []byte("[teleport]\naddr = \"x:1\"\n[pagerduty\n"), 0o600)
+	existing := filepath.Join(dir, "existing.hcl")
+	os.WriteFile(existing, []byte("# mine\n"), 0o600)
+	good, _, _ := servers(t, nil)
+	toml := "../../config/testdata/migrate/http-no-auth.toml"
 	tests := []struct {
 		name string
 		args []string
@@ -133,19 +143,58 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"no command", nil, exitConfig, "Usage:"},
 		{"unknown command", []string{"frobnicate"}, exitConfig, `unknown command "frobnicate"`},
-		{"bad flag", []string{"start", "--nope"}, exitConfig, "flag provided but not defined"},
+		{"help", []string{"help"}, exitOK, "Usage:"},
+		{"--help", []string{"--help"}, exitOK, "Usage:"},
+		{"help of an unknown command", []string{"help", "frobnicate"}, exitConfig, `unknown command "frobnicate"`},
 		{"version", []string{"version"}, exitOK, "pagergate "},
 		{"configure", []string{"configure"}, exitOK, "auto_approve {"},
 		{"bad config", []string{"start", "-c", bad}, exitConfig, "bad.hcl:3"},
+		{"bad config as the argument", []string{"start", bad}, exitConfig, "bad.hcl:3"},
+		{"check reads its argument", []string{"check", "--offline", bad}, exitConfig, "bad.hcl:3"},
+		{"check argument before a flag", []string{"check", bad, "--offline"}, exitConfig, "bad.hcl:3"},
+		{"check FILE is check -c FILE", []string{"check", "--offline", good}, exitOK, good + " is valid"},
+		{"the same file twice", []string{"check", "--offline", "-c", good, good}, exitOK, good + " is valid"},
+		{"two configuration files", []string{"check", "-c", good, bad}, exitConfig, "two configuration files"},
 		{"missing config", []string{"check", "-c", "/nonexistent/pagergate.hcl"}, exitConfig, "/nonexistent/pagergate.hcl"},
+		{"check needs a duration", []string{"check", "--timeout", "soon", good}, exitConfig, "invalid value"},
 		{"migrate needs a file", []string{"migrate"}, exitConfig, "one teleport-pagerduty.toml"},
-		{"migrate", []string{"migrate", "../../config/testdata/migrate/http-no-auth.toml"}, exitOK, `pager "pagerduty"`},
+		{"migrate", []string{"migrate", toml}, exitOK, `pager "pagerduty"`},
+		{"migrate a missing file", []string{"migrate", "/nonexistent/teleport-pagerduty.toml"}, exitConfig, "/nonexistent/teleport-pagerduty.toml"},
+		{"migrate bad TOML", []string{"migrate", brokenTOML}, exitConfig, "broken.toml:3:11"},
+		{"migrate keeps an existing file", []string{"migrate", toml, "-o", existing}, exitRuntime, "not replaced without --force"},
+		{"migrate --force", []string{"migrate", "-o", existing, "--force", toml}, exitOK, "wrote " + existing},
+	}
+	for _, cmd := range []string{"start", "configure", "check", "migrate", "fake-pagerduty", "version", "help"} {
+		tests = append(tests, struct {
+			name string
+			args []string
+			code int
+			want string
+		}{cmd + " bad flag", []string{cmd, "--nope"}, exitConfig, "flag provided but not defined: -nope"})
+		extra := []string{cmd, "extra"}
+		switch cmd {
+		case "start", "check":
+			extra = []string{cmd, good, "extra"}
+		case "migrate":
+			extra = []string{cmd, toml, "extra"}
+		case "help":
+			extra = []string{cmd, "check", "extra"}
+		}
+		tests = append(tests, struct {
+			name string
+			args []string
+			code int
+			want string
+		}{cmd + " unexpected argument", extra, exitConfig, `unexpected argument "extra"`})
 	}
 	for _, tt := range tests {
 		code, out, errOut := runCLI(tt.args...)
 		if code != tt.code || !strings.Contains(out+errOut, tt.want) {
 			t.Errorf("%s: run(%q) = %d, output %q; want %d and %q", tt.name, tt.args, code, out+errOut, tt.code, tt.want)
 		}
+	}
+	if b, _ := os.ReadFile(existing); !strings.Contains(string(b), `pager "pagerduty"`) {
+		t.Errorf("migrate --force did not replace the file: %q", b)
 	}
 }
 
