@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -358,5 +362,105 @@ func TestStartReportsTheRootCause(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "pagergate: start: read identity file") || strings.Contains(errOut, "could not build") {
 		t.Errorf("start error = %q, want the adapter's message alone", errOut)
+	}
+}
+
+// refusedAddr returns the address of a TCP socket bound on loopback that
+// does not listen: connections to it are refused. It stays bound, so the
+// port stays taken, until the test ends.
+func refusedAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+}
+
+// blackHole returns the address of a listener that accepts connections
+// and never answers.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestCheckUnreachable: check against endpoints that refuse or never
+// answer ends within its bound (it took 56 s, silent, before), announces
+// each probe as it starts, and fails fast on a refused connection.
+func TestCheckUnreachable(t *testing.T) {
+	pointAt := func(teleportAddr, pagerURL string) func(string) string {
+		return func(s string) string {
+			s = regexp.MustCompile(`addr     = "[^"]*"`).ReplaceAllString(s, fmt.Sprintf("addr     = %q", teleportAddr))
+			return regexp.MustCompile(`api_endpoint           = "[^"]*"`).ReplaceAllString(s, fmt.Sprintf("api_endpoint           = %q", pagerURL))
+		}
+	}
+	tests := []struct {
+		name            string
+		teleport, pager string
+		args            []string
+		bound           time.Duration // generous: the old check took 56 s
+		want            []string
+	}{
+		{"both refuse", refusedAddr(t), "http://" + refusedAddr(t), nil, 10 * time.Second,
+			[]string{"...   teleport               dialing ", "FAIL  teleport               connect to teleport at", "connection refused",
+				"...   pager                  PagerDuty at http://", "FAIL  pager token and bot user"}},
+		{"both never answer", blackHole(t), "http://" + blackHole(t), []string{"--timeout", "3s"}, 15 * time.Second,
+			[]string{"FAIL  teleport               ", "accepts connections but did not answer within 1.5s (the check's time)",
+				"FAIL  pager token and bot user", "deadline exceeded"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, _, _ := servers(t, pointAt(tt.teleport, tt.pager))
+			start := time.Now()
+			code, out, errOut := runCLI(append([]string{"check", "-c", path}, tt.args...)...)
+			took := time.Since(start)
+			if code != exitRuntime || took > tt.bound {
+				t.Errorf("check = %d after %s, want 1 within %s:\n%s%s", code, took, tt.bound, out, errOut)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			if i, j := strings.Index(out, "...   teleport"), strings.Index(out, "FAIL  teleport "); i < 0 || j < i {
+				t.Errorf("the Teleport probe is not announced before its result:\n%s", out)
+			}
+		})
 	}
 }
