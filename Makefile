@@ -2,6 +2,7 @@
 GO        ?= go
 BIN       ?= bin/pagergate
 DEMO_BIN  ?= bin/pagergate-demo
+PAGER     ?= pagerduty
 PKGS      := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
@@ -12,16 +13,16 @@ IMAGE_DIR       ?= bin/image
 
 .DEFAULT_GOAL := help
 
-.PHONY: all build demo test unit e2e e2e-teleport fuzz bench lint generate generate-check deps-check cover clean help image image-push chart-test chart-docs
+.PHONY: all build demo test unit e2e e2e-teleport fuzz bench mutate lint generate generate-check deps-check cover clean help image image-push chart-test chart-docs
 
 all: lint test build ## lint, test, build
 
 build: ## build bin/pagergate
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pagergate
 
-demo: build ## run the whole flow on embedded defaults (no accounts needed): bin/pagergate-demo around bin/pagergate
+demo: build ## run the whole flow on embedded defaults (no accounts needed): bin/pagergate-demo around bin/pagergate (PAGER=opsgenie: the fake Opsgenie)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(DEMO_BIN) ./cmd/pagergate-demo
-	$(DEMO_BIN) --pagergate $(BIN)
+	$(DEMO_BIN) --pagergate $(BIN) --pager $(PAGER)
 
 test: unit e2e e2e-teleport ## every test: unit + adapters (-race), end-to-end, then against a real Teleport
 
@@ -49,10 +50,13 @@ bench: build ## benchmarks of SPEC §12 (prints a table) and Go micro-benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./domain/... ./adapters/webhook/... ./adapters/boltstore/...
 	$(GO) test -count=1 -timeout 20m -tags bench -run '^TestBench' -v ./e2e/... | grep -E '^(BENCH|---|ok|FAIL|PASS)'
 
-lint: ## gofmt, go vet, staticcheck, go mod tidy -diff
+mutate: ## mutation testing (gremlins): efficacy per package of domain, app, adapters/webhook, adapters/boltstore, config; slow, not in CI (docs/testing.md)
+	.ci/mutate
+
+lint: ## gofmt, go vet and staticcheck (every build tag: e2e, bench, realteleport), go mod tidy -diff
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^mocks/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet -tags 'e2e bench' $(PKGS)
-	$(GO) tool staticcheck -tags 'e2e bench' $(PKGS)
+	$(GO) vet -tags 'e2e bench realteleport' $(PKGS)
+	$(GO) tool staticcheck -tags 'e2e bench realteleport' $(PKGS)
 	$(GO) mod tidy -diff
 
 generate: ## regenerate mocks

@@ -450,3 +450,82 @@ func TestRouteCacheIsBounded(t *testing.T) {
 		t.Errorf("cache holds %d entries, want %d", n, maxRoutes)
 	}
 }
+
+// Whether the responder is on call is the pager's answer for the
+// incident's service, and nothing else. A lookup that fails is a transient
+// error (fail closed: nothing applied, the delivery forgotten so the
+// pager's retry is taken); a service gone or without an escalation policy,
+// or on-call entries of another user, another policy or another time, mean
+// not on call (refused).
+func TestResponderOnCallFailsClosed(t *testing.T) {
+	tests := []struct {
+		name   string
+		svc    domain.Service
+		svcErr error
+		ask    bool // OnCallsNow is asked
+		ocs    []domain.OnCall
+		ocsErr error
+		want   error
+	}{
+		{name: "on-call lookup fails", svc: notifySvc, ask: true, ocsErr: ports.ErrUnavailable, want: ports.ErrUnavailable},
+		{name: "service lookup fails", svcErr: ports.ErrUnavailable, want: ports.ErrUnavailable},
+		{name: "service gone", svcErr: ports.ErrNotFound, want: domain.ErrActorNotOnCall},
+		{name: "service without escalation policy", svc: domain.Service{ID: "PSN", Name: "Access Requests"}, want: domain.ErrActorNotOnCall},
+		{name: "another user on call", svc: notifySvc, ask: true, want: domain.ErrActorNotOnCall,
+			ocs: []domain.OnCall{{UserID: "PUC", EscalationPolicyID: "EPN", Level: 1}}},
+		{name: "on call for another policy", svc: notifySvc, ask: true, want: domain.ErrActorNotOnCall,
+			ocs: []domain.OnCall{{UserID: "PUB", EscalationPolicyID: "EPX", Level: 1}}},
+		{name: "shift over", svc: notifySvc, ask: true, want: domain.ErrActorNotOnCall,
+			ocs: []domain.OnCall{{UserID: "PUB", EscalationPolicyID: "EPN", Level: 1, Start: now.Add(-time.Hour), End: now}}},
+		{name: "shift not begun", svc: notifySvc, ask: true, want: domain.ErrActorNotOnCall,
+			ocs: []domain.OnCall{{UserID: "PUB", EscalationPolicyID: "EPN", Level: 1, Start: now.Add(time.Second)}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.expectActor(bob)
+			h.oc.EXPECT().FindService(gomock.Any(), "PSN").Return(tt.svc, tt.svcErr)
+			if tt.ask {
+				h.oc.EXPECT().OnCallsNow(gomock.Any(), "PUB", []string{"EPN"}).Return(tt.ocs, tt.ocsErr)
+			}
+			h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
+			_, final := domain.ActionStatus(0, tt.want)
+			if final {
+				h.expectNote("PI1", "not on call")
+			}
+
+			out, err := h.p.HandleAction(ctx, approveBy("PUB"))
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("HandleAction() = %v, %v; want %v", out, err, tt.want)
+			}
+			if _, gotFinal := domain.ActionStatus(out, err); gotFinal != final {
+				t.Errorf("final = %v, want %v", gotFinal, final)
+			}
+			if remembered := h.rec.has("delivery/event:d1"); remembered != final {
+				t.Errorf("delivery remembered = %v, want %v (a failed lookup lets the pager retry)", remembered, final)
+			}
+		})
+	}
+}
+
+// An incident whose service is unknown (a record from before services
+// were recorded, and a pager that names none) has nobody on call: the
+// on-call lookup is not even asked for an empty service.
+func TestIncidentWithoutServiceHasNobodyOnCall(t *testing.T) {
+	h := newHarness(t, nil)
+	h.setRecord(domain.Record{RequestID: "r1", Incidents: []domain.IncidentRef{{Service: "Access Requests", IncidentID: "PI1"}}})
+	noService := incident
+	noService.ServiceID = ""
+	h.pg.EXPECT().GetIncident(gomock.Any(), "PI1").Return(noService, nil)
+	h.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(notifyOnly("r1"), nil)
+	h.oc.EXPECT().GetUser(gomock.Any(), "PUB").Return(bob, nil)
+	h.oc.EXPECT().FindUserByEmail(gomock.Any(), "alice@example.com").Return(alice, nil)
+	h.oc.EXPECT().FindService(gomock.Any(), gomock.Any()).Times(0)
+	h.oc.EXPECT().OnCallsNow(gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
+	h.expectNote("PI1", "not on call")
+
+	if _, err := h.p.HandleAction(ctx, approveBy("PUB")); !errors.Is(err, domain.ErrActorNotOnCall) {
+		t.Fatalf("HandleAction() = %v, want not-on-call refusal", err)
+	}
+}

@@ -134,7 +134,7 @@ func (a *approver) services(ctx context.Context, names []string, facts *domain.O
 // made at the same time to the shift errs on the side of less access.
 func (a *approver) act(ctx context.Context, req domain.Request, rec domain.Record, appr domain.Approval, shift domain.Shift,
 	recovering bool, log *zap.Logger) (ours bool, err error) {
-	v := domain.ApprovalVerdict(req.ID, appr, a.cluster.mode())
+	v := a.policy.ApprovalVerdict(req.ID, appr, a.cluster.mode())
 	switch err := a.teleport.Resolve(ctx, v); {
 	case err == nil:
 		ours = true

@@ -45,8 +45,14 @@ func (e *incidents) open(ctx context.Context, req domain.Request, service string
 		e.metrics.Incident(ports.IncidentFailed)
 		return domain.IncidentRef{}, fmt.Errorf("open incident in %q: %w", service, err)
 	}
-	e.metrics.Incident(ports.IncidentOpened)
-	e.log.Info("incident opened", zap.String("request_id", req.ID), zap.String("requester", req.User),
+	outcome, msg := ports.IncidentOpened, "incident opened"
+	if inc.Existing {
+		// Another writer (the reference plugin, a peer) opened it under
+		// the request's key first.
+		outcome, msg = ports.IncidentAdopted, "open incident adopted"
+	}
+	e.metrics.Incident(outcome)
+	e.log.Info(msg, zap.String("request_id", req.ID), zap.String("requester", req.User),
 		zap.Strings("roles", req.Roles), zap.String("pd_service", svc.Name), zap.String("pd_incident_id", inc.ID),
 		zap.String("decision", "notify"))
 	return domain.IncidentRef{Service: service, ServiceID: svc.ID, IncidentID: inc.ID}, nil
@@ -89,7 +95,7 @@ func (e *incidents) resolve(ctx context.Context, req domain.Request, rec domain.
 		return err
 	}
 	var errs []error
-	for _, in := range rec.Incidents {
+	for _, in := range distinctIncidents(rec) {
 		if err := e.pager.ResolveIncident(ctx, in.IncidentID); err != nil && !errors.Is(err, ports.ErrNotFound) {
 			errs = append(errs, fmt.Errorf("resolve incident %s: %w", in.IncidentID, err))
 			continue
@@ -104,12 +110,14 @@ func (e *incidents) resolve(ctx context.Context, req domain.Request, rec domain.
 // noter posts notes on a record's incidents.
 type noter struct{ pager ports.Pager }
 
-// postAll posts text on every incident of the record. When recovering, an
-// incident that already carries a note starting with marker is skipped, so
-// a crash between the note and its record does not post it twice.
+// postAll posts text once on every incident of the record (a pager that
+// keeps one incident per request, like Opsgenie's alert per alias, lists
+// it once per notify service). When recovering, an incident that already
+// carries a note starting with marker is skipped, so a crash between the
+// note and its record does not post it twice.
 func (n noter) postAll(ctx context.Context, rec domain.Record, text, marker string, recovering bool) error {
 	var errs []error
-	for _, in := range rec.Incidents {
+	for _, in := range distinctIncidents(rec) {
 		if recovering {
 			notes, err := n.pager.ListNotes(ctx, in.IncidentID)
 			if err != nil && !errors.Is(err, ports.ErrNotFound) {
@@ -125,4 +133,16 @@ func (n noter) postAll(ctx context.Context, rec domain.Record, text, marker stri
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// distinctIncidents returns the record's incidents, each incident ID once
+// (its first entry).
+func distinctIncidents(rec domain.Record) []domain.IncidentRef {
+	out := make([]domain.IncidentRef, 0, len(rec.Incidents))
+	for _, in := range rec.Incidents {
+		if !slices.ContainsFunc(out, func(o domain.IncidentRef) bool { return o.IncidentID == in.IncidentID }) {
+			out = append(out, in)
+		}
+	}
+	return out
 }

@@ -230,3 +230,10 @@ func (m *memRecords) Forget(_ context.Context, k string) error {
 	delete(m.keys, k)
 	return nil
 }
+
+// has reports whether the dedup key k is remembered.
+func (m *memRecords) has(k string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.keys[k]
+}

@@ -65,7 +65,7 @@ func TestDeletedWhileDisconnectedIsResolvedAfterTheReconnect(t *testing.T) {
 	h.tp.EXPECT().UpdateRecord(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
 	h.p.Start()
 	h.synced()
-	waitFor(t, func() bool { return resolved.Load() == 1 && h.p.sched.Pending() == 0 })
+	waitFor(t, "the orphan's incident resolved and the queue empty", func() bool { return resolved.Load() == 1 && h.p.sched.Pending() == 0 })
 	if rec, _, _ := h.rec.GetRecord(ctx, "r1"); rec.Resolution != domain.StateExpired || len(rec.Incidents) != 1 {
 		t.Errorf("local record of r1 = %+v, want expired with its incident", rec)
 	}
@@ -73,9 +73,9 @@ func TestDeletedWhileDisconnectedIsResolvedAfterTheReconnect(t *testing.T) {
 	// The next reconnect does not read the other cluster's incident again,
 	// and r1's incident is closed.
 	h.pg.EXPECT().OpenIncidents(gomock.Any(), []string{"PSN"}, maxOrphanIncidents).Return(open[:3], false, nil).Times(1)
-	waitFor(t, func() bool { return !h.scanning() })
+	waitFor(t, "the orphan scan finished", func() bool { return !h.scanning() })
 	h.synced(notifyOnly("r3"))
-	if err := h.p.Stop(ctx); err != nil {
+	if err := h.stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -95,11 +95,11 @@ func TestOrphanNoteIsNotPostedTwice(t *testing.T) {
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").Return(nil)
 	h.p.Start()
 	h.synced()
-	waitFor(t, func() bool {
+	waitFor(t, "r1 resolved from its local record after the restart", func() bool {
 		rec, _, _ := h.rec.GetRecord(ctx, "r1")
 		return rec.Done() && h.p.sched.Pending() == 0
 	})
-	if err := h.p.Stop(ctx); err != nil {
+	if err := h.stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -122,11 +122,11 @@ func TestOrphanScanFailsSafe(t *testing.T) {
 	// No cluster name: no scan at all.
 	h.tp.EXPECT().ListRequests(gomock.Any()).Return(nil, nil)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced})
-	waitFor(t, func() bool { return !h.scanning() })
+	waitFor(t, "the scan without a cluster name finished", func() bool { return !h.scanning() })
 	h.synced()
-	waitFor(t, func() bool { return !h.scanning() })
+	waitFor(t, "the first orphan scan finished", func() bool { return !h.scanning() })
 	h.synced()
-	if err := h.p.Stop(ctx); err != nil {
+	if err := h.stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, _ := h.rec.GetRecord(ctx, "r1"); ok {
@@ -156,16 +156,16 @@ func TestForeignIncidentsDoNotUseTheScanBound(t *testing.T) {
 	h.p.Start()
 	h.synced()
 	// The first scan spent its bound on the other cluster's incidents.
-	waitFor(t, func() bool { return !h.scanning() })
+	waitFor(t, "the first orphan scan finished", func() bool { return !h.scanning() })
 	if _, ok, _ := h.rec.GetRecord(ctx, "r1"); ok {
 		t.Fatal("the first scan went past its bound")
 	}
 	h.synced()
-	waitFor(t, func() bool {
+	waitFor(t, "r1 resolved by the second scan", func() bool {
 		rec, _, _ := h.rec.GetRecord(ctx, "r1")
 		return rec.Done() && h.p.sched.Pending() == 0
 	})
-	if err := h.p.Stop(ctx); err != nil {
+	if err := h.stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 }

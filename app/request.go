@@ -64,6 +64,7 @@ func (h *requests) handle(ctx context.Context, req domain.Request) error {
 		if err != nil {
 			return err
 		}
+		h.nameIncidents(ctx, req, routed, &st.rec)
 		eff := h.policy.Plan(req, st.rec, routed)
 		if eff.Kind == domain.EffectNone {
 			// Nothing left for the request's life; its grant may still be
@@ -151,23 +152,18 @@ func (h *requests) load(ctx context.Context, req *domain.Request) (state, error)
 }
 
 // loadGone reads the record of a deleted request from the local mirror,
-// or finds its open incidents by key.
+// or finds its open incidents by key (ownedByKey).
 func (h *requests) loadGone(ctx context.Context, id string) (state, error) {
 	rec, ok, err := h.mirror.GetRecord(ctx, id)
 	if err != nil {
 		return state{}, fmt.Errorf("read local record: %w", err)
 	}
 	if !ok || len(rec.Incidents) == 0 {
-		found, err := h.pager.FindIncidents(ctx, domain.IncidentKey(id))
+		refs, err := h.ownedByKey(ctx, id)
 		if err != nil {
-			return state{}, fmt.Errorf("find incidents by key: %w", err)
+			return state{}, err
 		}
-		rec.RequestID = id
-		for _, in := range found {
-			if in.Active() {
-				rec.Incidents = append(rec.Incidents, domain.IncidentRef{Service: in.ServiceID, ServiceID: in.ServiceID, IncidentID: in.ID})
-			}
-		}
+		rec.RequestID, rec.Incidents = id, refs
 		if len(rec.Incidents) == 0 && !ok {
 			// Never seen and nothing open: nothing to resolve.
 			rec.Resolution = domain.StateExpired
@@ -176,22 +172,37 @@ func (h *requests) loadGone(ctx context.Context, id string) (state, error) {
 	return state{rec: rec, gone: true}, nil
 }
 
-// adopt adds the active incidents found under the request's key to the
-// record.
-func (h *requests) adopt(ctx context.Context, rec *domain.Record) error {
-	found, err := h.pager.FindIncidents(ctx, domain.IncidentKey(rec.RequestID))
-	if err != nil {
-		return fmt.Errorf("find incidents by key: %w", err)
+// nameIncidents gives an incident the record knows by service ID only
+// (the reference plugin records its incident so; adopt too) the name of
+// the notify service that resolves to that ID, so Plan finds it there
+// instead of opening again: a POST PagerDuty would refuse as a duplicate
+// key. Lookups are cached; one that fails leaves the name to open, which
+// reports it.
+func (h *requests) nameIncidents(ctx context.Context, req domain.Request, routed []string, rec *domain.Record) {
+	if req.State != domain.StatePending || !slices.ContainsFunc(rec.Incidents, unnamed) {
+		return
 	}
-	for _, in := range found {
-		known := slices.ContainsFunc(rec.Incidents, func(r domain.IncidentRef) bool { return r.IncidentID == in.ID })
-		if in.Active() && !known {
-			rec.Incidents = append(rec.Incidents, domain.IncidentRef{Service: in.ServiceID, ServiceID: in.ServiceID, IncidentID: in.ID})
-			h.log.Info("unrecorded incident adopted", zap.String("request_id", rec.RequestID), zap.String("pd_incident_id", in.ID))
+	for _, name := range h.policy.NotifyServices(req, routed) {
+		if _, ok := rec.Incident(name); ok {
+			continue
 		}
+		svc, err := h.incidents.onCall.FindService(ctx, name)
+		if err != nil {
+			continue
+		}
+		i := slices.IndexFunc(rec.Incidents, func(in domain.IncidentRef) bool { return unnamed(in) && in.ServiceID == svc.ID })
+		if i < 0 {
+			continue
+		}
+		rec.Incidents = slices.Clone(rec.Incidents)
+		rec.Incidents[i].Service = name
+		h.log.Info("recorded incident adopted", zap.String("request_id", req.ID), zap.String("pd_service", name),
+			zap.String("pd_incident_id", rec.Incidents[i].IncidentID))
 	}
-	return nil
 }
+
+// unnamed: the record knows the incident's service by ID only.
+func unnamed(in domain.IncidentRef) bool { return in.Service == "" || in.Service == in.ServiceID }
 
 // remember keeps what a record tells about our incidents: their routes
 // for pager actions, their services for the orphan scan.
@@ -245,8 +256,7 @@ func (h *requests) claim(ctx context.Context, req domain.Request, st state, eff 
 		}
 		recovering = in.Effect == eff
 	}
-	claimed := st.rec
-	claimed.Intent = domain.Intent{Effect: eff, Owner: h.replicaID, At: now}
+	claimed := domain.Claim(st.rec, req, eff, h.replicaID, now)
 	v, err := h.teleport.UpdateRecord(ctx, req.ID, st.version, claimed)
 	if err != nil {
 		return st, false, fmt.Errorf("record intent: %w", casLost(err))

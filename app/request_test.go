@@ -173,9 +173,9 @@ func TestPagerErrorsAreRetriedUntilExactlyOneIncident(t *testing.T) {
 		h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil),
 	)
 	h.p.Start()
-	defer h.p.Stop(ctx)
+	defer h.stop(ctx)
 	h.p.sched.Submit(notifyOnly("r1"))
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
+	waitFor(t, "the incident opened after the retries", func() bool { return h.p.sched.Pending() == 0 })
 	if rec := h.record("r1"); len(rec.Incidents) != 1 || rec.Incidents[0].IncidentID != "PI1" {
 		t.Errorf("record = %+v", rec)
 	}
@@ -318,6 +318,34 @@ func TestResolutionHappensOnce(t *testing.T) {
 	}
 }
 
+// A pager that keeps one incident per request (Opsgenie's alert per
+// alias) lists it once per notify service: each note is posted on it once,
+// and it is resolved once.
+func TestSharedIncidentIsNotedAndResolvedOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.setRecord(domain.Record{RequestID: "r1", ApprovalDone: true, Incidents: []domain.IncidentRef{
+		{Service: "Access Requests", ServiceID: "schedule:s1", IncidentID: "alert-1"},
+		{Service: "team:ops", ServiceID: "team:t1", IncidentID: "alert-1"},
+	}})
+	req := notifyOnly("r1")
+	req.Annotations["pagerduty_notify_service"] = []string{"Access Requests", "team:ops"}
+	req.Reviews = []domain.Review{{Author: "bob", State: domain.StateApproved}}
+	h.pg.EXPECT().AddNote(gomock.Any(), "alert-1", gomock.Cond(func(s string) bool { return strings.HasPrefix(s, "[review #1]") })).Times(1)
+	if err := h.p.requests.handle(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	req.State = domain.StateApproved
+	h.pg.EXPECT().AddNote(gomock.Any(), "alert-1", gomock.Cond(func(s string) bool { return strings.HasPrefix(s, "Access request has been approved") })).Times(1)
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "alert-1").Times(1)
+	if err := h.p.requests.handle(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.metrics.Count("incidents", string(ports.IncidentResolved)); got != 1 {
+		t.Errorf("incidents counted resolved = %d, want 1", got)
+	}
+}
+
 func TestCrashAfterNoteDoesNotPostItTwice(t *testing.T) {
 	h := newHarness(t, nil)
 	h.allowCAS()
@@ -355,7 +383,8 @@ func TestDeletedRequestIsResolvedFromTheLocalRecord(t *testing.T) {
 }
 
 func TestDeletedRequestWithoutLocalRecordIsFoundByKey(t *testing.T) {
-	h := newHarness(t, nil)
+	h := newHarness(t, func(c *Config) { c.Policy.DefaultNotifyService = "Access Requests" })
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
 	h.pg.EXPECT().FindIncidents(gomock.Any(), "teleport-access-request/r1").Return([]domain.Incident{
 		{ID: "PI1", ServiceID: "PSN", Status: domain.IncidentTriggered}, {ID: "PI0", Status: domain.IncidentResolved}}, nil)
 	h.pg.EXPECT().ListNotes(gomock.Any(), "PI1").Return(nil, nil)
@@ -391,13 +420,13 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 		t.Fatal("ready before the first sync")
 	}
 	h.p.Start()
-	defer h.p.Stop(ctx)
+	defer h.stop(ctx)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{notifyOnly("r1")}})
 	if err := h.p.Ready(); err != nil {
 		t.Fatalf("Ready() after sync = %v", err)
 	}
-	<-resolved
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
+	receive(t, resolved, "PI2 of the request closed while away resolved")
+	waitFor(t, "the backlog's passes finished", func() bool { return h.p.sched.Pending() == 0 })
 	if rec := h.record("r1"); len(rec.Incidents) != 1 {
 		t.Errorf("backlog request record = %+v", rec)
 	}
@@ -408,7 +437,7 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	reads := h.reads("r3")
 	h.tp.EXPECT().ListRequests(gomock.Any()).Return([]domain.Request{notifyOnly("r1"), r3}, nil).Times(1).After(first)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{notifyOnly("r1")}})
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
+	waitFor(t, "the passes after the reconnect finished", func() bool { return h.p.sched.Pending() == 0 })
 	if got := h.reads("r3"); got != reads {
 		t.Errorf("settled request read %d more times after the reconnect, want 0", got-reads)
 	}
@@ -430,9 +459,9 @@ func TestResolvedWhileDisconnectedIsFoundAfterEveryReconnect(t *testing.T) {
 		Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
 	first := h.tp.EXPECT().ListRequests(gomock.Any()).Return(nil, nil).Times(1)
 	h.p.Start()
-	defer h.p.Stop(ctx)
+	defer h.stop(ctx)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{r1}})
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
+	waitFor(t, "the pass of the synced request finished", func() bool { return h.p.sched.Pending() == 0 })
 
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventDisconnected, Err: errors.New("stream reset")})
 	approved := r1
@@ -441,20 +470,9 @@ func TestResolvedWhileDisconnectedIsFoundAfterEveryReconnect(t *testing.T) {
 	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been approved").Times(1)
 	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").Times(1)
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced})
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
+	waitFor(t, "the approved request's pass after the reconnect finished", func() bool { return h.p.sched.Pending() == 0 })
 	if rec := h.record("r1"); rec.Resolution != domain.StateApproved {
 		t.Errorf("record after the reconnect = %+v, want resolved", rec)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -467,8 +485,10 @@ func TestIncidentOpenedJustBeforeACrashIsResolvedWithTheRequest(t *testing.T) {
 	req := notifyOnly("r1")
 	req.State = domain.StateApproved
 	req.Reviews = []domain.Review{{Author: "bob", State: domain.StateApproved, Created: now}}
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
 	h.pg.EXPECT().FindIncidents(gomock.Any(), "teleport-access-request/r1").Return([]domain.Incident{
-		{ID: "PI9", ServiceID: "PSN", Status: domain.IncidentTriggered}}, nil)
+		{ID: "PI9", ServiceID: "PSN", Status: domain.IncidentTriggered},
+		{ID: "PI-ELSEWHERE", ServiceID: "PSX", Status: domain.IncidentTriggered}}, nil)
 	gomock.InOrder(
 		h.pg.EXPECT().AddNote(gomock.Any(), "PI9", gomock.Cond(func(s string) bool { return strings.HasPrefix(s, "[review #1]") })),
 		h.pg.EXPECT().AddNote(gomock.Any(), "PI9", "Access request has been approved"),

@@ -27,9 +27,11 @@ func newRouteCache() *routeCache {
 	return &routeCache{m: make(map[string]route), ring: make([]string, maxRoutes)}
 }
 
-// learn keeps the routes of a record's incidents.
+// learn keeps the routes of a record's incidents; an incident listed for
+// several services (one incident per request) routes to its first, the
+// service it was opened in, as actionLookups.openedFor reads it.
 func (c *routeCache) learn(rec domain.Record) {
-	for _, in := range rec.Incidents {
+	for _, in := range distinctIncidents(rec) {
 		c.put(in.IncidentID, route{requestID: rec.RequestID, serviceID: in.ServiceID})
 	}
 }

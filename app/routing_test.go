@@ -84,7 +84,7 @@ func TestRulesFromTheWatcherRouteRequests(t *testing.T) {
 	}).AnyTimes()
 	h.pg.EXPECT().OpenIncidents(gomock.Any(), gomock.Any(), gomock.Any()).Return(nil, false, nil).AnyTimes()
 	h.p.Start()
-	defer h.p.Stop(ctx)
+	defer h.stop(ctx)
 
 	// Listed at the sync: two matching rules add all their recipients
 	// (de-duplicated); a broken one never matches and is counted.
@@ -93,7 +93,7 @@ func TestRulesFromTheWatcherRouteRequests(t *testing.T) {
 		rule("everyone", cond{role: "*"}, "Ops", "db", "Audit"),
 		{Name: "broken", Recipients: []string{"Never"}, Broken: "condition does not parse: 1:5: expected ')'"},
 	}}, Pending: []domain.Request{request("r1", nil)}})
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 && len(h.record("r1").Incidents) == 3 })
+	waitFor(t, "r1 opened in three services", func() bool { return h.p.sched.Pending() == 0 && len(h.record("r1").Incidents) == 3 })
 	if got := o.take(); !slices.Equal(got, []string{"P-Audit", "P-DB", "P-Ops"}) {
 		t.Errorf("r1 opened in %v, want DB, Ops and Audit", got)
 	}
@@ -105,14 +105,14 @@ func TestRulesFromTheWatcherRouteRequests(t *testing.T) {
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventRuleDelete, Rule: domain.RoutingRule{Name: "everyone"}})
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventRulePut, Rule: rule("db", cond{role: "db"}, "DB-2")})
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventPut, Request: request("r2", nil)})
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 && len(h.record("r2").Incidents) == 1 })
+	waitFor(t, "r2 opened in one service", func() bool { return h.p.sched.Pending() == 0 && len(h.record("r2").Incidents) == 1 })
 	if got := o.take(); !slices.Equal(got, []string{"P-DB-2"}) {
 		t.Errorf("r2 opened in %v, want DB-2", got)
 	}
 
 	// The annotation's services come first; rules add theirs.
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventPut, Request: notifyOnly("r3")})
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 && len(h.record("r3").Incidents) == 2 })
+	waitFor(t, "r3 opened in two services", func() bool { return h.p.sched.Pending() == 0 && len(h.record("r3").Incidents) == 2 })
 	if rec := h.record("r3"); rec.Incidents[0].Service != "Access Requests" || rec.Incidents[1].Service != "DB-2" {
 		t.Errorf("r3 incidents = %+v, want the annotation's service, then the rule's", rec.Incidents)
 	}
@@ -123,7 +123,7 @@ func TestRulesFromTheWatcherRouteRequests(t *testing.T) {
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Rules: domain.RuleSet{On: true, Rules: []domain.RoutingRule{
 		rule("admins", cond{role: "admin"}, "Admins")}}})
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventPut, Request: request("r4", nil)})
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 && len(h.record("r4").Incidents) == 1 })
+	waitFor(t, "r4 opened in the default service", func() bool { return h.p.sched.Pending() == 0 && len(h.record("r4").Incidents) == 1 })
 	if got := o.take(); !slices.Equal(got, []string{"P-Fallback"}) {
 		t.Errorf("r4 opened in %v, want the default service", got)
 	}

@@ -3,8 +3,10 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/mock/gomock"
 
@@ -31,7 +33,11 @@ func TestRunHandlesWatcherEventsInOrder(t *testing.T) {
 	w.EXPECT().Watch(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, out chan<- domain.Event) error {
 		out <- domain.Event{Kind: domain.EventSynced}
 		out <- domain.Event{Kind: domain.EventPut, Request: req}
-		<-resolvedAfter(h, "r1", 1)
+		// This runs in Run's goroutine: no t.Fatal here; an error ends Run
+		// and fails the test below.
+		if !eventually(func() bool { return len(h.record("r1").Incidents) == 1 && h.p.sched.Pending() == 0 }) {
+			return errors.New("the pending request's incident was not recorded")
+		}
 		out <- domain.Event{Kind: domain.EventPut, Request: approved}
 		<-ctx.Done()
 		return ctx.Err()
@@ -39,28 +45,24 @@ func TestRunHandlesWatcherEventsInOrder(t *testing.T) {
 	h.p.Start()
 	done := make(chan error)
 	go func() { done <- h.p.Run(ctx, w) }()
-	<-resolved
-	waitFor(t, func() bool { return h.p.sched.Pending() == 0 })
+	select {
+	case <-resolved:
+	case err := <-done:
+		t.Fatalf("Run() = %v before the approved request's incident was resolved", err)
+	case <-time.After(waitLimit):
+		t.Fatalf("not within %v: the approved request's incident resolved", waitLimit)
+	}
+	waitFor(t, "the queue empty after the resolution", func() bool { return h.p.sched.Pending() == 0 })
 	cancel()
-	if err := <-done; err != nil {
+	if err := receive(t, done, "Run returned after its context ended"); err != nil {
 		t.Fatalf("Run() = %v", err)
 	}
-	if err := h.p.Stop(context.Background()); err != nil {
+	if err := h.stop(context.Background()); err != nil {
 		t.Fatalf("Stop() = %v", err)
 	}
 	if rec := h.record("r1"); rec.Resolution != domain.StateApproved {
 		t.Errorf("record = %+v", rec)
 	}
-}
-
-// resolvedAfter closes when the request's record has n incidents.
-func resolvedAfter(h *harness, id string, n int) <-chan struct{} {
-	ch := make(chan struct{})
-	go func() {
-		waitFor(h.t, func() bool { return len(h.record(id).Incidents) >= n && h.p.sched.Pending() == 0 })
-		close(ch)
-	}()
-	return ch
 }
 
 func TestRunReturnsAFatalWatcherError(t *testing.T) {
@@ -79,16 +81,19 @@ func TestStopDrainsInFlightWorkAndRefusesNewWork(t *testing.T) {
 	h.oc.EXPECT().FindService(gomock.Any(), gomock.Any()).Return(notifySvc, nil)
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, domain.IncidentSpec) (domain.Incident, error) {
 		close(entered)
-		<-release
+		select { // a pass of the mock: the test's receive below reports a hang
+		case <-release:
+		case <-time.After(waitLimit):
+		}
 		return domain.Incident{ID: "PI1"}, nil
 	})
 	h.p.Start()
 	h.p.sched.Submit(notifyOnly("r1"))
-	<-entered
+	receive(t, entered, "the effect began")
 	stopped := make(chan error)
 	go func() { stopped <- h.p.Stop(context.Background()) }()
 	close(release)
-	if err := <-stopped; err != nil {
+	if err := receive(t, stopped, "Stop returned once the effect ended"); err != nil {
 		t.Fatalf("Stop() = %v", err)
 	}
 	if rec := h.record("r1"); len(rec.Incidents) != 1 {
@@ -113,10 +118,10 @@ func TestStopDeadlineCancelsEffects(t *testing.T) {
 	})
 	h.p.Start()
 	h.p.sched.Submit(notifyOnly("r1"))
-	<-entered
+	receive(t, entered, "the effect began")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := h.p.Stop(ctx); !errors.Is(err, context.Canceled) {
+	if err := h.stop(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Stop() = %v, want the deadline error", err)
 	}
 	if rec := h.record("r1"); rec.Intent.IsZero() {
@@ -264,5 +269,60 @@ func TestSyncCarriesTheClusterAndReadinessSaysWhy(t *testing.T) {
 	}
 	if err := h.p.Ready(); err != nil {
 		t.Errorf("Ready() after the sync = %v", err)
+	}
+}
+
+// A lookup of the auto-approval that fails is an error of the pass, never
+// a decision: nothing is recorded, and the retry approves once the pager
+// answers. A failure taken as a skip would leave the request for humans
+// for good.
+func TestApprovalLookupFailureIsRetriedNotSkipped(t *testing.T) {
+	for _, failing := range []string{"requester", "approval service", "on-calls", "active incidents"} {
+		t.Run(failing, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) { c.Policy.RequireActiveIncident = true })
+			h.allowCAS()
+			down := failing // fails once, then answers
+			fail := func(lookup string) error {
+				if lookup != down {
+					return nil
+				}
+				down = ""
+				return fmt.Errorf("%s: %w", lookup, ports.ErrUnavailable)
+			}
+			h.oc.EXPECT().FindUserByEmail(gomock.Any(), "alice@example.com").DoAndReturn(func(context.Context, string) (domain.PagerUser, error) {
+				return alice, fail("requester")
+			}).AnyTimes()
+			h.oc.EXPECT().FindService(gomock.Any(), "Critical").DoAndReturn(func(context.Context, string) (domain.Service, error) {
+				return critSvc, fail("approval service")
+			}).AnyTimes()
+			h.oc.EXPECT().OnCallsNow(gomock.Any(), "PUA", []string{"EPC"}).DoAndReturn(func(context.Context, string, []string) ([]domain.OnCall, error) {
+				return []domain.OnCall{{UserID: "PUA", EscalationPolicyID: "EPC", Level: 1}}, fail("on-calls")
+			}).AnyTimes()
+			h.oc.EXPECT().ActiveIncidents(gomock.Any(), "PUA", []string{"PSC"}).DoAndReturn(func(context.Context, string, []string) ([]domain.Incident, error) {
+				return []domain.Incident{{ID: "PI9", Key: "db-outage", ServiceID: "PSC", Status: domain.IncidentTriggered, AssigneeIDs: []string{"PUA"}}},
+					fail("active incidents")
+			}).AnyTimes()
+			h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(1)
+			req := request("r1", map[string][]string{"pagerduty_services": {"Critical"}})
+
+			if err := h.p.requests.handle(ctx, req); !errors.Is(err, ports.ErrUnavailable) {
+				t.Fatalf("handle() with the %s lookup down = %v, want unavailable", failing, err)
+			}
+			if h.record("r1").ApprovalDone {
+				t.Fatal("a failed lookup was recorded as a decision")
+			}
+			if n := h.metrics.Count("approvals", string(ports.ApprovalSkipped)); n != 0 {
+				t.Errorf("%d skips counted for a failed lookup", n)
+			}
+			if n := h.metrics.Count("approvals", string(ports.ApprovalLookupFailed)); n != 1 {
+				t.Errorf("%d lookup failures counted, want 1", n)
+			}
+			if err := h.p.requests.handle(ctx, req); err != nil {
+				t.Fatalf("retried handle() = %v", err)
+			}
+			if !h.record("r1").ApprovalDone {
+				t.Error("the retry did not approve")
+			}
+		})
 	}
 }

@@ -285,11 +285,22 @@ func TestSchedulerStopDrainsAndRefusesNewWork(t *testing.T) {
 	})
 }
 
-// A pass still running at Stop's deadline has its context cancelled.
+// A pass still running at Stop's deadline has its context cancelled, and
+// Stop returns only once it has ended: nothing of the use cases runs after
+// Stop (a pass winding down would write to a store being closed).
 func TestSchedulerStopDeadlineCancelsPasses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		var ended sync.WaitGroup // Wait panics in the bubble if it is never done
+		ended.Add(1)
+		var mu sync.Mutex
+		over := false
 		st := newSchedTest(t, func(ctx context.Context, r domain.Request) error {
+			defer ended.Done()
 			<-ctx.Done()
+			time.Sleep(time.Second) // winding down
+			mu.Lock()
+			over = true
+			mu.Unlock()
 			return ctx.Err()
 		})
 		st.s.Start()
@@ -297,8 +308,16 @@ func TestSchedulerStopDeadlineCancelsPasses(t *testing.T) {
 		synctest.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
+		start := time.Now()
 		if err := st.s.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Stop() = %v, want the deadline", err)
 		}
+		mu.Lock()
+		returnedEarly := !over
+		mu.Unlock()
+		if took := time.Since(start); returnedEarly || took != 2*time.Second {
+			t.Errorf("Stop() returned after %v with the cancelled pass still running (%v), want it after the pass (2 s)", took, returnedEarly)
+		}
+		ended.Wait()
 	})
 }

@@ -21,7 +21,13 @@ func Annotated() string {
 		Config
 		PagerDuty *PagerDutySettings
 		Fake      *FakeSettings
-	}{d, d.Pager.Vendor.(*PagerDutySettings), FakeDefaults().Vendor.(*FakeSettings)}
+		MoreKinds []string
+	}{d, d.Pager.Vendor.(*PagerDutySettings), FakeDefaults().Vendor.(*FakeSettings), nil}
+	for _, kind := range PagerKinds() {
+		if k := pagerKinds[kind]; k.annotated != nil {
+			data.MoreKinds = append(data.MoreKinds, k.annotated())
+		}
+	}
 	if err := annotatedTemplate.Execute(&b, data); err != nil {
 		// The template and its data are fixed; a failure is a bug caught
 		// by the package tests.
@@ -113,7 +119,8 @@ teleport {
   dial_timeout = {{dur .Teleport.DialTimeout}}
 }
 
-# The pager: exactly one block, pager "pagerduty" or pager "fake".
+# The pager: exactly one block, pager "pagerduty" or pager "fake" (or a kind
+# shown after them).
 pager "pagerduty" {
   # REST API key (Integrations > API Access Keys). Required.
   api_key = env("PAGERDUTY_API_KEY")
@@ -166,7 +173,7 @@ pager "pagerduty" {
 #     level   = 1
 #   }
 # }
-
+{{range .MoreKinds}}{{.}}{{end}}
 # On-call auto-approval, whatever the pager: a request is approved when its
 # roles carry the services annotation and the requester is on call for one
 # of them now. (Files written before this block existed have it inside the

@@ -80,6 +80,8 @@ func TestAnnotatedShowsEveryKey(t *testing.T) {
 	// The kinds' own keys sit in the pager block's remain body.
 	walk(reflect.TypeOf(PagerDuty{}))
 	walk(reflect.TypeOf(Fake{}))
+	walk(reflect.TypeOf(Opsgenie{}))
+	walk(reflect.TypeOf(OpsgenieFake{}))
 	if len(keys) < 40 {
 		t.Fatalf("schema walk found only %d keys: %v", len(keys), keys)
 	}

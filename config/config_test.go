@@ -58,6 +58,8 @@ func TestLoadSpecSketch(t *testing.T) {
 		},
 		Pager: PagerSettings{
 			Kind:                    "pagerduty",
+			Name:                    "PagerDuty",
+			PluginName:              "pagerduty",
 			NotifyServiceAnnotation: "pagerduty_notify_service",
 			ServicesAnnotation:      "pagerduty_services",
 			Vendor: &PagerDutySettings{

@@ -22,6 +22,8 @@ func Defaults() Config {
 		},
 		Pager: PagerSettings{
 			Kind:                    PagerPagerDuty,
+			Name:                    "PagerDuty",
+			PluginName:              "pagerduty",
 			NotifyServiceAnnotation: "pagerduty_notify_service",
 			ServicesAnnotation:      "pagerduty_services",
 			Vendor:                  pagerDutyDefaults(),

@@ -19,10 +19,22 @@ const (
 type PagerSettings struct {
 	// Kind is the block's label, such as PagerPagerDuty.
 	Kind string
+	// Name is the pager's name in reasons and notes ("Approved in
+	// PagerDuty by …"); the kind's.
+	Name string
+	// PluginName is Teleport's name of the pager's plugin ("pagerduty",
+	// "opsgenie"): the access monitoring rules addressed to pagergate
+	// name it (notification.name), and delegators start with it
+	// ("pagerduty:<email>"); the kind's.
+	PluginName string
 	// NotifyServiceAnnotation names the request annotation listing the
 	// services to notify. The default is the kind's
 	// ("pagerduty_notify_service" for PagerDuty).
 	NotifyServiceAnnotation string
+	// NotifyTargetAnnotations are further annotations naming notify
+	// services, each value prefixed (Opsgenie's teams annotation, values
+	// read as "team:<value>"); the kind's.
+	NotifyTargetAnnotations []TargetAnnotation
 	// ServicesAnnotation names the request annotation listing the
 	// approval services. The default is the kind's ("pagerduty_services"
 	// for PagerDuty).
@@ -38,6 +50,12 @@ type PagerSettings struct {
 	// Vendor holds the kind's own settings, with its defaults applied:
 	// *PagerDutySettings for "pagerduty", *FakeSettings for "fake".
 	Vendor any
+}
+
+// TargetAnnotation is a request annotation whose values name notify
+// services as Prefix + value.
+type TargetAnnotation struct {
+	Annotation, Prefix string
 }
 
 // Pager is the `pager "<kind>" {}` block as decoded: the keys every kind
@@ -70,6 +88,13 @@ type pagerKind struct {
 	// (for PagerSettings.Vendor) with the defaults d applied. It may set
 	// the shared settings only the kind has, like out.Urgency.
 	check func(c *checker, decoded any, b block, d PagerSettings, out *PagerSettings) any
+	// webhook, when set, checks the webhook block against what the kind's
+	// deliveries can carry (a vendor without signatures or client
+	// certificates refuses those keys); w is the block, b its key path.
+	webhook func(c *checker, w *Webhook, b block, out *WebhookSettings)
+	// annotated, when set, is the kind's example block in `pagergate
+	// configure` (commented out), after the built-in kinds'.
+	annotated func() string
 }
 
 // pagerKinds are the kinds a pager block may name, by label. Each kind's
@@ -113,6 +138,9 @@ func (c *checker) pager(f *File, top block) PagerSettings {
 	b := block{body: p.Body, def: p.DefRange, path: "pager." + p.Kind}
 	out := PagerSettings{
 		Kind:                    p.Kind,
+		Name:                    d.Name,
+		PluginName:              d.PluginName,
+		NotifyTargetAnnotations: d.NotifyTargetAnnotations,
 		NotifyServiceAnnotation: c.annotation(b, "notify_service_annotation", p.NotifyServiceAnnotation, d.NotifyServiceAnnotation),
 		ServicesAnnotation:      c.annotation(b, "services_annotation", p.ServicesAnnotation, d.ServicesAnnotation),
 		DefaultNotifyService:    p.DefaultNotifyService,

@@ -196,6 +196,9 @@ func (f *File) resolve(eval *hcl.EvalContext) (*Config, hcl.Diagnostics) {
 	cfg.AutoApprove = c.autoApprove(c.legacyAutoApprove(f), path, d.AutoApprove)
 	if f.Webhook != nil {
 		cfg.Webhook = c.webhook(f.Webhook, d.Webhook)
+		if k, ok := pagerKinds[cfg.Pager.Kind]; ok && k.webhook != nil {
+			k.webhook(c, f.Webhook, block{body: f.Webhook.Body, def: f.Webhook.DefRange, path: "webhook"}, cfg.Webhook)
+		}
 	}
 	return cfg, c.diags
 }

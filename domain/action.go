@@ -204,7 +204,7 @@ func (p Policy) ActionVerdict(a Action, r Request, actorEmail string, mode Appro
 		}
 		reason += ": " + n
 	}
-	return Verdict{RequestID: r.ID, State: st, Reason: reason, Mode: mode, Delegator: Delegator(actorEmail)}
+	return Verdict{RequestID: r.ID, State: st, Reason: reason, Mode: mode, Delegator: Delegator(p.pagerID(), actorEmail)}
 }
 
 // RefusalNote returns the incident note explaining why an action changed
@@ -261,14 +261,15 @@ func ActionStatus(o Outcome, err error) (status string, final bool) {
 	return "", false
 }
 
-// pagerIDShape reports whether s looks like a pager ID (short, letters and
-// digits), safe to quote in a note.
+// pagerIDShape reports whether s looks like a pager ID, safe to quote in
+// a note: at most 40 ASCII letters, digits and inner hyphens (PagerDuty's
+// "PABC123", Opsgenie's UUIDs). Nothing else of a delivery is echoed.
 func pagerIDShape(s string) bool {
-	if s == "" || len(s) > 32 {
+	if s == "" || len(s) > 40 || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
 		return false
 	}
 	for _, r := range s {
-		if (r < 'A' || r > 'Z') && (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+		if (r < 'A' || r > 'Z') && (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
 			return false
 		}
 	}

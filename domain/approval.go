@@ -162,7 +162,7 @@ func hasForeignActiveIncident(f OnCallFacts) bool {
 func ApprovalNote(a Approval) string { return ApprovalMarker + a.Reason }
 
 // ApprovalVerdict returns the verdict an auto-approval submits.
-func ApprovalVerdict(requestID string, a Approval, mode ApprovalMode) Verdict {
+func (p Policy) ApprovalVerdict(requestID string, a Approval, mode ApprovalMode) Verdict {
 	return Verdict{RequestID: requestID, State: StateApproved, Mode: mode,
-		Reason: "Auto-approved by pagergate: " + a.Reason, Delegator: Delegator(a.Email)}
+		Reason: "Auto-approved by pagergate: " + a.Reason, Delegator: Delegator(p.pagerID(), a.Email)}
 }

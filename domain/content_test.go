@@ -162,6 +162,12 @@ func TestAuthorizeActionRefuses(t *testing.T) {
 		{"self approval by email, case differs", Policy{Approvers: ApproversAny}, req, by(VerbApprove, PagerUser{ID: "PUA2", Email: "ALICE@example.com"}), Actors{PagerUser{ID: "PUA2", Email: "ALICE@example.com"}, pdAlice}, true, ErrSelfApproval},
 		{"self approval through user_map", Policy{UserMap: map[string]string{"gh-alice": "alice@example.com"}, Approvers: ApproversAny}, mapped, by(VerbApprove, PagerUser{ID: "PUA2", Email: "alice@example.com"}), Actors{PagerUser{ID: "PUA2", Email: "alice@example.com"}, pdBob}, true, ErrSelfApproval},
 		{"self approval under approvers=any", Policy{Approvers: ApproversAny}, req, by(VerbApprove, pdAlice), Actors{pdAlice, pdAlice}, true, ErrSelfApproval},
+		// user_map sends the requester's name elsewhere; a pager user with
+		// the Teleport name's own email is still the requester.
+		{"self approval by the Teleport name", Policy{UserMap: map[string]string{"alice@example.com": "a.smith@example.com"}, Approvers: ApproversAny}, req, by(VerbApprove, PagerUser{ID: "PUA2", Email: "Alice@Example.com"}), Actors{PagerUser{ID: "PUA2", Email: "Alice@Example.com"}, PagerUser{ID: "PUA", Email: "a.smith@example.com"}}, true, ErrSelfApproval},
+		// The pager answered the mapped email with a user of another
+		// email; an actor of that email is the requester too.
+		{"self approval by the requester's pager email", Policy{UserMap: map[string]string{"gh-alice": "alice@corp.example.com"}, Approvers: ApproversAny}, mapped, by(VerbApprove, PagerUser{ID: "PUA2", Email: "ALICE@example.com"}), Actors{PagerUser{ID: "PUA2", Email: "ALICE@example.com"}, pdAlice}, true, ErrSelfApproval},
 		{"requester resolves to no pager user", Policy{Approvers: ApproversAny}, unmapped, by(VerbApprove, pdAlice), Actors{Actor: pdAlice}, true, ErrRequesterUnmapped},
 		{"responder not on call", DefaultPolicy(), req, by(VerbApprove, pdBob), Actors{pdBob, pdAlice}, false, ErrActorNotOnCall},
 		{"responder the pager does not know", DefaultPolicy(), req, by(VerbApprove, pdBob), Actors{Requester: pdAlice}, true, ErrActorUnknown},
@@ -236,6 +242,38 @@ func TestActionVerdict(t *testing.T) {
 	for v, s := range map[Verb]string{VerbApprove: "approve", VerbDeny: "deny", VerbManualResolve: "manual_resolve", Verb(9): "Verb(9)"} {
 		if v.String() != s {
 			t.Errorf("Verb(%d).String() = %q", v, v.String())
+		}
+	}
+}
+
+// Another pager's verdicts name it: where, and in the delegator.
+func TestVerdictsNameThePager(t *testing.T) {
+	req := pending("alice@example.com", []string{"db"}, nil)
+	p := DefaultPolicy()
+	p.PagerName, p.PagerID = "Opsgenie", "opsgenie"
+	v := p.ActionVerdict(Action{Verb: VerbApprove}, req, "bob@example.com", ModeSetState)
+	if v.Reason != "Approved in Opsgenie by bob@example.com" || v.Delegator != "opsgenie:bob@example.com" {
+		t.Errorf("action verdict = %q, %q", v.Reason, v.Delegator)
+	}
+	if d := p.ApprovalVerdict("req-1", Approval{Email: "bob@example.com"}, ModeSetState).Delegator; d != "opsgenie:bob@example.com" {
+		t.Errorf("approval delegator = %q", d)
+	}
+	if d := DefaultPolicy().ApprovalVerdict("req-1", Approval{Email: "bob@example.com"}, ModeSetState).Delegator; d != "pagerduty:bob@example.com" {
+		t.Errorf("default approval delegator = %q", d)
+	}
+}
+
+// A refusal note names the responder by a pager ID of either vendor's
+// shape, and echoes nothing else of a delivery.
+func TestRefusalNoteQuotesOnlyIDShapes(t *testing.T) {
+	for id, quoted := range map[string]bool{
+		"PU9": true, "daed1180-0ce8-438b-8f8e-57e1a5920a2d": true,
+		"-x": false, "x-": false, "a--b": false, "a b": false, "a<b>": false, "a\nb": false,
+		strings.Repeat("a", 41): false, "a.b": false, "é": false,
+	} {
+		got := RefusalNote(Action{Verb: VerbApprove, ActorID: id}, "", ErrActorUnknown)
+		if strings.Contains(got, "user "+id) != quoted {
+			t.Errorf("RefusalNote for actor %q = %q; quoted want %v", id, got, quoted)
 		}
 	}
 }

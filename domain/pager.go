@@ -56,6 +56,9 @@ type Incident struct {
 	Title       string
 	HTMLURL     string
 	AssigneeIDs []string
+	// Existing: EnsureIncident found the incident already open under the
+	// key (another writer opened it) instead of opening it.
+	Existing bool
 }
 
 // Active reports whether the incident is triggered or acknowledged.

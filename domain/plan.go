@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -120,6 +121,20 @@ type Result struct {
 	Shift    Shift
 }
 
+// Claim returns the record with the intent to do e recorded. A resolve
+// records the request's resolution with it: the reference plugin takes a
+// record with a resolution as resolved already, so one still running
+// beside pagergate (during a switch) leaves the note and the resolve to
+// us instead of doing them a second time. Done stays false while the
+// intent is there, so an interrupted resolve is still finished.
+func Claim(rec Record, r Request, e Effect, owner string, at time.Time) Record {
+	rec.Intent = Intent{Effect: e, Owner: owner, At: at}
+	if e.Kind == EffectResolve && r.State.Resolved() {
+		rec.Resolution, rec.ResolveReason = r.State, r.ResolveReason
+	}
+	return rec
+}
+
 // Apply returns the record after the effect succeeded.
 func Apply(rec Record, r Request, e Effect, result Result, now time.Time) Record {
 	rec.RequestID = r.ID
@@ -128,9 +143,7 @@ func Apply(rec Record, r Request, e Effect, result Result, now time.Time) Record
 	}
 	switch e.Kind {
 	case EffectOpenIncident:
-		if _, ok := rec.Incident(e.Service); !ok {
-			rec.Incidents = append(append([]IncidentRef(nil), rec.Incidents...), result.Incident)
-		}
+		rec.Incidents = withIncident(rec.Incidents, e.Service, result.Incident)
 	case EffectAutoApprove:
 		rec.ApprovalDone = true
 		if !result.Shift.IsZero() {
@@ -149,4 +162,23 @@ func Apply(rec Record, r Request, e Effect, result Result, now time.Time) Record
 	rec.Intent = Intent{}
 	rec.Updated = now
 	return rec
+}
+
+// withIncident returns incs with the incident opened (or found open) in
+// a notify service. An incident the record already holds, known by
+// service ID only (the reference plugin records it so), gets the
+// service's name instead of a second entry: a second entry would have it
+// noted and resolved twice.
+func withIncident(incs []IncidentRef, service string, in IncidentRef) []IncidentRef {
+	if _, ok := (Record{Incidents: incs}).Incident(service); ok {
+		return incs
+	}
+	for i, have := range incs {
+		if in.IncidentID != "" && have.IncidentID == in.IncidentID {
+			out := slices.Clone(incs)
+			out[i].Service = service
+			return out
+		}
+	}
+	return append(slices.Clone(incs), in)
 }

@@ -97,3 +97,55 @@ func TestEffectKeysAndApply(t *testing.T) {
 		t.Error("permanent on-call entry must be active")
 	}
 }
+
+// The reference plugin records its incident by service ID. Opening in the
+// named notify service finds that same incident (incident_key dedup):
+// the record names it, it does not hold it twice, or its notes and its
+// resolution would be posted twice.
+func TestApplyNamesAnIncidentKnownByServiceID(t *testing.T) {
+	req := pending("alice@example.com", []string{"db"}, nil)
+	ref := Record{Incidents: []IncidentRef{{Service: "PS1", ServiceID: "PS1", IncidentID: "PI1"}}}
+	rec := Apply(ref, req, Effect{Kind: EffectOpenIncident, Service: "Ops"},
+		Result{Incident: IncidentRef{Service: "Ops", ServiceID: "PS1", IncidentID: "PI1"}}, t0)
+	want := []IncidentRef{{Service: "Ops", ServiceID: "PS1", IncidentID: "PI1"}}
+	if diff := cmp.Diff(want, rec.Incidents); diff != "" {
+		t.Errorf("Apply() incidents diff:\n%s", diff)
+	}
+	if ref.Incidents[0].Service != "PS1" {
+		t.Error("Apply() changed the record it was given")
+	}
+	rec = Apply(rec, req, Effect{Kind: EffectOpenIncident, Service: "Other"},
+		Result{Incident: IncidentRef{Service: "Other", ServiceID: "PS2", IncidentID: "PI2"}}, t0)
+	if len(rec.Incidents) != 2 || rec.Incidents[1].IncidentID != "PI2" {
+		t.Errorf("a second service's incident: %+v", rec.Incidents)
+	}
+}
+
+// A resolve's intent carries the resolution (the reference plugin reads it
+// as "resolved already"), yet the record is done only once the result
+// cleared the intent.
+func TestClaimRecordsTheResolutionWithTheResolve(t *testing.T) {
+	req := pending("alice@example.com", []string{"db"}, nil)
+	req.State, req.ResolveReason = StateDenied, "no"
+	rec := Record{Incidents: []IncidentRef{{Service: "A", ServiceID: "PS1", IncidentID: "PI1"}}}
+	claimed := Claim(rec, req, Effect{Kind: EffectResolve}, "host-1", t0)
+	if claimed.Resolution != StateDenied || claimed.ResolveReason != "no" || claimed.Intent.Owner != "host-1" {
+		t.Errorf("Claim(resolve) = %+v", claimed)
+	}
+	if claimed.Done() {
+		t.Error("a record with a resolve in flight is done")
+	}
+	if got := (DefaultPolicy()).Plan(req, claimed, nil); got.Kind != EffectResolve {
+		t.Errorf("Plan() on an interrupted resolve = %v, want resolve", got)
+	}
+	if !Apply(claimed, req, Effect{Kind: EffectResolve}, Result{}, t0).Done() {
+		t.Error("record not done after the resolve")
+	}
+	other := Claim(rec, req, Effect{Kind: EffectNoteReview}, "host-1", t0)
+	if other.Resolution != StateUnknown {
+		t.Errorf("Claim(note) recorded a resolution: %+v", other)
+	}
+	if !(Record{Resolution: StateApproved, Intent: Intent{Effect: Effect{Kind: EffectNoteReview}}}).Done() {
+		t.Error("a resolution with another intent (the reference resolved) is not done")
+	}
+}

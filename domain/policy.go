@@ -12,8 +12,11 @@ const (
 )
 
 // DefaultPagerName is the pager's name in reasons and notes when the
-// configuration names none.
-const DefaultPagerName = "PagerDuty"
+// configuration names none; DefaultPagerID its short name in delegators.
+const (
+	DefaultPagerName = "PagerDuty"
+	DefaultPagerID   = "pagerduty"
+)
 
 // Approvers values (SPEC §6).
 const (
@@ -29,9 +32,13 @@ const (
 
 // Policy is the part of the configuration the core decides with.
 type Policy struct {
-	NotifyAnnotation     string
-	ServicesAnnotation   string
-	DefaultNotifyService string
+	NotifyAnnotation string
+	// NotifyTargetAnnotations are further annotations naming notify
+	// services, read after NotifyAnnotation, each value prefixed with its
+	// Prefix (Opsgenie's teams: "teleport.dev/teams", "team:").
+	NotifyTargetAnnotations []TargetAnnotation
+	ServicesAnnotation      string
+	DefaultNotifyService    string
 
 	AutoApprove           bool
 	MaxEscalationLevel    int // 0 = any level
@@ -50,6 +57,23 @@ type Policy struct {
 	// PagerName is the pager's display name in verdict reasons, notes and
 	// refusals ("Approved in PagerDuty by …"); "" says "the pager".
 	PagerName string
+	// PagerID is the pager's short name in delegators
+	// ("pagerduty:<email>"); "" is DefaultPagerID.
+	PagerID string
+}
+
+// TargetAnnotation is an annotation whose values name notify services,
+// each written as Prefix + value (the form OnCall.FindService takes).
+type TargetAnnotation struct {
+	Key, Prefix string
+}
+
+// pagerID is PagerID or its default.
+func (p Policy) pagerID() string {
+	if p.PagerID == "" {
+		return DefaultPagerID
+	}
+	return p.PagerID
 }
 
 // DefaultPolicy returns the policy of an empty configuration.
@@ -73,9 +97,10 @@ func (p Policy) in() string {
 }
 
 // NotifyServices returns where the request's incidents are opened: every
-// value of the notify annotation, then every service the routing rules
-// added (Routing.Services), de-duplicated (case-insensitively) in that
-// order; if both are empty, the default service; else none.
+// value of the notify annotation, then of the NotifyTargetAnnotations
+// (prefixed), then every service the routing rules added
+// (Routing.Services), de-duplicated (case-insensitively) in that order; if
+// all are empty, the default service; else none.
 func (p Policy) NotifyServices(r Request, routed []string) []string {
 	out := p.routedServices(r, routed)
 	if len(out) == 0 && strings.TrimSpace(p.DefaultNotifyService) != "" {
@@ -91,7 +116,15 @@ func (p Policy) routedServices(r Request, routed []string) []string {
 	if key == "" {
 		key = DefaultNotifyAnnotation
 	}
-	return dedupFold(append(slices.Clip(r.Annotations[key]), routed...))
+	out := slices.Clip(r.Annotations[key])
+	for _, t := range p.NotifyTargetAnnotations {
+		for _, v := range r.Annotations[t.Key] {
+			if v = strings.TrimSpace(v); v != "" {
+				out = append(out, t.Prefix+v)
+			}
+		}
+	}
+	return dedupFold(append(out, routed...))
 }
 
 // ApprovalServices returns the services whose on-call responders may have

@@ -16,6 +16,8 @@ func pending(user string, roles []string, ann map[string][]string) Request {
 }
 
 func TestNotifyServices(t *testing.T) {
+	opsgenie := Policy{NotifyAnnotation: "teleport.dev/notify-services",
+		NotifyTargetAnnotations: []TargetAnnotation{{Key: "teleport.dev/teams", Prefix: "team:"}}}
 	ann := func(v ...string) map[string][]string { return map[string][]string{"pagerduty_notify_service": v} }
 	tests := []struct {
 		name   string
@@ -34,6 +36,10 @@ func TestNotifyServices(t *testing.T) {
 		{"annotation first, then rules, dedup across both", DefaultPolicy(), ann("A", "B"), []string{"b", "R"}, []string{"A", "B", "R"}},
 		{"rules win over default", Policy{DefaultNotifyService: "Fallback"}, nil, []string{"R"}, []string{"R"}},
 		{"blank rule recipients fall back to default", Policy{DefaultNotifyService: "Fallback"}, nil, []string{" "}, []string{"Fallback"}},
+		{"target annotations after the notify one, prefixed, before rules", opsgenie,
+			map[string][]string{"teleport.dev/notify-services": {"S1"}, "teleport.dev/teams": {" ops ", "", "Ops"}}, []string{"R"},
+			[]string{"S1", "team:ops", "R"}},
+		{"target annotation alone", opsgenie, map[string][]string{"teleport.dev/teams": {"ops"}}, nil, []string{"team:ops"}},
 	}
 	for _, tt := range tests {
 		got := tt.policy.NotifyServices(pending("a@x.io", nil, tt.ann), tt.routed)

@@ -46,8 +46,12 @@ type Record struct {
 	Updated       time.Time
 }
 
-// Done reports whether nothing is left to do for the request.
-func (r Record) Done() bool { return r.Resolution != StateUnknown }
+// Done reports whether nothing is left to do for the request. A resolve in
+// flight records the resolution with its intent (see Claim): not done
+// until the result clears the intent.
+func (r Record) Done() bool {
+	return r.Resolution != StateUnknown && r.Intent.Effect.Kind != EffectResolve
+}
 
 // Incident returns the incident opened in a service (matched
 // case-insensitively by the annotation's name).

@@ -182,9 +182,10 @@ type Verdict struct {
 	Reason    string
 	Mode      ApprovalMode // ModeReview or ModeSetState (never ModeAuto)
 	// Delegator names who the change is made for in set_state mode,
-	// "pagerduty:<email>".
+	// "<pager>:<email>" ("pagerduty:alice@example.com").
 	Delegator string
 }
 
-// Delegator returns the delegator string for a pager user's email.
-func Delegator(email string) string { return "pagerduty:" + email }
+// Delegator returns the delegator string for a user of the pager named
+// pager (Policy.PagerID, such as "pagerduty") by email.
+func Delegator(pager, email string) string { return pager + ":" + email }

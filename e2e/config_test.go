@@ -35,6 +35,10 @@ type daemonConfig struct {
 	RequestTimeout string
 	// CertFile and KeyFile replace the env's webhook certificate.
 	CertFile, KeyFile string
+	// PagerBlock, when set, is written instead of the pager "pagerduty"
+	// block (another kind), and WebhookAuth instead of signing_secrets.
+	PagerBlock  []string
+	WebhookAuth []string
 }
 
 type configOpt func(*daemonConfig)
@@ -111,20 +115,11 @@ func (e *env) render(c *daemonConfig) string {
 	w("  dial_timeout = \"5s\"")
 	w("}")
 	w("")
-	w("pager \"pagerduty\" {")
-	w("  api_key         = %s", q(fakepd.DefaultAPIKey))
-	w("  user_email      = %s", q(botEmail))
-	w("  api_endpoint    = %s", q(e.pdURL))
-	w("  request_timeout = %s", q(c.RequestTimeout))
-	w("  rate_limit      = 960")
-	if c.DefaultNotifyService != "" {
-		w("  default_notify_service = %s", q(c.DefaultNotifyService))
+	if len(c.PagerBlock) > 0 {
+		w("%s\n", strings.Join(c.PagerBlock, "\n"))
+	} else {
+		e.renderPagerDuty(c, w)
 	}
-	for _, l := range c.Pager {
-		w("  %s", l)
-	}
-	w("}")
-	w("")
 	if len(c.AutoApprove) > 0 {
 		w("auto_approve {\n  %s\n}\n", strings.Join(c.AutoApprove, "\n  "))
 	}
@@ -135,7 +130,13 @@ func (e *env) render(c *daemonConfig) string {
 	if !c.NoWebhook {
 		w("webhook {")
 		w("  listen_addr     = \"127.0.0.1:0\"")
-		w("  signing_secrets = [%s]", q(e.secret))
+		if c.WebhookAuth != nil {
+			for _, l := range c.WebhookAuth {
+				w("  %s", l)
+			}
+		} else {
+			w("  signing_secrets = [%s]", q(e.secret))
+		}
 		for _, l := range c.Webhook {
 			w("  %s", l)
 		}
@@ -165,6 +166,24 @@ func (e *env) render(c *daemonConfig) string {
 	w("  format   = \"json\"")
 	w("}")
 	return b.String()
+}
+
+// renderPagerDuty writes the pager "pagerduty" block on the env's fake.
+func (e *env) renderPagerDuty(c *daemonConfig, w func(string, ...any)) {
+	w("pager \"pagerduty\" {")
+	w("  api_key         = %s", q(fakepd.DefaultAPIKey))
+	w("  user_email      = %s", q(botEmail))
+	w("  api_endpoint    = %s", q(e.pdURL))
+	w("  request_timeout = %s", q(c.RequestTimeout))
+	w("  rate_limit      = 960")
+	if c.DefaultNotifyService != "" {
+		w("  default_notify_service = %s", q(c.DefaultNotifyService))
+	}
+	for _, l := range c.Pager {
+		w("  %s", l)
+	}
+	w("}")
+	w("")
 }
 
 // logPathOf reads log.output back from a config file written by

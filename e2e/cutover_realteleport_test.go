@@ -77,8 +77,14 @@ func TestRealTeleportCutover(t *testing.T) {
 	// requests at start: it must adopt, not open again.
 	d := e.start(tp.config(e))
 	d.waitReady()
-	t.Logf("POST /incidents answers after pagergate's start: %v (400: the open incident's incident_key)",
-		e.pd.CallsByStatus()["POST /incidents"])
+	// The reference's records name its incidents' services by ID:
+	// pagergate adopts them without posting (a POST would be refused, 400,
+	// the incident_key being taken).
+	atStart := e.pd.CallsByStatus()["POST /incidents"]
+	t.Logf("POST /incidents answers after pagergate's start: %v", atStart)
+	if atStart[400] != 0 {
+		t.Errorf("pagergate posted %d incidents the reference had opened, want 0 (adopted from the plugin data)", atStart[400])
+	}
 	both := tp.createRequest(alice, "editor", "while both run")
 	e.waitIncidentIn(both, guideNotify)
 	tp.tctl("request", "approve", both, "--reason=while both run")
@@ -86,8 +92,13 @@ func TestRealTeleportCutover(t *testing.T) {
 	// The reference has handled both events of the request once it logs
 	// the outcome of the approval (resolved it, or found it resolved).
 	ref.waitLog("the reference's handling of "+both, both, "resolve the incident", "resolved the incident")
-	t.Logf("request approved while both ran: notes %q; pagergate: %s",
-		e.pd.Notes(e.incidentsFor(both)[0].ID), decisions(d, both))
+	bothNotes := e.pd.Notes(e.incidentsFor(both)[0].ID)
+	t.Logf("request approved while both ran: notes %q; pagergate: %s", bothNotes, decisions(d, both))
+	// Whichever takes the resolve in the plugin data (compare-and-swap on
+	// resolution) notes it; the other sees it resolved.
+	if n := countContaining(bothNotes, "has been approved"); n != 1 {
+		t.Errorf("request approved while both ran: %d resolution notes, want 1: %q", n, bothNotes)
+	}
 
 	// 3. The reference stopped: pagergate alone.
 	ref.stop()
@@ -130,6 +141,17 @@ func TestRealTeleportCutover(t *testing.T) {
 	}
 	t.Logf("POST /incidents answers: %v", e.pd.CallsByStatus()["POST /incidents"])
 	d.stop()
+}
+
+// countContaining counts the notes that hold s.
+func countContaining(notes []string, s string) int {
+	n := 0
+	for _, note := range notes {
+		if strings.Contains(note, s) {
+			n++
+		}
+	}
+	return n
 }
 
 // decisions lists pagergate's log messages about a request.

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +44,30 @@ func fReport(t *testing.T, scenario int, kv ...any) {
 	}
 	t.Log(b.String())
 	fmt.Println(b.String())
+}
+
+// chaosSeedEnv names the environment variable that sets the seed of the
+// chaos scenarios' random choices (scenario 12's kill moments), to replay
+// a failure: PAGERGATE_E2E_SEED=<seed printed by the failed run> make e2e.
+const chaosSeedEnv = "PAGERGATE_E2E_SEED"
+
+// chaosRand returns the random source of a chaos scenario, seeded from
+// chaosSeedEnv when set, else at random, and logs and prints the seed. The
+// seed replays the scenario's choices; the daemon's own timing still
+// varies from run to run.
+func chaosRand(t *testing.T, scenario int) *rand.Rand {
+	t.Helper()
+	seed := rand.Uint64()
+	if v := os.Getenv(chaosSeedEnv); v != "" {
+		var err error
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("%s=%q: want an unsigned integer: %v", chaosSeedEnv, v, err)
+		}
+	}
+	line := fmt.Sprintf("E2E scenario%d: seed=%d (replay: %s=%d)", scenario, seed, chaosSeedEnv, seed)
+	t.Log(line)
+	fmt.Println(line)
+	return rand.New(rand.NewPCG(seed, seed))
 }
 
 // fByKey groups the fake's incidents (every status) by incident_key.
@@ -295,6 +320,7 @@ func TestScenario12KillNineWhileRequestsFlow(t *testing.T) {
 		minKills = 10
 		maxKills = 40
 	)
+	rnd := chaosRand(t, 12)
 	e := newEnv(t, envOpts{})
 	cfg := e.writeConfig(withDefaultNotify(svcTeleport), withNoWebhook(), withWorkers(8))
 	resolved := func(i int) bool { return i%2 == 0 }
@@ -377,7 +403,8 @@ func TestScenario12KillNineWhileRequestsFlow(t *testing.T) {
 	for kills < maxKills && ctx.Err() == nil && (kills < minKills || !closed(createDone) || !closed(resolveDone)) {
 		d := e.run(cfg, []string{"start", "-c", cfg})
 		// A random moment: during start-up, the backlog scan or the flow.
-		delay := 300*time.Millisecond + rand.N(1700*time.Millisecond)
+		delay := 300*time.Millisecond + time.Duration(rnd.Int64N(int64(1700*time.Millisecond)))
+		t.Logf("kill %d after %v", kills+1, delay)
 		select {
 		case <-time.After(delay):
 		case <-d.done:

@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pagergate/pagergate/adapters/teleport"
 )
 
 // pluginUser is the Teleport user pagergate runs as against the real
@@ -221,18 +223,18 @@ func TestRealTeleport(t *testing.T) {
 	d.stop()
 }
 
-// checkPing makes sure the daemon saw a real Teleport: the version check
-// ran against 14.x.
+// checkPing makes sure the daemon saw a real Teleport of the release the
+// version check calls tested, and did not warn about it.
 func checkPing(t *testing.T, d *daemon) {
 	t.Helper()
-	d.waitLogEntry("the server version", func(l logEntry) bool {
-		for _, v := range l {
-			if s, ok := v.(string); ok && strings.HasPrefix(s, "14.") {
-				return true
-			}
-		}
-		return false
+	d.waitLogEntry("the server version "+teleport.TestedRelease, func(l logEntry) bool {
+		return l.str("msg") == "connected to teleport" && l.str("version") == teleport.TestedRelease
 	})
+	for _, l := range d.logEntries() {
+		if strings.Contains(l.str("msg"), "not tested") {
+			t.Errorf("real Teleport %s logged as not tested: %v", teleport.TestedRelease, map[string]any(l))
+		}
+	}
 }
 
 // wantNote fails unless one of notes holds every want.
@@ -523,7 +525,7 @@ func certNotAfter(t *testing.T, path string) time.Time {
 }
 
 // config writes a pagergate config for e pointing at this Auth Service
-// with approval_mode "set_state" (Community Edition) and opts.
+// with approval_mode "set_state" (Community Edition), and opts.
 func (r *realTeleport) config(e *env, opts ...configOpt) string {
 	r.t.Helper()
 	path := e.writeConfig(append([]configOpt{withApprovalMode("set_state")}, opts...)...)

@@ -65,7 +65,10 @@ type IncidentOutcome string
 
 // Incident outcomes.
 const (
-	IncidentOpened         IncidentOutcome = "opened"
+	IncidentOpened IncidentOutcome = "opened"
+	// IncidentAdopted: opening found the incident already open under the
+	// request's key (the reference plugin or a peer opened it).
+	IncidentAdopted        IncidentOutcome = "adopted"
 	IncidentFailed         IncidentOutcome = "failed"
 	IncidentUnknownService IncidentOutcome = "unknown_service"
 	IncidentResolved       IncidentOutcome = "resolved"

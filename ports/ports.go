@@ -90,7 +90,8 @@ type OnCall interface {
 // Pager opens, annotates and resolves incidents.
 type Pager interface {
 	// EnsureIncident opens the incident or, when an open incident with the
-	// same key exists in the service, returns that one.
+	// same key exists in the service, returns that one (Existing set when
+	// the pager says so).
 	EnsureIncident(ctx context.Context, spec domain.IncidentSpec) (domain.Incident, error)
 	// GetIncident returns an incident by ID.
 	GetIncident(ctx context.Context, id string) (domain.Incident, error)

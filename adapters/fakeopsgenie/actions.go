@@ -79,6 +79,7 @@ func (s *Server) closeAlert(w http.ResponseWriter, r *http.Request) {
 		if b.Note != "" {
 			s.appendNoteLocked(a, b.Note, b.User, now)
 		}
+		s.deliverLocked(a, actionClose, s.userLocked(b.User), now)
 		return "Closed alert", true
 	})
 }

@@ -35,6 +35,8 @@ func (s *Server) apiMux() *http.ServeMux {
 	m.HandleFunc("GET /v2/teams", s.listTeams)
 	m.HandleFunc("GET /v2/schedules", s.listSchedules)
 	m.HandleFunc("GET /v2/schedules/{id}/on-calls", s.onCalls)
+	m.HandleFunc("GET /v2/integrations", s.listIntegrations)
+	m.HandleFunc("GET /v2/integrations/{id}", s.getIntegration)
 	return m
 }
 

@@ -31,5 +31,6 @@
 // custom action's name, the configured custom headers, retries on
 // timeouts, 429 and 5xx.
 //
-// It imports the standard library and hcl/v2 (seed files) only.
+// It imports the standard library and hcl/v2 (seed files); its fx.go runs
+// it in-process for `pager "opsgenie-fake" {}` from the configuration.
 package fakeopsgenie

@@ -47,6 +47,9 @@ type Options struct {
 	ProcessingDelay time.Duration
 	// Webhook is the outgoing webhook integration (the daemon's route).
 	Webhook WebhookOptions
+	// NoConfigurationAccess makes the key one without configuration
+	// access: the integration API answers 403.
+	NoConfigurationAccess bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }

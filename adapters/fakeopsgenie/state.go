@@ -109,9 +109,14 @@ func (s *Server) CloseByHand(alertID, username string) error {
 	if !ok {
 		return fmt.Errorf("alert %s: %w", alertID, ErrUnknown)
 	}
+	if a.Status == StatusClosed {
+		return fmt.Errorf("alert %s is already closed: %w", alertID, ErrUnknown)
+	}
+	now := s.now()
 	a.Status = StatusClosed
-	a.UpdatedAt = s.now()
+	a.UpdatedAt = now
 	a.Log = append(a.Log, "Alert closed by "+firstOf(username, "a user"))
+	s.deliverLocked(a, actionClose, s.userLocked(username), now)
 	s.notify()
 	return nil
 }

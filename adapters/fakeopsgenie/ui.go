@@ -47,10 +47,11 @@ pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap} .err{color:#c0392b}
 <div class="meta">Responders: {{range $i, $r := .Responders}}{{if $i}}, {{end}}{{$r}}{{end}}</div>
 {{with .Description}}<pre>{{.}}</pre>{{end}}
 {{with .Notes}}<ul>{{range .}}<li><b>{{.Owner}}</b>: {{.Text}}</li>{{end}}</ul>{{end}}
-{{if and .Actions (eq .Status "open")}}<form method="post" action="/_ui/action">
+{{if eq .Status "open"}}<form method="post" action="/_ui/action">
 <input type="hidden" name="alert" value="{{.ID}}">
 <select name="user">{{range $.Users}}<option value="{{.Username}}">{{.Username}}</option>{{end}}</select>
 {{range .Actions}}<button name="action" value="{{.}}">{{.}}</button>{{end}}
+<button name="action" value="Close">Close</button>
 </form>{{end}}
 </div>{{else}}<p>No alerts.</p>{{end}}
 {{with .Deliveries}}<h2>Deliveries</h2><ul>{{range .}}<li>{{.Action}} on {{.AlertID}} by {{.Actor}}: {{if .Done}}delivered{{else if .Dropped}}dropped{{else}}retrying{{end}} after {{.Attempts}} attempt(s){{with .Status}}, HTTP {{.}}{{end}}{{with .Err}}, {{.}}{{end}}{{with .Answer}} &mdash; {{.}}{{end}}</li>{{end}}</ul>{{end}}
@@ -58,7 +59,7 @@ pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap} .err{color:#c0392b}
 `))
 
 func (s *Server) uiIndex(w http.ResponseWriter, r *http.Request) {
-	page := uiPage{Users: s.Users(), Target: s.opts.Webhook.URL, Deliveries: s.Deliveries(), Error: r.URL.Query().Get("error")}
+	page := uiPage{Users: s.Users(), Target: s.webhookURL(), Deliveries: s.Deliveries(), Error: r.URL.Query().Get("error")}
 	alerts := s.Alerts()
 	slices.Reverse(alerts) // newest first
 	s.mu.Lock()
@@ -74,15 +75,19 @@ func (s *Server) uiIndex(w http.ResponseWriter, r *http.Request) {
 	_ = pageTmpl.Execute(w, page)
 }
 
-// uiAction executes a custom action from the page's buttons, then shows
-// the page again.
+// uiAction executes a custom action from the page's buttons, or closes the
+// alert, then shows the page again.
 func (s *Server) uiAction(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	target := "/"
-	if err := s.ExecuteAction(r.PostForm.Get("alert"), r.PostForm.Get("action"), r.PostForm.Get("user")); err != nil {
+	do := s.ExecuteAction
+	if r.PostForm.Get("action") == actionClose {
+		do = func(alertID, _, user string) error { return s.CloseByHand(alertID, user) }
+	}
+	if err := do(r.PostForm.Get("alert"), r.PostForm.Get("action"), r.PostForm.Get("user")); err != nil {
 		target = "/?error=" + template.URLQueryEscaper(err.Error())
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)

@@ -40,6 +40,9 @@ type WebhookOptions struct {
 	// Actions are the custom actions the integration forwards; empty
 	// forwards every custom action.
 	Actions []string
+	// ForwardClose also forwards closes ("alert is closed" mapping: action
+	// "Close"), by hand or through the API.
+	ForwardClose bool
 	// AddDescription and AddDetails put the alert's description and
 	// details in payloads (cut to 1,000 characters, as Opsgenie).
 	AddDescription, AddDetails bool
@@ -118,11 +121,21 @@ func (s *Server) WaitDeliveries(ctx context.Context, n int) error {
 	})
 }
 
-// deliverLocked sends a custom action to the webhook integration in the
-// background, with Opsgenie's alert action payload.
+// actionClose is the action of a close in webhook payloads.
+const actionClose = "Close"
+
+// deliverLocked sends a custom action (or a close) to the webhook
+// integration in the background, with Opsgenie's alert action payload.
 func (s *Server) deliverLocked(a *alert, action string, actor *User, now time.Time) {
 	o := s.opts.Webhook
-	if o.URL == "" || (len(o.Actions) > 0 && !slices.Contains(o.Actions, action)) {
+	switch {
+	case o.URL == "":
+		return
+	case action == actionClose:
+		if !o.ForwardClose {
+			return
+		}
+	case len(o.Actions) > 0 && !slices.Contains(o.Actions, action):
 		return
 	}
 	select {
@@ -139,7 +152,7 @@ func (s *Server) deliverLocked(a *alert, action string, actor *User, now time.Ti
 	s.bgWG.Add(1)
 	go func() {
 		defer s.bgWG.Done()
-		s.send(d, body)
+		s.send(d, body, o)
 	}()
 }
 
@@ -176,9 +189,24 @@ func (s *Server) payloadLocked(a *alert, action string, actor *User, now time.Ti
 	}
 }
 
-// send runs the attempts of one delivery.
-func (s *Server) send(d *Delivery, body []byte) {
-	o := s.opts.Webhook
+// SetWebhookURL points the webhook integration at u from now on (a
+// daemon whose address is known once it listens); "" turns it off.
+func (s *Server) SetWebhookURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.Webhook.URL = u
+}
+
+// webhookURL returns the webhook integration's URL as last set.
+func (s *Server) webhookURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opts.Webhook.URL
+}
+
+// send runs the attempts of one delivery with the integration's options
+// of when it was handed over.
+func (s *Server) send(d *Delivery, body []byte, o WebhookOptions) {
 	for attempt := 0; ; attempt++ {
 		status, answer, err := s.attempt(o, body)
 		retry := err != nil || status == http.StatusTooManyRequests || status >= 500

@@ -155,10 +155,25 @@ func TestWaitIncidents(t *testing.T) {
 		t.Fatalf("WaitIncidents(canceled) = %v, want context.Canceled", err)
 	}
 	// WaitFor sees call counters too.
-	go func() { e.do("GET", "/users", nil) }()
-	err := e.fake.WaitFor(ctxT(t), func(s *Server) bool { return s.CallsByStatus()["GET /users"][200] == 1 })
+	req, err := http.NewRequestWithContext(ctxT(t), "GET", e.srv.URL+"/users", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Token token="+DefaultAPIKey)
+	called := make(chan error, 1) // no t.Fatal in this goroutine
+	go func() {
+		resp, err := e.srv.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		called <- err
+	}()
+	err = e.fake.WaitFor(ctxT(t), func(s *Server) bool { return s.CallsByStatus()["GET /users"][200] == 1 })
 	if err != nil {
 		t.Fatalf("WaitFor = %v", err)
+	}
+	if err := <-called; err != nil { // bounded by ctxT
+		t.Fatalf("GET /users = %v", err)
 	}
 }
 

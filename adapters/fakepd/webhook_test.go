@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // delivered is one request a test webhook receiver got.
@@ -33,6 +34,19 @@ func receiver(t *testing.T, status int) (*httptest.Server, chan delivered) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv, got
+}
+
+// nextDelivery returns the next delivery the receiver got; the test fails
+// when none comes within 10 s.
+func nextDelivery(t *testing.T, got <-chan delivered) delivered {
+	t.Helper()
+	select {
+	case d := <-got:
+		return d
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery reached the receiver within 10s")
+		return delivered{}
+	}
 }
 
 // trust returns a client TLS config trusting srv's certificate.
@@ -77,7 +91,7 @@ func TestWebPageAndSignedV3Delivery(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/#"+id {
 		t.Fatalf("click = %d Location %q, want 303 to /#%s", resp.StatusCode, resp.Header.Get("Location"), id)
 	}
-	d := <-got
+	d := nextDelivery(t, got)
 	if d.path != V3Path {
 		t.Errorf("delivered to %q, want %q", d.path, V3Path)
 	}
@@ -166,7 +180,7 @@ func TestSendActionReportsStatusAndErrors(t *testing.T) {
 	if err != nil || status != http.StatusForbidden {
 		t.Fatalf("SendAction = %d, %v; want 403, nil", status, err)
 	}
-	d := <-got
+	d := nextDelivery(t, got)
 	if d.header.Get("X-PagerDuty-Signature") != "" {
 		t.Error("unsigned mode sent a signature")
 	}
@@ -209,7 +223,7 @@ func TestCustomActionDelivery(t *testing.T) {
 	if status, err := e.fake.SendAction(ctxT(t), id, alice, "deny", "ignored"); err != nil || status != http.StatusOK {
 		t.Fatalf("SendAction = %d, %v", status, err)
 	}
-	d := <-got
+	d := nextDelivery(t, got)
 	if d.path != ActionPathPrefix+"deny" {
 		t.Errorf("path = %q, want %q", d.path, ActionPathPrefix+"deny")
 	}
@@ -260,7 +274,7 @@ func TestCustomActionDelivery(t *testing.T) {
 	if _, err := e.fake.SendAction(ctxT(t), id, alice, "approve", ""); err != nil {
 		t.Fatal(err)
 	}
-	d = <-got
+	d = nextDelivery(t, got)
 	if d.path != "/hooks/approve" || d.header.Get("X-Token") != "tok" {
 		t.Errorf("provisioned action delivery: path %q headers %v", d.path, d.header)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/opsgenie/opsgenie-go-sdk-v2/alert"
 	"go.uber.org/zap"
 
+	"github.com/pagergate/pagergate/adapters/internal/httpretry"
 	"github.com/pagergate/pagergate/ports"
 )
 
@@ -147,7 +148,7 @@ func (c *Client) await(ctx context.Context, requestID string) (*alert.RequestSta
 		if time.Now().Add(wait).After(deadline) {
 			return nil, fmt.Errorf("request %s: %w: %w", requestID, errQueued, ports.ErrUnavailable)
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := httpretry.Sleep(ctx, wait); err != nil {
 			return nil, fmt.Errorf("request %s: %w: %w", requestID, ports.ErrUnavailable, err)
 		}
 		wait = min(wait*2, time.Second)

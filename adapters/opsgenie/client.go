@@ -12,12 +12,14 @@ import (
 
 	"github.com/opsgenie/opsgenie-go-sdk-v2/alert"
 	ogclient "github.com/opsgenie/opsgenie-go-sdk-v2/client"
+	"github.com/opsgenie/opsgenie-go-sdk-v2/integration"
 	"github.com/opsgenie/opsgenie-go-sdk-v2/schedule"
 	"github.com/opsgenie/opsgenie-go-sdk-v2/team"
 	"github.com/opsgenie/opsgenie-go-sdk-v2/user"
 	"github.com/sirupsen/logrus"
 	"go.uber.org/zap"
 
+	"github.com/pagergate/pagergate/adapters/internal/httpretry"
 	"github.com/pagergate/pagergate/ports"
 )
 
@@ -36,19 +38,19 @@ type Client struct {
 	cfg       Config
 	log       *zap.Logger
 	cache     ports.Cache
-	transport *retryTransport
+	transport *httpretry.Transport
 
 	alerts    *alert.Client
 	schedules *schedule.Client
 	teams     *team.Client
 	users     *user.Client
+	// integrations is read by check only.
+	integrations *integration.Client
 
 	actionsMu sync.Mutex
 	actions   []string // custom actions put on new alerts
 
-	probeMu   sync.Mutex
-	stopProbe context.CancelFunc
-	probeDone chan struct{}
+	probe httpretry.Probe
 }
 
 var (
@@ -80,12 +82,14 @@ func New(cfg Config, log *zap.Logger, cache ports.Cache, m ports.Metrics) (*Clie
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		base = cfg.HTTPClient.Transport
 	}
-	rt := &retryTransport{
-		base: base, target: target, limiter: newLimiter(cfg.RateLimit), log: log, metrics: m,
-		timeout: cfg.RequestTimeout, maxRetries: cfg.MaxRetries, wait: cfg.RetryWait, maxWait: cfg.MaxRetryWait,
-	}
+	rt := httpretry.New(httpretry.Options{
+		Base: base, Log: log, Metrics: m, RateLimit: cfg.RateLimit,
+		Timeout: cfg.RequestTimeout, MaxRetries: cfg.MaxRetries, Wait: cfg.RetryWait, MaxWait: cfg.MaxRetryWait,
+		ResetHeader: resetHeader,
+		Endpoint:    func(method, path string) string { return endpointOf(method, strings.TrimPrefix(path, target.Path)) },
+	})
 	c := &Client{cfg: cfg, log: log, cache: cache, transport: rt, actions: append([]string(nil), cfg.Actions...)}
-	if err := c.buildSDK(rt); err != nil {
+	if err := c.buildSDK(rewrite{target: target, next: rt}); err != nil {
 		return nil, fmt.Errorf("opsgenie client: %w", err)
 	}
 	return c, nil
@@ -117,7 +121,10 @@ func (c *Client) buildSDK(rt http.RoundTripper) error {
 	if c.teams, err = team.NewClient(sc); err != nil {
 		return err
 	}
-	c.users, err = user.NewClient(sc)
+	if c.users, err = user.NewClient(sc); err != nil {
+		return err
+	}
+	c.integrations, err = integration.NewClient(sc)
 	return err
 }
 

@@ -185,25 +185,6 @@ func TestLongThrottleHoldsEveryCall(t *testing.T) {
 	})
 }
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		h    http.Header
-		want time.Duration
-		ok   bool
-	}{
-		{http.Header{"Retry-After": {"3"}}, 3 * time.Second, true},
-		{http.Header{"Retry-After": {now.Add(5 * time.Second).Format(http.TimeFormat)}}, 5 * time.Second, true},
-		{http.Header{"X-Ratelimit-Period-In-Sec": {"60"}}, time.Minute, true},
-		{http.Header{"X-Ratelimit-Period-In-Sec": {"1"}, "X-Ratelimit-State": {"THROTTLED"}}, time.Second, true},
-		{http.Header{"X-Ratelimit-State": {"THROTTLED"}}, 0, false},
-	} {
-		if got, ok := retryAfter(tc.h, now); got != tc.want || ok != tc.ok {
-			t.Errorf("retryAfter(%v) = %v, %v; want %v, %v", tc.h, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
 func TestEndpointOf(t *testing.T) {
 	for path, want := range map[string]string{
 		"/v2/alerts":                       "GET /v2/alerts",
@@ -260,22 +241,5 @@ func TestIDsNeverReachThePath(t *testing.T) {
 	}
 	if n := h.fake.TotalCalls(); n != 0 {
 		t.Errorf("%d requests sent, want none", n)
-	}
-}
-
-// The waits between retries double from RetryWait, each within [d/2, d],
-// and never exceed MaxRetryWait.
-func TestBackOffIsEqualJitter(t *testing.T) {
-	tr := &retryTransport{wait: 100 * time.Millisecond, maxWait: time.Second}
-	for range 200 {
-		bo := tr.newBackOff()
-		d := 100 * time.Millisecond
-		for i := range 8 {
-			got := bo.NextBackOff()
-			if got < d/2-time.Millisecond || got > d+time.Millisecond {
-				t.Fatalf("wait %d = %v, want within [%v, %v]", i, got, d/2, d)
-			}
-			d = min(2*d, time.Second)
-		}
 	}
 }

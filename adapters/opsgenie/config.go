@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pagergate/pagergate/adapters/internal/httpretry"
 	"github.com/pagergate/pagergate/domain"
 )
 
@@ -187,7 +188,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxRetries = 0
 	}
 	c.RetryWait = positive(c.RetryWait, DefaultRetryWait)
-	c.MaxRetryWait = min(positive(c.MaxRetryWait, DefaultMaxRetryWait), maxRetryAfter)
+	c.MaxRetryWait = min(positive(c.MaxRetryWait, DefaultMaxRetryWait), httpretry.MaxRetryAfter)
 	c.MaxRetryWait = max(c.MaxRetryWait, c.RetryWait)
 	c.CacheTTL = positive(c.CacheTTL, DefaultCacheTTL)
 	c.StatusWait = positive(c.StatusWait, DefaultStatusWait)

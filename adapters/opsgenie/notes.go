@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/opsgenie/opsgenie-go-sdk-v2/alert"
-	"go.uber.org/zap"
 
 	"github.com/pagergate/pagergate/ports"
 )
@@ -26,33 +25,25 @@ func (c *Client) addNote(ctx context.Context, alertID, text string) error {
 		return fmt.Errorf("alert ID %q: %w", alertID, ports.ErrNotFound)
 	}
 	req := &alert.AddNoteRequest{IdentifierType: alert.ALERTID, IdentifierValue: alertID, User: c.cfg.User, Source: c.cfg.Source, Note: text}
-	bo := c.transport.newBackOff()
-	for attempt := 0; ; attempt++ {
-		res, err := c.alerts.AddNote(withOutcome(ctx), req)
-		if err == nil {
-			if err := c.accepted(ctx, "note", alertID, res.RequestId); err != nil {
-				return fmt.Errorf("add note to alert %s: %w", alertID, err)
-			}
-			return nil
+	var requestID string // of the post Opsgenie answered; "" when it was found stored
+	err := c.transport.Once(ctx, c.cfg.MaxRetries, func(ctx context.Context) error {
+		res, err := c.alerts.AddNote(ctx, req)
+		if err != nil {
+			return fmt.Errorf("add note to alert %s: %w", alertID, c.fail(ctx, err))
 		}
-		err = fmt.Errorf("add note to alert %s: %w", alertID, c.fail(ctx, err))
-		if !outcomeUnknown(err) || attempt >= c.cfg.MaxRetries || ctx.Err() != nil {
-			return err
-		}
-		// Give a post that Opsgenie took but did not answer time to be
-		// processed, then look for it.
-		if serr := sleep(ctx, bo.NextBackOff()); serr != nil {
-			return err
-		}
-		notes, lerr := c.listNotes(ctx, alertID)
-		if lerr != nil {
-			return errors.Join(err, lerr) // unknown either way: the caller retries with its own check
-		}
-		if slices.Contains(notes, text) {
-			c.log.Debug("note found stored after a lost answer", zap.String("og_alert_id", alertID))
-			return nil
-		}
+		requestID = res.RequestId
+		return nil
+	}, outcomeUnknown, func(ctx context.Context) (bool, error) {
+		notes, err := c.listNotes(ctx, alertID)
+		return slices.Contains(notes, text), err
+	})
+	if err != nil || requestID == "" {
+		return err
 	}
+	if err := c.accepted(ctx, "note", alertID, requestID); err != nil {
+		return fmt.Errorf("add note to alert %s: %w", alertID, err)
+	}
+	return nil
 }
 
 // outcomeUnknown reports whether a failed write may have taken effect.

@@ -9,11 +9,11 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 
 	pd "github.com/PagerDuty/go-pagerduty"
 	"go.uber.org/zap"
 
+	"github.com/pagergate/pagergate/adapters/internal/httpretry"
 	"github.com/pagergate/pagergate/ports"
 )
 
@@ -31,13 +31,11 @@ type Client struct {
 	metrics ports.Metrics
 	pd      *pd.Client
 	// transport sends every call; it also tracks reachability.
-	transport *retryTransport
+	transport *httpretry.Transport
 	// limit is the page size of list calls; tests lower it.
 	limit uint
 
-	probeMu   sync.Mutex
-	stopProbe context.CancelFunc // set by Start
-	probeDone chan struct{}
+	probe httpretry.Probe
 }
 
 var (
@@ -70,16 +68,11 @@ func New(cfg Config, log *zap.Logger, cache ports.Cache, m ports.Metrics) (*Clie
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	rt := &retryTransport{
-		base:       base,
-		limiter:    newLimiter(cfg.RateLimit),
-		log:        log,
-		metrics:    m,
-		timeout:    cfg.RequestTimeout,
-		maxRetries: cfg.MaxRetries,
-		wait:       cfg.RetryWait,
-		maxWait:    cfg.MaxRetryWait,
-	}
+	rt := httpretry.New(httpretry.Options{
+		Base: base, Log: log, Metrics: m, RateLimit: cfg.RateLimit,
+		Timeout: cfg.RequestTimeout, MaxRetries: cfg.MaxRetries, Wait: cfg.RetryWait, MaxWait: cfg.MaxRetryWait,
+		ResetHeader: resetHeader, Endpoint: endpointOf,
+	})
 	hc.Transport = rt
 	client := pd.NewClient(cfg.APIKey, pd.WithAPIEndpoint(cfg.APIEndpoint))
 	client.HTTPClient = &hc

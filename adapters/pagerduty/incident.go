@@ -73,6 +73,7 @@ func (c *Client) EnsureIncident(ctx context.Context, spec domain.IncidentSpec) (
 		}
 		if found {
 			c.log.Debug("incident already open", zap.String("pd_incident_id", open.ID), zap.String("pd_service", spec.ServiceID))
+			open.Existing = true
 			return open, nil
 		}
 	}
@@ -184,31 +185,17 @@ func (c *Client) AddNote(ctx context.Context, incidentID, text string) error {
 	}
 	// go-pagerduty takes the From header of a note from User.Summary.
 	note := pd.IncidentNote{User: pd.APIObject{Summary: c.cfg.UserEmail}, Content: text}
-	bo := c.transport.newBackOff()
-	for attempt := 0; ; attempt++ {
-		_, err := c.pd.CreateIncidentNoteWithContext(withOutcome(ctx), incidentID, note)
-		if err == nil {
-			return nil
+	// PagerDuty has no dedup key for notes: a post whose answer was lost is
+	// looked for on the incident before it is sent again (SPEC §8).
+	return c.transport.Once(ctx, c.cfg.MaxRetries, func(ctx context.Context) error {
+		if _, err := c.pd.CreateIncidentNoteWithContext(ctx, incidentID, note); err != nil {
+			return fmt.Errorf("add note to incident %s: %w", incidentID, c.fail(ctx, err))
 		}
-		err = fmt.Errorf("add note to incident %s: %w", incidentID, c.fail(ctx, err))
-		if !outcomeUnknown(err) || attempt >= c.cfg.MaxRetries || ctx.Err() != nil {
-			return err
-		}
-		// PagerDuty has no dedup key for notes: before posting again, look
-		// whether the attempt whose answer was lost stored it (SPEC §8).
-		if serr := sleep(ctx, bo.NextBackOff()); serr != nil {
-			return err
-		}
-		notes, lerr := c.ListNotes(ctx, incidentID)
-		if lerr != nil {
-			// Unknown either way: the caller retries with its own check.
-			return errors.Join(err, lerr)
-		}
-		if slices.Contains(notes, text) {
-			c.log.Debug("note found stored after a lost answer", zap.String("pd_incident_id", incidentID))
-			return nil
-		}
-	}
+		return nil
+	}, outcomeUnknown, func(ctx context.Context) (bool, error) {
+		notes, err := c.ListNotes(ctx, incidentID)
+		return slices.Contains(notes, text), err
+	})
 }
 
 // outcomeUnknown reports whether a failed write may have taken effect: its

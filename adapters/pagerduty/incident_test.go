@@ -51,8 +51,8 @@ func TestEnsureIncidentCreatesThenReusesOpenOne(t *testing.T) {
 	if err != nil {
 		t.Fatalf("EnsureIncident again = %v", err)
 	}
-	if again.ID != first.ID {
-		t.Errorf("EnsureIncident again = %s, want the open %s", again.ID, first.ID)
+	if again.ID != first.ID || !again.Existing {
+		t.Errorf("EnsureIncident again = %s (existing %v), want the open %s, marked existing", again.ID, again.Existing, first.ID)
 	}
 	if n := len(h.fake.Incidents()); n != 1 {
 		t.Errorf("fake holds %d incidents, want 1", n)
@@ -66,7 +66,7 @@ func TestEnsureIncidentCreatesThenReusesOpenOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	third, err := h.client.EnsureIncident(t.Context(), spec)
-	if err != nil || third.ID == first.ID {
+	if err != nil || third.ID == first.ID || third.Existing {
 		t.Fatalf("EnsureIncident after resolve = %+v, %v; want a new incident", third, err)
 	}
 	all, err := h.client.FindIncidents(t.Context(), spec.Key)

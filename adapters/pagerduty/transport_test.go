@@ -33,28 +33,6 @@ func TestEndpointOf(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for _, tc := range []struct {
-		name   string
-		header http.Header
-		want   time.Duration
-		ok     bool
-	}{
-		{"seconds", http.Header{"Retry-After": {"3"}}, 3 * time.Second, true},
-		{"http date", http.Header{"Retry-After": {now.Add(5 * time.Second).Format(http.TimeFormat)}}, 5 * time.Second, true},
-		{"ratelimit-reset", http.Header{"Ratelimit-Reset": {"42"}}, 42 * time.Second, true},
-		{"retry-after wins", http.Header{"Retry-After": {"1"}, "Ratelimit-Reset": {"42"}}, time.Second, true},
-		{"garbage", http.Header{"Retry-After": {"soon"}}, 0, false},
-		{"none", http.Header{}, 0, false},
-	} {
-		got, ok := retryAfter(tc.header, now)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("%s: retryAfter = %v, %v; want %v, %v", tc.name, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
 func TestNewRefusesIncompleteConfig(t *testing.T) {
 	for _, cfg := range []Config{{UserEmail: botEmail}, {APIKey: "k"}} {
 		if _, err := New(cfg, zaptest.NewLogger(t), nil, nil); err == nil {
@@ -372,12 +350,19 @@ func TestOverLoopback(t *testing.T) {
 	}()
 	// The fake counts a call before applying its latency, so lift the
 	// latency only once a second attempt (the retry) has arrived.
-	if err := fake.WaitFor(ctx, func(s *fakepd.Server) bool { return s.Calls()["GET /incidents/{id}"] >= 2 }); err != nil {
-		t.Fatal(err)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := fake.WaitFor(wctx, func(s *fakepd.Server) bool { return s.Calls()["GET /incidents/{id}"] >= 2 }); err != nil {
+		t.Fatalf("no retry of the hanging attempt reached PagerDuty: %v", err)
 	}
 	fake.SetLatency(0)
-	if err := <-done; err != nil {
-		t.Fatalf("GetIncident after a timed-out attempt = %v", err)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("GetIncident after a timed-out attempt = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("GetIncident did not return within 10s of PagerDuty answering again")
 	}
 	if n := fake.Calls()["GET /incidents/{id}"]; n < 2 {
 		t.Errorf("GET /incidents/{id} calls = %d, want a retry after the timeout", n)
@@ -409,19 +394,46 @@ func TestReadyTracksReachability(t *testing.T) {
 	})
 }
 
-// The waits between retries double from RetryWait, each within [d/2, d],
-// and never exceed MaxRetryWait.
-func TestBackOffIsEqualJitter(t *testing.T) {
-	tr := &retryTransport{wait: 100 * time.Millisecond, maxWait: time.Second}
-	for range 200 {
-		bo := tr.newBackOff()
-		d := 100 * time.Millisecond
-		for i := range 8 {
-			got := bo.NextBackOff()
-			if got < d/2-time.Millisecond || got > d+time.Millisecond {
-				t.Fatalf("wait %d = %v, want within [%v, %v]", i, got, d/2, d)
-			}
-			d = min(2*d, time.Second)
-		}
+// TestA429HoldsBackEveryCall: PagerDuty's limit is per account, so a 429
+// closes the pause gate for every call of the client for the wait it asked
+// (the fake's 429s ask 1 s), whether the call that met it retries or gives
+// up. Another call started meanwhile reaches PagerDuty only after the wait.
+func TestA429HoldsBackEveryCall(t *testing.T) {
+	contractRouter(t)
+	for _, tt := range []struct {
+		name    string
+		maxWait time.Duration // over 1 s: the call retries; under: it gives up
+	}{{"retried", 2 * time.Second}, {"given up", 500 * time.Millisecond}} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				log := &timeLog{}
+				h := newFaultHarness(t, log.wrap, func(c *Config) { c.MaxRetries = 3; c.MaxRetryWait = tt.maxWait })
+				h.fake.FailNext(1, http.StatusTooManyRequests)
+				start := time.Now()
+				first := make(chan error, 1)
+				go func() {
+					_, err := h.client.OnCallsNow(t.Context(), "PU00001", []string{"PE00001"})
+					first <- err
+				}()
+				synctest.Wait() // the first call met its 429: it sleeps, or it is done
+				if _, err := h.client.OnCallsNow(t.Context(), "PU00002", []string{"PE00001"}); err != nil {
+					t.Fatalf("call after the 429 = %v", err)
+				}
+				err := <-first // in the bubble: a call that never returns fails the test as a deadlock
+				if retried := tt.maxWait > time.Second; retried != (err == nil) {
+					t.Errorf("call that met the 429 = %v (retried: %v)", err, retried)
+				}
+				log.mu.Lock()
+				defer log.mu.Unlock()
+				if len(log.times) < 2 || !log.times[0].Equal(start) {
+					t.Fatalf("arrivals = %v, want the 429 at %v first", log.times, start)
+				}
+				for i, at := range log.times[1:] {
+					if d := at.Sub(start); d < time.Second {
+						t.Errorf("request %d reached PagerDuty %v after the 429, want >= 1 s", i+2, d)
+					}
+				}
+			})
+		})
 	}
 }

@@ -112,7 +112,7 @@ func checkRules(ctx context.Context, tp *Client, report ports.CheckReport) []str
 			broken++
 		}
 	}
-	report("teleport routing rules", nil, fmt.Sprintf("%d for %s (%d never route)", len(set.Rules), tp.PluginName(), broken))
+	report("teleport routing rules", nil, fmt.Sprintf("%d for %s (%d never route)", len(set.Rules), tp.RuleName(), broken))
 	var recipients []string
 	for _, r := range set.Rules {
 		name := "rule " + r.Name

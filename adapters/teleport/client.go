@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	teleportapi "github.com/gravitational/teleport/api"
 	"github.com/gravitational/teleport/api/breaker"
 	"github.com/gravitational/teleport/api/client"
 	"github.com/gravitational/teleport/api/identityfile"
@@ -55,6 +56,10 @@ type Config struct {
 	// PluginName owns the plugin data on requests (default "pagerduty", the
 	// reference plugin's name).
 	PluginName string
+	// RuleName is the notification name of the access monitoring rules
+	// addressed to pagergate (Teleport's plugin name of the pager:
+	// "pagerduty", "opsgenie"); default PluginName.
+	RuleName string
 	// BackoffMin and BackoffMax bound the randomized exponential backoff of
 	// watcher and connection retries (defaults 20ms and 10s).
 	BackoffMin, BackoffMax time.Duration
@@ -77,6 +82,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PluginName == "" {
 		c.PluginName = DefaultPluginName
+	}
+	if c.RuleName == "" {
+		c.RuleName = c.PluginName
 	}
 	if c.BackoffMin <= 0 {
 		c.BackoffMin = DefaultBackoffMin
@@ -467,16 +475,18 @@ func ping(ctx context.Context, api *client.Client) (domain.Cluster, error) {
 	return cl, nil
 }
 
-// Supported Teleport versions: older than MinMajor is refused; outside
-// TestedMin..TestedMax is logged as a warning.
+// Teleport versions. Older than MinMajor is refused. The tests run
+// against a real Auth Service of TestedRelease (make e2e-teleport) and
+// against the gRPC protocol of the api module pagergate is built with
+// (api.Version, which the in-process test server teleporttest speaks);
+// a cluster of another major is accepted with a warning that says so.
 const (
-	MinMajor       = 13
-	TestedMinMajor = 15
-	TestedMaxMajor = 18
+	MinMajor      = 13
+	TestedRelease = "14.2.3"
 )
 
-// CheckVersion refuses a cluster older than 13.0.0 and warns outside the
-// tested range 15.x–18.x.
+// CheckVersion refuses a cluster older than 13.0.0 and warns when its
+// major is neither TestedRelease's nor the api module's.
 func (c *Client) CheckVersion(cl domain.Cluster) error {
 	v := "v" + cl.Version
 	if !semver.IsValid(v) {
@@ -487,8 +497,10 @@ func (c *Client) CheckVersion(cl domain.Cluster) error {
 	switch {
 	case major < MinMajor:
 		return fmt.Errorf("%w: teleport %s is too old: pagergate needs 13.0.0 or newer", ErrUnsupported, cl.Version)
-	case major < TestedMinMajor || major > TestedMaxMajor:
-		c.log.Warn("teleport version outside the tested range 15.x-18.x", zap.String("version", cl.Version))
+	case semver.Major(v) != semver.Major("v"+TestedRelease) && semver.Major(v) != semver.Major("v"+teleportapi.Version):
+		c.log.Warn("teleport version not tested: the tests run a real Teleport "+TestedRelease+
+			" and the gRPC protocol of Teleport's api module "+teleportapi.Version+" (an in-process server, not Teleport)",
+			zap.String("version", cl.Version))
 	}
 	return nil
 }

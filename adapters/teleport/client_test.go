@@ -167,9 +167,12 @@ func TestCheckVersion(t *testing.T) {
 		warn    bool
 	}{
 		{"13.0.0", true},
-		{"15.0.0", false},
-		{"17.1.5", false},
-		{"18.0.0-dev", false},
+		{"14.2.3", false}, // a real Auth Service of this release: make e2e-teleport
+		{"14.3.1", false},
+		{"15.0.0", true},
+		{"17.1.5", true},
+		{"18.0.0-dev", false}, // the api module's protocol: the in-process server
+		{"18.2.0", false},
 		{"19.2.0", true},
 	}
 	for _, tc := range ok {
@@ -180,6 +183,11 @@ func TestCheckVersion(t *testing.T) {
 		}
 		if warned := logs.Len() > 0; warned != tc.warn {
 			t.Errorf("CheckVersion(%s) warned = %v, want %v", tc.version, warned, tc.warn)
+		}
+		for _, l := range logs.All() {
+			if !strings.Contains(l.Message, "14.2.3") || !strings.Contains(l.Message, "18.0.0-dev") {
+				t.Errorf("CheckVersion(%s) warning %q does not say what is tested", tc.version, l.Message)
+			}
 		}
 	}
 	for _, v := range []string{"12.4.9", "9.0.0", "", "seventeen"} {

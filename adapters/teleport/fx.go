@@ -25,14 +25,17 @@ var Module = fx.Module("teleport",
 	),
 )
 
-// ConfigFrom maps the `teleport {}` block to the adapter's Config.
-func ConfigFrom(s config.TeleportSettings) Config {
+// ConfigFrom maps the `teleport {}` block to the adapter's Config; the
+// routing rules followed are those addressed to the pager's plugin name.
+func ConfigFrom(cfg *config.Config) Config {
+	s := cfg.Teleport
 	return Config{Addr: s.Addr, IdentityFile: s.Identity, RefreshIdentity: s.RefreshIdentity,
-		ClientCrt: s.ClientCrt, ClientKey: s.ClientKey, RootCAs: s.RootCAs, DialTimeout: s.DialTimeout}
+		ClientCrt: s.ClientCrt, ClientKey: s.ClientKey, RootCAs: s.RootCAs, DialTimeout: s.DialTimeout,
+		RuleName: cfg.Pager.PluginName}
 }
 
 func fromConfig(lc fx.Lifecycle, cfg *config.Config, log *zap.Logger) (*Client, error) {
-	c, err := New(ConfigFrom(cfg.Teleport), log)
+	c, err := New(ConfigFrom(cfg), log)
 	if err != nil {
 		return nil, err
 	}

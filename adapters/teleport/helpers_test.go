@@ -78,8 +78,13 @@ func watching(t *testing.T, c *Client) <-chan domain.Event {
 	go func() { done <- c.Watch(ctx, out) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != context.Canceled {
-			t.Errorf("Watch returned %v, want context.Canceled", err)
+		select {
+		case err := <-done:
+			if err != context.Canceled {
+				t.Errorf("Watch returned %v, want context.Canceled", err)
+			}
+		case <-time.After(waitFor):
+			t.Errorf("Watch did not return within %v of its context's end", waitFor)
 		}
 	})
 	return out

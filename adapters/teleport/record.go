@@ -134,7 +134,10 @@ func pluginData(r domain.Record) map[string]string {
 	set(KeyUser, r.User)
 	set(KeyRoles, strings.Join(r.Roles, ","))
 	if !r.Created.IsZero() {
-		set(KeyCreated, r.Created.UTC().Format(time.RFC3339))
+		// Unix seconds in decimal, as the reference plugin writes and reads
+		// it: it re-encodes what it read as its compare-and-swap
+		// expectation, so any other form makes every write of its fail.
+		set(KeyCreated, strconv.FormatInt(r.Created.Unix(), 10))
 	}
 	set(KeyRequestReason, domain.CapReason(r.RequestReason))
 	if r.ReviewsNoted > 0 {
@@ -180,9 +183,9 @@ func decodeRecord(id string, m map[string]string) (domain.Record, error) {
 	}
 	var errs []error
 	if v := m[KeyCreated]; v != "" {
-		t, err := time.Parse(time.RFC3339, v)
+		t, err := parseCreated(v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", KeyCreated, err))
+			errs = append(errs, err)
 		}
 		r.Created = t
 	}
@@ -220,6 +223,19 @@ func decodeRecord(id string, m map[string]string) (domain.Record, error) {
 		return r, fmt.Errorf("%w for request %s: %w", errBadPluginData, id, errors.Join(errs...))
 	}
 	return r, nil
+}
+
+// parseCreated reads the creation time as the reference plugin writes it
+// (Unix seconds) or as pagergate wrote it before (RFC 3339).
+func parseCreated(v string) (time.Time, error) {
+	if sec, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Unix(sec, 0).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q: neither Unix seconds nor RFC 3339", KeyCreated, v)
+	}
+	return t, nil
 }
 
 // decodeIncidents reads pagergate's incident list or, written by the

@@ -2,6 +2,8 @@ package teleport
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +42,7 @@ func TestPluginDataRoundTrip(t *testing.T) {
 
 func TestPluginDataFromReferencePlugin(t *testing.T) {
 	got, err := decodeRecord("r1", map[string]string{
-		"incident_id": "PI7", "service_id": "PS7", "user": "alice", "roles": "db", "created": "2026-11-21T10:00:00Z",
+		"incident_id": "PI7", "service_id": "PS7", "user": "alice", "roles": "db", "created": strconv.FormatInt(t0.Unix(), 10),
 		"reviews_count": "1", "resolution": "approved", "resolve_reason": "ok",
 	})
 	if err != nil {
@@ -57,6 +59,89 @@ func TestPluginDataFromReferencePlugin(t *testing.T) {
 	other, _ := decodeRecord("r1", map[string]string{"resolution": "something"})
 	if !other.Done() {
 		t.Error("any resolution value must mean done")
+	}
+}
+
+// The reference plugin writes created as Unix seconds; records pagergate
+// wrote before it did the same hold RFC 3339. Both read.
+func TestCreatedReadsInBothForms(t *testing.T) {
+	for _, v := range []string{strconv.FormatInt(t0.Unix(), 10), "2026-11-21T10:00:00Z", "2026-11-21T11:00:00+01:00"} {
+		got, err := decodeRecord("r1", map[string]string{KeyCreated: v})
+		if err != nil || !got.Created.Equal(t0) {
+			t.Errorf("created %q read as %v, %v; want %v", v, got.Created, err, t0)
+		}
+	}
+	if m := pluginData(domain.Record{Created: t0.Add(1500 * time.Millisecond)}); m[KeyCreated] != strconv.FormatInt(t0.Unix()+1, 10) {
+		t.Errorf("created written as %q, want Unix seconds", m[KeyCreated])
+	}
+}
+
+// referenceReencode is what the reference plugin writes back for a value
+// it read: it decodes its nine keys (created and reviews_count with a
+// leading-integer scan, roles split at commas), then encodes them again
+// (created as Unix seconds, reviews_count empty when 0) and uses the
+// result as its compare-and-swap expectation. A value that does not
+// survive this makes every write of the reference fail.
+func referenceReencode(key, v string) string {
+	switch key {
+	case KeyCreated:
+		if v == "" {
+			return ""
+		}
+		var sec int64
+		_, _ = fmt.Sscanf(v, "%d", &sec)
+		return strconv.FormatInt(time.Unix(sec, 0).Unix(), 10)
+	case KeyReviewsCount:
+		var n int
+		if v != "" {
+			_, _ = fmt.Sscanf(v, "%d", &n)
+		}
+		if n == 0 {
+			return ""
+		}
+		return strconv.Itoa(n)
+	case KeyRoles:
+		if v == "" {
+			return ""
+		}
+		return strings.Join(strings.Split(v, ","), ",")
+	}
+	return v
+}
+
+// Every reference key pagergate writes reads back unchanged through the
+// reference's codec, so the reference can update a record pagergate wrote
+// (both run during a switch) and reads the same values.
+func TestReferenceKeysSurviveTheReferenceCodec(t *testing.T) {
+	recs := map[string]domain.Record{
+		"full": {RequestID: "r1", User: "alice@example.com", Roles: []string{"db", "web"}, Created: t0, RequestReason: "fix | it; 100%",
+			Incidents:    []domain.IncidentRef{{Service: "Ops", ServiceID: "PS1", IncidentID: "PI1"}, {Service: "B", ServiceID: "PS2", IncidentID: "PI2"}},
+			ReviewsNoted: 12, Resolution: domain.StatePromoted, ResolveReason: "ok",
+			Intent: domain.Intent{Effect: domain.Effect{Kind: domain.EffectResolve}, Owner: "host-1", At: t0}},
+		"fresh": {RequestID: "r2", User: "bob", Roles: []string{"db"}, Created: t0},
+	}
+	refKeys := []string{KeyIncidentID, KeyServiceID, KeyUser, KeyRoles, KeyCreated, KeyRequestReason, KeyReviewsCount, KeyResolution, KeyResolveReason}
+	for name, rec := range recs {
+		m := fullPluginData(rec)
+		for _, k := range refKeys {
+			if got := referenceReencode(k, m[k]); got != m[k] {
+				t.Errorf("%s: %s written as %q, the reference writes it back as %q", name, k, m[k], got)
+			}
+		}
+	}
+	m := pluginData(recs["full"])
+	for k, want := range map[string]string{KeyIncidentID: "PI1", KeyServiceID: "PS1", KeyRoles: "db,web", KeyReviewsCount: "12",
+		KeyResolution: "promoted", KeyCreated: strconv.FormatInt(t0.Unix(), 10)} {
+		if m[k] != want {
+			t.Errorf("%s = %q, want %q as the reference writes it", k, m[k], want)
+		}
+	}
+	// The reference's words for a resolution read as the same states.
+	for word, st := range map[string]domain.State{"approved": domain.StateApproved, "denied": domain.StateDenied,
+		"expired": domain.StateExpired, "promoted": domain.StatePromoted} {
+		if got := parseResolution(word); got != st {
+			t.Errorf("resolution %q read as %v, want %v", word, got, st)
+		}
 	}
 }
 

@@ -189,7 +189,7 @@ func TestResolveBySetStateOnCommunity(t *testing.T) {
 		State:     domain.StateDenied,
 		Reason:    "Denied in PagerDuty by bob@example.com",
 		Mode:      domain.ModeSetState,
-		Delegator: domain.Delegator("bob@example.com"),
+		Delegator: domain.Delegator("pagerduty", "bob@example.com"),
 	}
 	if err := c.Resolve(ctx, v); err != nil {
 		t.Fatalf("Resolve(set_state): %v", err)

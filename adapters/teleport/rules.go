@@ -29,7 +29,7 @@ const rulePageSize = 1000
 var _ ports.Users = (*Client)(nil)
 
 // RoutingRules lists the access monitoring rules addressed to this plugin
-// (subjects include access_request, notification.name is PluginName),
+// (subjects include access_request, notification.name is RuleName),
 // with their conditions parsed. The set is off, and why says why, when
 // Teleport does not serve rules to pagergate: no permission, or a Teleport
 // without them.
@@ -67,7 +67,7 @@ func (c *Client) RoutingRules(ctx context.Context) (set domain.RuleSet, why stri
 // to this plugin. A condition that does not parse makes the rule broken.
 func (c *Client) routingRule(r *amrpb.AccessMonitoringRule) (domain.RoutingRule, bool) {
 	spec := r.GetSpec()
-	if spec.GetNotification().GetName() != c.cfg.PluginName || !slices.Contains(spec.GetSubjects(), types.KindAccessRequest) {
+	if spec.GetNotification().GetName() != c.cfg.RuleName || !slices.Contains(spec.GetSubjects(), types.KindAccessRequest) {
 		return domain.RoutingRule{}, false
 	}
 	rule := domain.RoutingRule{Name: r.GetMetadata().GetName(), Recipients: slices.Clone(spec.GetNotification().GetRecipients())}
@@ -155,6 +155,6 @@ func (c *Client) UserTraits(ctx context.Context, user string) (map[string][]stri
 	return u.GetTraits(), nil
 }
 
-// PluginName is the plugin the client acts as: the owner of its plugin
-// data and the notification name of the routing rules it follows.
-func (c *Client) PluginName() string { return c.cfg.PluginName }
+// RuleName is the notification name of the routing rules the client
+// follows.
+func (c *Client) RuleName() string { return c.cfg.RuleName }

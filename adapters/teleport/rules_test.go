@@ -204,3 +204,27 @@ func TestRoutingRulesOffWhenListingDenied(t *testing.T) {
 		t.Errorf("RoutingRules without permission = %+v, %q, %v; want off naming %q", set, why, err, PermRules)
 	}
 }
+
+// The rules followed are those addressed to the pager's plugin name
+// (Config.RuleName): an Opsgenie pager follows "opsgenie" rules and
+// leaves PagerDuty's alone; the plugin data keeps its own name.
+func TestRoutingRulesByRuleName(t *testing.T) {
+	srv := newServer(t, teleporttest.Options{})
+	upsert(t, srv, teleporttest.Rule{Name: "pd", Condition: "true", Plugin: "pagerduty", Recipients: []string{"PD"}})
+	upsert(t, srv, teleporttest.Rule{Name: "og", Condition: "true", Plugin: "opsgenie", Recipients: []string{"ops_schedule"}})
+	srv.AddUser("pagergate", teleporttest.Perms{ReadRequests: true, ReadRules: true})
+	path := filepath.Join(t.TempDir(), "pagergate.identity")
+	if err := srv.WriteIdentityFile(path, "pagergate", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(srv, path)
+	cfg.RuleName = "opsgenie"
+	c := connect(t, cfg)
+	set, _, err := c.RoutingRules(ctxT(t))
+	if err != nil || len(set.Rules) != 1 || set.Rules[0].Name != "og" {
+		t.Fatalf("RoutingRules for opsgenie = %+v, %v; want only rule og", set, err)
+	}
+	if c.RuleName() != "opsgenie" || c.cfg.PluginName != DefaultPluginName {
+		t.Errorf("rule name %q, plugin name %q", c.RuleName(), c.cfg.PluginName)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pagergate/pagergate/adapters/internal/deliveries"
 	"github.com/pagergate/pagergate/ports"
 )
 
@@ -56,6 +57,10 @@ type Config struct {
 	Health http.Handler
 	// Metrics, optional, counts webhook_requests by route and status.
 	Metrics ports.Metrics
+	// Routes are the pager's own delivery routes (a vendor other than
+	// PagerDuty), served behind the same authentication in place of
+	// PagerDuty's routes.
+	Routes []deliveries.Route
 }
 
 // Credentials are the webhook secrets a reload (SIGHUP) can change.
@@ -96,6 +101,11 @@ func (cfg Config) validate() error {
 		errs = append(errs, errors.New("webhook: client_ca_file needs allowed_client_cns"))
 	}
 	errs = append(errs, cfg.Credentials.check(cfg.SharedSecretHeader))
+	for _, rt := range cfg.Routes {
+		if !strings.HasPrefix(rt.Path, "/") || rt.Parse == nil || rt.Path == PathHealthz || rt.Path == PathReadyz {
+			errs = append(errs, fmt.Errorf("webhook: delivery route %q needs a path of its own and a parser", rt.Path))
+		}
+	}
 	for _, cn := range cfg.AllowedClientCNs {
 		if strings.TrimSpace(cn) == "" {
 			errs = append(errs, errors.New("webhook: allowed_client_cns has an empty name"))

@@ -6,6 +6,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"github.com/pagergate/pagergate/adapters/internal/deliveries"
 	"github.com/pagergate/pagergate/config"
 	"github.com/pagergate/pagergate/ports"
 )
@@ -47,11 +48,13 @@ type deps struct {
 	Health  http.Handler `name:"health"`
 	Metrics ports.Metrics
 	Log     *zap.Logger
+	// Routes are the pager's own delivery routes, if its module has any.
+	Routes []deliveries.Route `group:"webhook_routes"`
 }
 
 func fromConfig(lc fx.Lifecycle, d deps) (*Server, error) {
 	c := ConfigFrom(*d.Config.Webhook)
-	c.Health, c.Metrics = d.Health, d.Metrics
+	c.Health, c.Metrics, c.Routes = d.Health, d.Metrics, d.Routes
 	s, err := New(c, d.Actions, d.Log)
 	if err != nil {
 		return nil, err

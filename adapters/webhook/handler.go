@@ -10,11 +10,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/pagergate/pagergate/adapters/internal/deliveries"
 	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/ports"
 )
@@ -36,11 +38,17 @@ const DeliveryHeader = "X-Webhook-Id"
 var routes = map[string]bool{PathApprove: true, PathDeny: true, PathV3: true, PathHealthz: true, PathReadyz: true}
 
 // handler routes by method and path (ServeMux answers 404 and 405, with
-// Allow) and counts every answer.
+// Allow) and counts every answer. The pager's own delivery routes
+// (Config.Routes) replace PagerDuty's when there are any.
 func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
-	for _, p := range []string{PathApprove, PathDeny, PathV3} {
-		mux.HandleFunc("POST "+p, s.serveAction)
+	if len(s.cfg.Routes) == 0 {
+		for _, p := range []string{PathApprove, PathDeny, PathV3} {
+			mux.HandleFunc("POST "+p, s.serveAction)
+		}
+	}
+	for _, rt := range s.cfg.Routes {
+		mux.HandleFunc("POST "+rt.Path, s.serveRoute(rt))
 	}
 	if s.cfg.Health != nil {
 		mux.Handle("GET "+PathHealthz, s.cfg.Health)
@@ -53,7 +61,7 @@ func (s *Server) handler() http.Handler {
 			return
 		}
 		route := r.URL.Path
-		if !routes[route] {
+		if !routes[route] && !slices.ContainsFunc(s.cfg.Routes, func(rt deliveries.Route) bool { return rt.Path == route }) {
 			route = "other"
 		}
 		s.metrics.WebhookRequest(route, rw.status)
@@ -80,7 +88,51 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// serveAction serves PagerDuty's routes: the v3 signature over the raw
+// body, then its formats.
 func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
+	s.serve(w, r, func(body []byte, creds *credentials) ([]domain.Action, error) {
+		signed := r.URL.Path == PathV3 && len(creds.secrets) > 0
+		if signed {
+			if err := VerifySignature(body, r.Header.Get(SignatureHeader), creds.secrets); err != nil {
+				return nil, unauthenticated{err}
+			}
+		}
+		return s.parse(r, body, signed)
+	})
+}
+
+// serveRoute serves a pager's own delivery route: its parser, then the
+// checks every action passes (a replay key, a time).
+func (s *Server) serveRoute(rt deliveries.Route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, func(body []byte, _ *credentials) ([]domain.Action, error) {
+			actions, err := rt.Parse(r.Header, body)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+			}
+			now := time.Now()
+			for i := range actions {
+				if len(actions[i].ReplayKeys) == 0 {
+					return nil, fmt.Errorf("%w: nothing to remember the delivery by", ErrMalformed)
+				}
+				if actions[i].OccurredAt.IsZero() {
+					actions[i].OccurredAt = now
+				}
+			}
+			return actions, nil
+		})
+	}
+}
+
+// unauthenticated is a parse failure that is a failed authentication
+// (a bad signature): answered 401.
+type unauthenticated struct{ error }
+
+// serve runs the checks every action route shares: authentication, a JSON
+// content type, the body limit; then parse (a failure is 400, or 401 when
+// unauthenticated) and the actions.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, parse func(body []byte, creds *credentials) ([]domain.Action, error)) {
 	creds := s.creds.Load()
 	if reason := s.authenticate(r, creds); reason != "" {
 		s.refuse(w, r, reason)
@@ -95,15 +147,13 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, reason)
 		return
 	}
-	signed := r.URL.Path == PathV3 && len(creds.secrets) > 0
-	if signed {
-		if err := VerifySignature(body, r.Header.Get(SignatureHeader), creds.secrets); err != nil {
-			s.refuse(w, r, err.Error())
-			return
-		}
-	}
-	actions, err := s.parse(r, body, signed)
-	if err != nil {
+	actions, err := parse(body, creds)
+	var unauth unauthenticated
+	switch {
+	case errors.As(err, &unauth):
+		s.refuse(w, r, unauth.Error())
+		return
+	case err != nil:
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}

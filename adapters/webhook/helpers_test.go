@@ -276,6 +276,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// receive returns the next value of ch; the test fails when none comes
+// within 5 s, saying what did not happen.
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
 // pagerDutyCNs are the client certificate names the configuration accepts
 // by default.
 var pagerDutyCNs = config.Defaults().Webhook.TLS.AllowedClientCNs

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509/pkix"
 	"errors"
@@ -527,15 +528,25 @@ func TestStopWaitsForInFlight(t *testing.T) {
 	release := make(chan struct{})
 	e.actions.fn = func(context.Context, domain.Action) (domain.Outcome, error) {
 		close(entered)
-		<-release
+		select { // the server's goroutine: the test's receives report a hang
+		case <-release:
+		case <-time.After(10 * time.Second):
+		}
 		return domain.OutcomeDone, nil
 	}
 	c := e.client()
-	answered := make(chan answer, 1)
+	body := customBody(t, customMessage("m1", "PINC1", "k", "U"))
+	answered := make(chan answer, 1) // no t.Fatal in this goroutine: a failed post answers status 0
 	go func() {
-		answered <- e.post(c, PathApprove, customBody(t, customMessage("m1", "PINC1", "k", "U")), nil)
+		resp, err := c.Post(e.url(PathApprove), "application/json", bytes.NewReader(body))
+		if err != nil {
+			answered <- answer{raw: err.Error()}
+			return
+		}
+		resp.Body.Close()
+		answered <- answer{status: resp.StatusCode}
 	}()
-	<-entered
+	receive(t, entered, "the delivery reached the actions")
 	stopped := make(chan error, 1)
 	addr := e.srv.Addr()
 	go func() { stopped <- e.srv.Stop(context.Background()) }()
@@ -556,10 +567,10 @@ func TestStopWaitsForInFlight(t *testing.T) {
 	default:
 	}
 	close(release)
-	if got := <-answered; got.status != 200 {
-		t.Errorf("in-flight delivery answered %d, want 200", got.status)
+	if got := receive(t, answered, "the in-flight delivery answered"); got.status != 200 {
+		t.Errorf("in-flight delivery answered %d %s, want 200", got.status, got.raw)
 	}
-	if err := <-stopped; err != nil {
+	if err := receive(t, stopped, "Stop returned after the delivery"); err != nil {
 		t.Errorf("Stop: %v", err)
 	}
 }

@@ -17,9 +17,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/pagergate/pagergate/adapters/boltstore"
+	"github.com/pagergate/pagergate/adapters/fakeopsgenie"
 	"github.com/pagergate/pagergate/adapters/fakepd"
 	"github.com/pagergate/pagergate/adapters/logsink"
 	"github.com/pagergate/pagergate/adapters/metrics"
+	"github.com/pagergate/pagergate/adapters/opsgenie"
 	"github.com/pagergate/pagergate/adapters/pagerduty"
 	"github.com/pagergate/pagergate/adapters/teleport"
 	"github.com/pagergate/pagergate/adapters/webhook"
@@ -40,8 +42,10 @@ type pagerKind struct {
 
 // pagerKinds is the kind table: one line per pager kind.
 var pagerKinds = map[string]pagerKind{
-	config.PagerPagerDuty: {pagerduty.Module, pagerduty.Check},
-	config.PagerFake:      {fx.Options(fakepd.Module, pagerduty.Module), fakepd.Check},
+	config.PagerPagerDuty:    {pagerduty.Module, pagerduty.Check},
+	config.PagerFake:         {fx.Options(fakepd.Module, pagerduty.Module), fakepd.Check},
+	config.PagerOpsgenie:     {opsgenie.Module, opsgenie.Check},
+	config.PagerOpsgenieFake: {fx.Options(fakeopsgenie.Module, opsgenie.Module), fakeopsgenie.Check},
 }
 
 // drainTimeout bounds the graceful stop (SPEC §8).
@@ -82,8 +86,8 @@ func appConfig(cfg *config.Config, replicaID string) app.Config {
 	c := app.Config{
 		Policy: domain.Policy{
 			NotifyAnnotation: p.NotifyServiceAnnotation, ServicesAnnotation: p.ServicesAnnotation,
-			DefaultNotifyService: p.DefaultNotifyService,
-			AutoApprove:          aa.Enabled, MaxEscalationLevel: aa.MaxEscalationLevel,
+			DefaultNotifyService: p.DefaultNotifyService, PagerName: p.Name, PagerID: p.PluginName,
+			AutoApprove: aa.Enabled, MaxEscalationLevel: aa.MaxEscalationLevel,
 			RequireActiveIncident: aa.RequireActiveIncident,
 			BindToShift:           aa.BindToShift,
 			AllowedRoles:          aa.AllowedRoles, DeniedRoles: aa.DeniedRoles, UserMap: aa.UserMap,
@@ -92,6 +96,9 @@ func appConfig(cfg *config.Config, replicaID string) app.Config {
 		Incident:     domain.IncidentOptions{Urgency: p.Urgency, Priority: p.Priority},
 		Workers:      cfg.Workers,
 		ReplicaID:    replicaID,
+	}
+	for _, t := range p.NotifyTargetAnnotations {
+		c.Policy.NotifyTargetAnnotations = append(c.Policy.NotifyTargetAnnotations, domain.TargetAnnotation{Key: t.Annotation, Prefix: t.Prefix})
 	}
 	if w := cfg.Webhook; w != nil {
 		c.Policy.Approvers, c.Policy.OnManualResolve, c.ReplayWindow = w.Approvers, w.OnManualResolve, w.ReplayWindow

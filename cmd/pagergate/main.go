@@ -172,7 +172,7 @@ func cmdCheck(args []string, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	tctx, tcancel := context.WithTimeout(ctx, *timeout/2)
-	ruleServices := teleport.Check(tctx, teleport.ConfigFrom(cfg.Teleport),
+	ruleServices := teleport.Check(tctx, teleport.ConfigFrom(cfg),
 		teleport.CheckOptions{Online: !*offline, Locks: cfg.AutoApprove.BindToShift}, line)
 	tcancel()
 	if cfg.Webhook != nil {

@@ -109,7 +109,17 @@ pager "fake" {}
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, cfg := range map[string]*config.Config{"pagerduty": pdCfg, "fake": fakeCfg} {
+	cfgs := map[string]*config.Config{"pagerduty": pdCfg, "fake": fakeCfg}
+	for _, kind := range []string{`opsgenie" {
+  api_key = "k"`, `opsgenie-fake" {`} {
+		cfg, err := config.Parse([]byte("teleport {\n  addr     = \"127.0.0.1:3025\"\n  identity = \"/nonexistent\"\n}\npager \""+kind+"\n}\n"+
+			"webhook {\n  shared_secret_header = \"X-S\"\n  shared_secret = \"s\"\n  tls {\n    cert_file = \"/c\"\n    key_file = \"/k\"\n  }\n}\n"), "og.hcl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfgs[cfg.Pager.Kind] = cfg
+	}
+	for name, cfg := range cfgs {
 		if err := fx.ValidateApp(modules(cfg, zap.NewNop())); err != nil {
 			t.Errorf("%s: fx.ValidateApp() = %v", name, err)
 		}

@@ -55,7 +55,7 @@ func TestValuesReachConfig(t *testing.T) {
 			RefreshIdentity: true, ApprovalMode: "auto", DialTimeout: 45 * time.Second,
 		},
 		Pager: config.PagerSettings{
-			Kind:                    "pagerduty",
+			Kind: "pagerduty", Name: "PagerDuty", PluginName: "pagerduty",
 			NotifyServiceAnnotation: "oncall_notify", ServicesAnnotation: "oncall_services",
 			DefaultNotifyService: `Access "requests" \ ${team} %{ if x } <&>`,
 			Urgency:              "high", Priority: "P2",
@@ -114,6 +114,29 @@ func TestFakePagerValues(t *testing.T) {
 	}
 	if d := cmp.Diff(want, got.Pager.Vendor, cmpopts.EquateEmpty()); d != "" {
 		t.Errorf("fake pager differs from the values (-want +got):\n%s", d)
+	}
+}
+
+// TestOpsgenieValues: kind opsgenie reads its key from its Secret, keeps
+// Teleport's Opsgenie conventions and lets its webhook integration in
+// with basic auth.
+func TestOpsgenieValues(t *testing.T) {
+	m := mustRender(t, readValues(t, "pagergate/ci/opsgenie-values.yaml"))
+	env := containerEnv(t, m.container(t))
+	if _, ok := env["PAGERDUTY_API_KEY"]; ok {
+		t.Error("the opsgenie kind reads no PagerDuty key")
+	}
+	got := parseWithEnv(t, m.hcl(t), env)
+	want := config.OpsgenieDefaults()
+	want.DefaultNotifyService, want.Priority = "team:ops", "P2"
+	og := *want.Vendor.(*config.OpsgenieSettings)
+	og.APIKey, og.APIURL, og.WebURL, og.Tags = "secret:pagergate-opsgenie/api-key", "https://api.eu.opsgenie.com", "https://acme.app.opsgenie.com", []string{"teleport", "access"}
+	want.Vendor = &og
+	if d := cmp.Diff(want, got.Pager); d != "" {
+		t.Errorf("opsgenie pager differs from the values (-want +got):\n%s", d)
+	}
+	if w := got.Webhook; w == nil || w.BasicAuth == nil || w.BasicAuth.Password != "secret:pagergate-webhook/password" || w.OnManualResolve != "deny" {
+		t.Errorf("webhook = %+v, want basic auth from its Secret and on_manual_resolve deny", w)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	teleportapi "github.com/gravitational/teleport/api"
 	"github.com/gravitational/teleport/api/client/proto"
 	amrpb "github.com/gravitational/teleport/api/gen/proto/go/teleport/accessmonitoringrules/v1"
 	"github.com/gravitational/teleport/api/types"
@@ -35,7 +36,8 @@ type Options struct {
 	ClusterName string
 	// ProxyAddr is the proxy public address Ping reports (default none).
 	ProxyAddr string
-	// Version is the server version Ping reports (default "17.0.0").
+	// Version is the server version Ping reports (default the api
+	// module's version, whose protocol the server speaks).
 	Version string
 	// NoRules makes the server predate access monitoring rules: watching
 	// the kind is refused (left out of a partial-success watch) and the
@@ -121,7 +123,7 @@ func New(opts Options) (*Server, error) {
 		opts.ClusterName = "teleport.test"
 	}
 	if opts.Version == "" {
-		opts.Version = "17.0.0"
+		opts.Version = teleportapi.Version
 	}
 	ca, err := newAuthority(opts.ClusterName)
 	if err != nil {

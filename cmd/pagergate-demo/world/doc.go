@@ -1,6 +1,7 @@
 // Package world is the demo's world: an in-process Teleport Auth test
 // server (adapters/teleport/teleporttest), a fake PagerDuty seeded with an
-// on-call schedule (adapters/fakepd), a webhook certificate, a
+// on-call schedule (adapters/fakepd) or a fake Opsgenie seeded the same way
+// (adapters/fakeopsgenie), a webhook certificate, a
 // configuration file, and the real pagergate binary started on it as a
 // child process, as a user would run it. Tour walks the three main flows
 // in it and narrates them.

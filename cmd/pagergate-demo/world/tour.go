@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pagergate/pagergate/adapters/fakepd"
 	"github.com/pagergate/pagergate/adapters/teleport/teleporttest"
 )
 
@@ -21,6 +20,8 @@ type Options struct {
 	For time.Duration
 	// Out receives the narration.
 	Out io.Writer
+	// Pager is the fake pager: PagerDuty (default) or Opsgenie.
+	Pager string
 }
 
 // stepTimeout bounds each wait of the tour.
@@ -42,7 +43,7 @@ func Tour(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	w, err := New(dir)
+	w, err := New(dir, o.Pager)
 	if err != nil {
 		return err
 	}
@@ -53,14 +54,14 @@ func Tour(ctx context.Context, o Options) error {
 		return err
 	}
 	defer d.Stop()
-	w.PagerDuty.SetWebhookURL("https://" + d.WebhookAddr)
+	w.Pager.SetWebhookURL("https://" + d.WebhookAddr)
 	say("pagergate running (config %s, log %s, webhook %s)", w.Config, w.Log, d.WebhookAddr)
-	say("fake PagerDuty web page: %s/", w.PagerDuty.URL())
+	say("fake %s web page: %s/", w.Pager.Name(), w.Pager.URL())
 	say("ready: watcher connected, backlog reconciled")
 	if err := w.walk(ctx, say); err != nil {
 		return err
 	}
-	say("done. Open %s/ to see the incidents and click Approve / Deny on new ones.", w.PagerDuty.URL())
+	say("done. Open %s/ to see the incidents and click Approve / Deny on new ones.", w.Pager.URL())
 	say("create more requests by hand with the Go API of adapters/teleport/teleporttest; Ctrl-C to stop")
 	if o.For > 0 {
 		select {
@@ -89,7 +90,7 @@ func (w *World) walk(ctx context.Context, say sayFunc) error {
 // notify: a request opens an incident in the service its annotation names.
 func (w *World) notify(ctx context.Context, say sayFunc) error {
 	id, err := w.Teleport.CreateRequest(Requester, []string{"editor"}, teleporttest.WithReason("deploy hotfix"),
-		teleporttest.WithAnnotations(map[string][]string{"pagerduty_notify_service": {ServiceTeleport}}))
+		teleporttest.WithAnnotations(w.Pager.Annotations(ServiceTeleport, "")))
 	if err != nil {
 		return err
 	}
@@ -105,8 +106,7 @@ func (w *World) notify(ctx context.Context, say sayFunc) error {
 // autoApprove: an on-call requester is approved.
 func (w *World) autoApprove(ctx context.Context, say sayFunc) error {
 	id, err := w.Teleport.CreateRequest(OnCallCritical, []string{"demo-role"}, teleporttest.WithReason("fix the outage"),
-		teleporttest.WithAnnotations(map[string][]string{
-			"pagerduty_notify_service": {ServiceTeleport}, "pagerduty_services": {ServiceCritical}}))
+		teleporttest.WithAnnotations(w.Pager.Annotations(ServiceTeleport, ServiceCritical)))
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func (w *World) autoApprove(ctx context.Context, say sayFunc) error {
 }
 
 // approveFromPager: a responder approves from the fake's web page (the
-// same delivery its Approve button sends: a signed v3 webhook).
+// same delivery its Approve button sends).
 func (w *World) approveFromPager(ctx context.Context, say sayFunc) error {
 	id, err := w.Teleport.CreateRequest(Requester, []string{"editor"}, teleporttest.WithReason("debug prod"))
 	if err != nil {
@@ -126,11 +126,13 @@ func (w *World) approveFromPager(ctx context.Context, say sayFunc) error {
 	if err != nil {
 		return err
 	}
-	code, err := w.PagerDuty.SendAction(ctx, inc.ID, OnCallTeleport, "approve", "looks fine")
+	actx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	answer, err := w.Pager.Approve(actx, inc.ID, OnCallTeleport)
 	if err != nil {
 		return fmt.Errorf("approve from the web page: %w", err)
 	}
-	say("   %s clicks Approve on incident %s: webhook answered %d", OnCallTeleport, inc.ID, code)
+	say("   %s clicks Approve on incident %s: %s", OnCallTeleport, inc.ID, answer)
 	return w.resolved(ctx, id, say)
 }
 
@@ -145,35 +147,18 @@ func (w *World) resolved(ctx context.Context, id string, say sayFunc) error {
 	}
 	say("   request %s: %s", r.GetState(), r.GetResolveReason())
 	if inc, err := w.incident(ctx, id, true); err == nil {
-		say("   incident %s resolved; notes: %s", inc.ID, noteSummary(inc))
+		say("   incident %s resolved; notes: %s", inc.ID, strings.Join(inc.Notes, " | "))
 	}
 	return nil
 }
 
 // incident waits for the incident of request id (resolved, if asked).
-func (w *World) incident(ctx context.Context, id string, resolved bool) (fakepd.Incident, error) {
+func (w *World) incident(ctx context.Context, id string, resolved bool) (Incident, error) {
 	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
-	var inc fakepd.Incident
-	err := w.PagerDuty.WaitFor(ctx, func(s *fakepd.Server) bool {
-		for _, i := range s.Incidents() {
-			if i.Key == "teleport-access-request/"+id && (!resolved || i.Status == "resolved") {
-				inc = i
-				return true
-			}
-		}
-		return false
-	})
+	inc, err := w.Pager.Incident(ctx, id, resolved)
 	if err != nil {
 		return inc, fmt.Errorf("no incident for %s: %w", id, err)
 	}
 	return inc, nil
-}
-
-func noteSummary(inc fakepd.Incident) string {
-	var out []string
-	for _, n := range inc.Notes {
-		out = append(out, strings.SplitN(n.Content, "\n", 2)[0])
-	}
-	return strings.Join(out, " | ")
 }

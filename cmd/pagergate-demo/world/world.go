@@ -6,33 +6,67 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/pagergate/pagergate/adapters/fakepd"
 	"github.com/pagergate/pagergate/adapters/teleport/teleporttest"
 	"github.com/pagergate/pagergate/adapters/webhook/webhooktest"
 )
 
-// Names of the seeded world.
+// Names of the seeded world: the same names for PagerDuty's services and
+// Opsgenie's schedules.
 const (
 	Requester       = "alice@example.com"
 	OnCallCritical  = "bob@example.com"   // on call for ServiceCritical
 	OnCallTeleport  = "carol@example.com" // on call for ServiceTeleport
 	ServiceTeleport = "Teleport Access Requests"
 	ServiceCritical = "My Critical Service"
-	botEmail        = "pagergate@example.com"
-	signingSecret   = "demo-signing-secret"
+)
+
+// Pagers the world can run.
+const (
+	PagerDuty = "pagerduty"
+	Opsgenie  = "opsgenie"
 )
 
 // World is the servers around the daemon and the files it reads.
 type World struct {
-	Dir       string
-	Teleport  *teleporttest.Server
-	PagerDuty *fakepd.Server
+	Dir      string
+	Teleport *teleporttest.Server
+	// Pager is the fake pager.
+	Pager fakePager
 	// Config is the daemon's configuration file; Log is its log file.
 	Config, Log string
 }
 
-// New builds the world in dir. Close stops its servers.
-func New(dir string) (*World, error) {
+// fakePager is a vendor's fake as the tour drives it.
+type fakePager interface {
+	// Name is the vendor's name; URL the fake's web page.
+	Name() string
+	URL() string
+	// SetWebhookURL points the fake's deliveries at the daemon's webhook
+	// (https://host:port) once it listens.
+	SetWebhookURL(base string)
+	// Annotations name the notify service and the approval services of
+	// a request, in the vendor's conventions.
+	Annotations(notify, approval string) map[string][]string
+	// Incident waits for the request's incident (resolved, when asked).
+	Incident(ctx contextT, reqID string, resolved bool) (Incident, error)
+	// Approve clicks Approve on the incident as user and says what the
+	// webhook answered.
+	Approve(ctx contextT, incidentID, user string) (string, error)
+	// config is the daemon's pager block, and the webhook's
+	// authentication lines.
+	config() (pager, webhookAuth string)
+	Close()
+}
+
+// Incident is what the tour shows of an incident or alert.
+type Incident struct {
+	ID, Title string
+	Notes     []string
+}
+
+// New builds the world in dir around the fake of pager (PagerDuty or
+// Opsgenie). Close stops its servers.
+func New(dir, pager string) (*World, error) {
 	w := &World{Dir: dir, Config: filepath.Join(dir, "pagergate.hcl"), Log: filepath.Join(dir, "pagergate.log")}
 	var err error
 	w.Teleport, err = teleporttest.New(teleporttest.Options{ClusterName: "demo.example.com", ProxyAddr: "teleport.example.com:443"})
@@ -48,10 +82,18 @@ func New(dir string) (*World, error) {
 		err = w.Teleport.WriteIdentityFile(filepath.Join(dir, "identity"), "pagergate", 24*time.Hour)
 	}
 	if err == nil {
-		err = w.startPagerDuty(cert)
+		switch pager {
+		case PagerDuty, "":
+			w.Pager, err = startPagerDuty(cert)
+		case Opsgenie:
+			w.Pager, err = startOpsgenie(cert)
+		default:
+			err = fmt.Errorf("no pager %q in the demo: %q or %q", pager, PagerDuty, Opsgenie)
+		}
 	}
 	if err == nil {
-		err = os.WriteFile(w.Config, fmt.Appendf(nil, configText, dir, w.Teleport.Addr(), w.PagerDuty.URL()), 0o600)
+		pagerBlock, auth := w.Pager.config()
+		err = os.WriteFile(w.Config, fmt.Appendf(nil, configText, dir, w.Teleport.Addr(), pagerBlock, auth), 0o600)
 	}
 	if err != nil {
 		w.Close()
@@ -60,32 +102,10 @@ func New(dir string) (*World, error) {
 	return w, nil
 }
 
-// startPagerDuty starts the fake PagerDuty with its on-call schedule; its
-// web page's buttons deliver signed v3 webhooks to the daemon, trusting
-// the daemon's certificate, once the daemon's address is known.
-func (w *World) startPagerDuty(cert *webhooktest.Cert) error {
-	pd := fakepd.New(fakepd.Options{WebhookSecret: signingSecret, WebhookTLSConfig: cert.ClientTLS()})
-	pd.AddUser(botEmail, "pagergate bot")
-	pd.AddUser(Requester, "Alice (requester)")
-	pd.AddUser(OnCallCritical, "Bob (on call for "+ServiceCritical+")")
-	pd.AddUser(OnCallTeleport, "Carol (on call for "+ServiceTeleport+")")
-	pd.AddService(ServiceTeleport)
-	pd.AddService(ServiceCritical)
-	err := pd.AddOnCall(OnCallCritical, ServiceCritical, 1)
-	if err == nil {
-		err = pd.AddOnCall(OnCallTeleport, ServiceTeleport, 1)
-	}
-	if err == nil {
-		_, err = pd.Start("127.0.0.1:0")
-	}
-	w.PagerDuty = pd
-	return err
-}
-
 // Close stops the servers.
 func (w *World) Close() {
-	if w.PagerDuty != nil {
-		w.PagerDuty.Close()
+	if w.Pager != nil {
+		w.Pager.Close()
 	}
 	if w.Teleport != nil {
 		w.Teleport.Close()
@@ -93,30 +113,22 @@ func (w *World) Close() {
 }
 
 // configText is the daemon's configuration: %[1]s is the directory, %[2]s
-// the Teleport address, %[3]s the fake PagerDuty's URL. The listeners take
-// free ports; the daemon logs which.
+// the Teleport address, %[3]s the pager block, %[4]s the webhook's
+// authentication. The listeners take free ports; the daemon logs which.
 const configText = `# written by pagergate-demo
 teleport {
   addr     = "%[2]s"
   identity = "%[1]s/identity"
 }
 
-pager "pagerduty" {
-  # The fake PagerDuty of the demo, which accepts this token.
-  api_key                = "` + fakepd.DefaultAPIKey + `"
-  user_email             = "` + botEmail + `"
-  api_endpoint           = "%[3]s"
-  default_notify_service = "` + ServiceTeleport + `"
-}
-
+%[3]s
 store "bbolt" {
   path = "%[1]s/state.db"
 }
 
 webhook {
-  listen_addr     = "127.0.0.1:0"
-  signing_secrets = ["` + signingSecret + `"]
-  tls {
+  listen_addr = "127.0.0.1:0"
+%[4]s  tls {
     cert_file = "%[1]s/webhook.crt"
     key_file  = "%[1]s/webhook.key"
   }

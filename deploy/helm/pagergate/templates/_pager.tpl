@@ -3,10 +3,10 @@ Pager kinds. Each kind KIND defines three templates:
   pagergate.pager.KIND           its pager "KIND" { ... } block
   pagergate.pager.KIND.env       the pod's environment variables it needs
   pagergate.pager.KIND.validate  fail on missing required values
-and has its values under pager.KIND. A new kind (Opsgenie, SPEC §16) adds
-those three templates here, its values block in values.yaml, its name to
-pager.kind's enum in values.schema.json, and a ci/ values file the chart
-tests pick up.
+and has its values under pager.KIND. A new kind adds those three
+templates here, its values block in values.yaml, its name to pager.kind's
+enum in values.schema.json, and a ci/ values file the chart tests pick up
+(as opsgenie did, SPEC §16).
 */}}
 
 {{/* Keys every kind shares (the same pager ports serve them all). */}}
@@ -127,4 +127,68 @@ pager "fake" {
 {{- end -}}
 
 {{- define "pagergate.pager.fake.validate" -}}
+{{- end -}}
+
+{{/* pager "opsgenie": Opsgenie's REST API (SPEC §16). */}}
+{{- define "pagergate.pager.opsgenie" -}}
+{{- $o := .Values.pager.opsgenie -}}
+pager "opsgenie" {
+  api_key = env("OPSGENIE_API_KEY")
+{{- with $o.apiURL }}
+  api_url = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- with $o.webURL }}
+  web_url = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- with $o.teamsAnnotation }}
+  teams_annotation = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- with $o.alertUser }}
+  alert_user = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- with $o.source }}
+  source = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- with $o.tags }}
+  tags = {{ include "pagergate.hcl.list" . }}
+{{- end }}
+{{- with $o.aliasPrefix }}
+  alias_prefix = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- with $o.approveAction }}
+  approve_action = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- with $o.denyAction }}
+  deny_action = {{ include "pagergate.hcl.string" . }}
+{{- end }}
+{{- include "pagergate.pager.common" . }}
+}
+{{- end -}}
+
+{{- define "pagergate.pager.opsgenie.env" -}}
+- name: OPSGENIE_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.pager.opsgenie.apiKeySecret.name }}
+      key: {{ .Values.pager.opsgenie.apiKeySecret.key }}
+{{- end -}}
+
+{{/*
+Opsgenie's webhook integration signs nothing and presents no client
+certificate: it authenticates with basic auth or a custom header, and its
+custom actions are put on the alerts, not provisioned.
+*/}}
+{{- define "pagergate.pager.opsgenie.validate" -}}
+{{- $v := .Values -}}
+{{- if not $v.pager.opsgenie.apiKeySecret.name -}}
+{{- fail "pagergate: pager.opsgenie.apiKeySecret.name is required with pager.kind=opsgenie: the Secret holding the key of an Opsgenie API integration." -}}
+{{- end -}}
+{{- if $v.pager.urgency -}}
+{{- fail "pagergate: pager.urgency is PagerDuty's; Opsgenie alerts have a priority (pager.priority, P1 to P5)." -}}
+{{- end -}}
+{{- if $v.webhook.enabled -}}
+{{- if or $v.webhook.signingSecrets $v.webhook.tls.clientCASecretName $v.webhook.provisionActions $v.webhook.approveWorkflow $v.webhook.denyWorkflow -}}
+{{- fail "pagergate: with pager.kind=opsgenie the webhook takes Opsgenie's webhook integration: authenticate it with webhook.basicAuth or webhook.sharedSecret (Opsgenie sends them as custom headers); webhook.signingSecrets, webhook.tls.clientCASecretName, webhook.provisionActions and the workflows are PagerDuty's." -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
