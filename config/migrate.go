@@ -22,6 +22,11 @@ const (
 	MigrateSecretEnv   = "PAGERDUTY_WEBHOOK_SECRET"
 )
 
+// BehaviourChange starts each warning of Migrate that says where
+// pagergate, with the HCL written, behaves differently from the reference
+// plugin with its TOML.
+const BehaviourChange = "behaviour change: "
+
 // referenceFile is every generation of the reference plugin's
 // teleport-pagerduty.toml.
 type referenceFile struct {
@@ -70,6 +75,16 @@ type referenceFile struct {
 	} `toml:"log"`
 }
 
+// generation names the generation of the reference plugin a file is of:
+// the first set one PagerDuty service (service_id) and auto_approve; the
+// later ones take the services from request annotations.
+func (ref *referenceFile) generation() string {
+	if ref.PagerDuty.AutoApprove != nil || ref.PagerDuty.ServiceID != "" {
+		return "first generation (service_id, auto_approve)"
+	}
+	return "annotation generation (pagerduty_notify_service, pagerduty_services)"
+}
+
 // referenceListenAddr is where the reference plugin's callback server
 // listened when [http] had no listen_addr.
 const referenceListenAddr = ":8081"
@@ -93,7 +108,8 @@ func Migrate(src []byte, filename string) (hcl []byte, warnings []string, err er
 	f := hclwrite.NewEmptyFile()
 	root := f.Body()
 	root.AppendUnstructuredTokens(comment(fmt.Sprintf(
-		"pagergate configuration migrated from %s.\n`pagergate configure` shows every key with its default.", filename)))
+		"pagergate configuration migrated from %s,\na file of the reference plugin's %s.\n`pagergate configure` shows every key with its default.",
+		filename, ref.generation())))
 	root.AppendNewline()
 	m.teleport(root, &ref)
 	root.AppendNewline()
@@ -115,6 +131,12 @@ type migration struct {
 
 func (m *migration) warnf(format string, args ...any) {
 	m.warnings = append(m.warnings, fmt.Sprintf(format, args...))
+}
+
+// changef notes where pagergate behaves differently from the reference
+// with the settings written: a warning that starts with BehaviourChange.
+func (m *migration) changef(text string) {
+	m.warnings = append(m.warnings, BehaviourChange+text)
 }
 
 func comment(text string) hclwrite.Tokens {
@@ -202,19 +224,37 @@ func (m *migration) pager(root *hclwrite.Body, ref *referenceFile) {
 	}
 }
 
-// autoApprove writes the reference's pagerduty.auto_approve as the
-// top-level auto_approve block.
+// autoApprove writes the top-level auto_approve block with both settings
+// spelled out, and says where pagergate's defaults change what the
+// reference did. Its first generation (service_id, auto_approve) approved
+// only with auto_approve = true and whoever was on call; its annotation
+// generation (pagerduty_services) approved whenever its role could review
+// requests, and its README also asked for an incident assigned to the
+// requester, which Teleport's current guide no longer does.
 func (m *migration) autoApprove(root *hclwrite.Body, ref *referenceFile) {
-	on := ref.PagerDuty.AutoApprove
-	if on == nil {
-		return
-	}
+	p := &ref.PagerDuty
+	firstGeneration := strings.HasPrefix(ref.generation(), "first")
+	on := !firstGeneration || (p.AutoApprove != nil && *p.AutoApprove)
 	root.AppendNewline()
 	a := root.AppendNewBlock("auto_approve", nil).Body()
-	a.SetAttributeValue("enabled", cty.BoolVal(*on))
-	if *on {
-		m.warnf("pagerduty.auto_approve: pagergate auto-approves only requests whose roles carry the %q annotation listing the services whose on-call responders get access; add it to the requester roles", Defaults().Pager.ServicesAnnotation)
+	if !on {
+		a.AppendUnstructuredTokens(comment("Off, as the reference was without auto_approve = true; pagergate's default is on."))
+		a.SetAttributeValue("enabled", cty.False)
+		m.changef("auto_approve: pagergate auto-approves by default; the reference's first generation (service_id, auto_approve) " +
+			"did not without auto_approve = true, so enabled = false is written to keep it off")
+		return
 	}
+	a.SetAttributeValue("enabled", cty.True)
+	if firstGeneration {
+		m.warnf("pagerduty.auto_approve: pagergate auto-approves only requests whose roles carry the %q annotation listing the services whose on-call responders get access; add it to the requester roles", Defaults().Pager.ServicesAnnotation)
+	} else {
+		a.AppendUnstructuredTokens(comment("true: also require an incident assigned to the requester, as the reference's README generation did."))
+		m.changef("auto_approve.require_active_incident: the reference's README generation (pagerduty_services annotations) " +
+			"also required an active incident assigned to the requester, Teleport's current guide does not; pagergate does not " +
+			"(false, written here): set it to true to keep the requirement. pagergate then ignores the incidents it opened itself, " +
+			"so a service in both pagerduty_notify_service and pagerduty_services no longer approves every request")
+	}
+	a.SetAttributeValue("require_active_incident", cty.False)
 }
 
 // firstSet returns the first of two spellings of one setting, warning when

@@ -146,3 +146,57 @@ func TestMigrateSeverities(t *testing.T) {
 		t.Errorf("unknown severity not warned: %v", warnings)
 	}
 }
+
+// TestMigrateKeepsAutoApproval: what the migrated file does about
+// auto-approval is what the reference did with its file, or a behaviour
+// change says otherwise. pagergate's default is on, so a first-generation
+// file without auto_approve = true must come out off.
+func TestMigrateKeepsAutoApproval(t *testing.T) {
+	tests := []struct {
+		name, toml  string
+		enabled     bool
+		wantChange  string // in a BehaviourChange warning; "" for none
+		wantComment string // in the HCL
+	}{
+		{"first generation, no auto_approve", "[pagerduty]\nuser_email = \"bot@example.com\"\nservice_id = \"PIJ90N7\"\n",
+			false, "did not without auto_approve = true", "first generation"},
+		{"first generation, auto_approve = false", "[pagerduty]\nuser_email = \"bot@example.com\"\nauto_approve = false\n",
+			false, "did not without auto_approve = true", "first generation"},
+		{"first generation, auto_approve = true", "[pagerduty]\nuser_email = \"bot@example.com\"\nauto_approve = true\n",
+			true, "", "first generation"},
+		{"annotation generation", "[pagerduty]\nuser_email = \"bot@example.com\"\nservices = \"pagerduty_services\"\n",
+			true, "require_active_incident", "annotation generation"},
+	}
+	t.Setenv(MigrateAPIKeyEnv, "pd-key")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "[teleport]\naddr = \"teleport.example.com:443\"\nidentity = \"/var/lib/teleport/identity\"\n" + tt.toml
+			out, warnings, err := Migrate([]byte(src), "teleport-pagerduty.toml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Parse([]byte(withFiles(t, string(out))), "migrated.hcl")
+			if err != nil {
+				t.Fatalf("migrated HCL does not parse: %v\n%s", err, out)
+			}
+			if cfg.AutoApprove.Enabled != tt.enabled || cfg.AutoApprove.RequireActiveIncident {
+				t.Errorf("auto_approve = %+v, want enabled %v without require_active_incident\n%s", cfg.AutoApprove, tt.enabled, out)
+			}
+			var changes []string
+			for _, w := range warnings {
+				if strings.HasPrefix(w, BehaviourChange) {
+					changes = append(changes, w)
+				}
+			}
+			switch {
+			case tt.wantChange == "" && len(changes) > 0:
+				t.Errorf("behaviour changes %q, want none", changes)
+			case tt.wantChange != "" && (len(changes) != 1 || !strings.Contains(changes[0], tt.wantChange)):
+				t.Errorf("behaviour changes %q, want one about %q", changes, tt.wantChange)
+			}
+			if !strings.Contains(string(out), tt.wantComment) {
+				t.Errorf("the output does not name the %s:\n%s", tt.wantComment, out)
+			}
+		})
+	}
+}

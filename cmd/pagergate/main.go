@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -212,7 +213,10 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	for _, w := range warnings {
-		fmt.Fprintln(stderr, "warning:", w)
+		if !strings.HasPrefix(w, config.BehaviourChange) {
+			w = "warning: " + w
+		}
+		fmt.Fprintln(stderr, w)
 	}
 	if *out == "" {
 		_, err = stdout.Write(hcl)

@@ -177,6 +177,8 @@ func TestExitCodes(t *testing.T) {
 		{"migrate bad TOML", []string{"migrate", brokenTOML}, exitConfig, "broken.toml:3:11"},
 		{"migrate keeps an existing file", []string{"migrate", toml, "-o", existing}, exitRuntime, "not replaced without --force"},
 		{"migrate --force", []string{"migrate", "-o", existing, "--force", toml}, exitOK, "wrote " + existing},
+		{"migrate names what changes", []string{"migrate", "../../config/testdata/migrate/v9-cloud-identity.toml"}, exitOK,
+			"\nbehaviour change: auto_approve: pagergate auto-approves by default"},
 	}
 	for _, cmd := range []string{"start", "configure", "check", "migrate", "fake-pagerduty", "version", "help"} {
 		tests = append(tests, struct {
