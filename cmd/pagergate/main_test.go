@@ -167,6 +167,8 @@ func TestExitCodes(t *testing.T) {
 		{"check reads its argument", []string{"check", "--offline", bad}, exitConfig, "bad.hcl:3"},
 		{"check argument before a flag", []string{"check", bad, "--offline"}, exitConfig, "bad.hcl:3"},
 		{"check FILE is check -c FILE", []string{"check", "--offline", good}, exitOK, good + " is valid"},
+		{"check warns of a literal secret", []string{"check", "--offline", good}, exitOK,
+			"warn  config                 " + good + ":6:28: pager.pagerduty.api_key is a literal secret"},
 		{"the same file twice", []string{"check", "--offline", "-c", good, good}, exitOK, good + " is valid"},
 		{"two configuration files", []string{"check", "-c", good, bad}, exitConfig, "two configuration files"},
 		{"missing config", []string{"check", "-c", "/nonexistent/pagergate.hcl"}, exitConfig, "/nonexistent/pagergate.hcl"},

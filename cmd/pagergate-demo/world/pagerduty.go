@@ -51,16 +51,16 @@ func (p pagerDuty) Annotations(notify, approval string) map[string][]string {
 	return m
 }
 
-func (p pagerDuty) config() (string, string) {
+func (p pagerDuty) config() (string, string, map[string]string) {
 	return `pager "pagerduty" {
-  # The fake PagerDuty of the demo, which accepts this token.
-  api_key                = "` + fakepd.DefaultAPIKey + `"
+  # The token the fake PagerDuty of the demo accepts.
+  api_key                = file("pagerduty-api-key")
   user_email             = "` + botEmail + `"
   api_endpoint           = "` + p.URL() + `"
   default_notify_service = "` + ServiceTeleport + `"
 }
-`, `  signing_secrets = ["` + signingSecret + `"]
-`
+`, `  signing_secrets = [file("webhook-signing-secret")]
+`, map[string]string{"pagerduty-api-key": fakepd.DefaultAPIKey, "webhook-signing-secret": signingSecret}
 }
 
 func (p pagerDuty) Incident(ctx context.Context, reqID string, resolved bool) (Incident, error) {

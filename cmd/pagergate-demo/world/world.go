@@ -52,9 +52,10 @@ type fakePager interface {
 	// Approve clicks Approve on the incident as user and says what the
 	// webhook answered.
 	Approve(ctx contextT, incidentID, user string) (string, error)
-	// config is the daemon's pager block, and the webhook's
-	// authentication lines.
-	config() (pager, webhookAuth string)
+	// config is the daemon's pager block, the webhook's authentication
+	// lines, and the secrets they read with file("NAME"), by NAME: the
+	// demo writes them next to the configuration, as an operator should.
+	config() (pager, webhookAuth string, secrets map[string]string)
 	Close()
 }
 
@@ -92,8 +93,15 @@ func New(dir, pager string) (*World, error) {
 		}
 	}
 	if err == nil {
-		pagerBlock, auth := w.Pager.config()
-		err = os.WriteFile(w.Config, fmt.Appendf(nil, configText, dir, w.Teleport.Addr(), pagerBlock, auth), 0o600)
+		pagerBlock, auth, secrets := w.Pager.config()
+		for name, value := range secrets {
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, name), []byte(value+"\n"), 0o600)
+			}
+		}
+		if err == nil {
+			err = os.WriteFile(w.Config, fmt.Appendf(nil, configText, dir, w.Teleport.Addr(), pagerBlock, auth), 0o600)
+		}
 	}
 	if err != nil {
 		w.Close()
