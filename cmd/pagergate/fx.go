@@ -72,6 +72,7 @@ func modules(cfg *config.Config, log *zap.Logger) fx.Option {
 				return metrics.Checks{"teleport watcher": p, "pager": pager}
 			}, fx.ParamTags(``, `name:"pager"`)),
 		),
+		fx.Invoke(func(r *metrics.Registry) { r.SetVersion(buildVersion()) }),
 		fx.Invoke(runService),
 	}
 	if cfg.Webhook != nil {
