@@ -16,6 +16,8 @@ import (
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/pagergate/pagergate/adapters/fakepd"
 	"github.com/pagergate/pagergate/adapters/logsink"
@@ -339,11 +341,23 @@ func TestDaemonStartsAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := fx.New(modules(cfg, zap.NewNop()))
+	core, logs := observer.New(zapcore.DebugLevel)
+	app := fx.New(modules(cfg, zap.New(core)))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := app.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// fx's own lines are debug, short (no stack traces, no line per
+	// constructor) and few: -d shows pagergate's own lines first.
+	fxLines := logs.Filter(func(e observer.LoggedEntry) bool { return e.LoggerName == "fx" }).AllUntimed()
+	if len(fxLines) == 0 || len(fxLines) > 20 {
+		t.Errorf("fx logged %d lines at start, want a few", len(fxLines))
+	}
+	for _, e := range fxLines {
+		if e.Level != zapcore.DebugLevel || e.Stack != "" || len(e.Context) > 2 || strings.Contains(fmt.Sprint(e.ContextMap()), "stacktrace") {
+			t.Errorf("fx line %s %q %v: want debug, short, without a stack trace", e.Level, e.Message, e.ContextMap())
+		}
 	}
 	id, err := tsrv.CreateRequest("alice@example.com", []string{"editor"})
 	if err != nil {
