@@ -35,9 +35,10 @@ func TestCapsKeepAValueAtTheLimitWhole(t *testing.T) {
 func TestRefusalNoteQuotesOnlyIDShapedActors(t *testing.T) {
 	for id, quoted := range map[string]bool{
 		"AZaz09":                true,
-		strings.Repeat("P", 32): true,
-		strings.Repeat("P", 33): false,
-		"P@1":                   false, "P[1": false, "P`1": false, "P{1": false, "P/1": false, "P:1": false, "PÉ1": false,
+		strings.Repeat("P", 40): true, // an Opsgenie UUID is 36
+		strings.Repeat("P", 41): false,
+		"a-b":                   true, "-ab": false, "ab-": false, "a--b": false,
+		"P@1": false, "P[1": false, "P`1": false, "P{1": false, "P/1": false, "P:1": false, "PÉ1": false,
 		"P 1": false, "<b>P1</b>": false,
 	} {
 		note := RefusalNote(Action{Verb: VerbApprove, ActorID: id}, "", ErrActorNotOnCall)
