@@ -313,8 +313,7 @@ func (s *Server) AddSeed(seed Seed) error {
 		}
 	}
 	for i, in := range seed.Incidents {
-		seedInc := IncidentSeed{Service: in.Service, Key: in.Key, Title: in.Title, Details: in.Details, Status: in.Status, Assignees: in.Assignees}
-		if _, err := s.AddIncident(seedInc); err != nil {
+		if _, err := s.AddIncident(IncidentSeed(in)); err != nil {
 			errs = append(errs, fmt.Errorf("incidents[%d]: %w", i, err))
 		}
 	}
