@@ -45,7 +45,12 @@ func startOpsgenie(cert *webhooktest.Cert) (fakePager, error) {
 	return opsgenie{og}, err
 }
 
-func (o opsgenie) Name() string              { return "Opsgenie" }
+func (o opsgenie) Name() string { return "Opsgenie" }
+
+func (o opsgenie) SetRequestForm(users []string, roles string, create CreateRequest) {
+	o.Server.SetRequestForm(&fakeopsgenie.RequestForm{Users: users, Roles: roles, Create: create})
+}
+
 func (o opsgenie) SetWebhookURL(base string) { o.Server.SetWebhookURL(base + "/opsgenie/actions") }
 func (o opsgenie) Close()                    { _ = o.Server.Close() }
 

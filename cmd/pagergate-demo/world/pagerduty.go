@@ -40,7 +40,12 @@ func startPagerDuty(cert *webhooktest.Cert) (fakePager, error) {
 	return pagerDuty{pd}, err
 }
 
-func (p pagerDuty) Name() string              { return "PagerDuty" }
+func (p pagerDuty) Name() string { return "PagerDuty" }
+
+func (p pagerDuty) SetRequestForm(users []string, roles string, create CreateRequest) {
+	p.Server.SetRequestForm(&fakepd.RequestForm{Users: users, Roles: roles, Create: create})
+}
+
 func (p pagerDuty) SetWebhookURL(base string) { p.Server.SetWebhookURL(base) }
 func (p pagerDuty) Close()                    { _ = p.Server.Close() }
 func (p pagerDuty) Annotations(notify, approval string) map[string][]string {

@@ -44,6 +44,9 @@ type fakePager interface {
 	// SetWebhookURL points the fake's deliveries at the daemon's webhook
 	// (https://host:port) once it listens.
 	SetWebhookURL(base string)
+	// SetRequestForm puts a "new access request" form on the fake's web
+	// page, offering users, that calls create.
+	SetRequestForm(users []string, roles string, create CreateRequest)
 	// Annotations name the notify service and the approval services of
 	// a request, in the vendor's conventions.
 	Annotations(notify, approval string) map[string][]string
@@ -58,6 +61,10 @@ type fakePager interface {
 	config() (pager, webhookAuth string, secrets map[string]string)
 	Close()
 }
+
+// CreateRequest creates an access request in the demo's Teleport and
+// returns its ID.
+type CreateRequest func(ctx contextT, user string, roles []string, reason string) (string, error)
 
 // Incident is what the tour shows of an incident or alert.
 type Incident struct {
