@@ -31,13 +31,14 @@ func TestCapsKeepAValueAtTheLimitWhole(t *testing.T) {
 }
 
 // A refusal note quotes the delivery's actor ID only when it has the shape
-// of a pager ID: up to 32 ASCII letters and digits.
+// of a pager ID: up to 40 ASCII letters, digits and inner hyphens.
 func TestRefusalNoteQuotesOnlyIDShapedActors(t *testing.T) {
 	for id, quoted := range map[string]bool{
-		"AZaz09":                true,
-		strings.Repeat("P", 40): true, // an Opsgenie UUID is 36
-		strings.Repeat("P", 41): false,
-		"a-b":                   true, "-ab": false, "ab-": false, "a--b": false,
+		"AZaz09":                               true,
+		strings.Repeat("P", 40):                true,
+		strings.Repeat("P", 41):                false,
+		"7c1e4b52-0f2a-4d3b-9a6e-2b8f0c1d3e4f": true, // Opsgenie's user IDs
+		"-P1":                                  false, "P1-": false, "P--1": false,
 		"P@1": false, "P[1": false, "P`1": false, "P{1": false, "P/1": false, "P:1": false, "PÉ1": false,
 		"P 1": false, "<b>P1</b>": false,
 	} {

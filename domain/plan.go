@@ -168,13 +168,17 @@ func Apply(rec Record, r Request, e Effect, result Result, now time.Time) Record
 // a notify service. An incident the record already holds, known by
 // service ID only (the reference plugin records it so), gets the
 // service's name instead of a second entry: a second entry would have it
-// noted and resolved twice.
+// noted and resolved twice. An incident already named for another
+// service stays: one pager incident may serve two notify services (an
+// Opsgenie alert for a schedule and a team), and renaming it would drop
+// the first service from the record, which would then be opened again.
 func withIncident(incs []IncidentRef, service string, in IncidentRef) []IncidentRef {
 	if _, ok := (Record{Incidents: incs}).Incident(service); ok {
 		return incs
 	}
 	for i, have := range incs {
-		if in.IncidentID != "" && have.IncidentID == in.IncidentID {
+		idOnly := have.Service == "" || have.Service == have.ServiceID
+		if idOnly && in.IncidentID != "" && have.IncidentID == in.IncidentID {
 			out := slices.Clone(incs)
 			out[i].Service = service
 			return out

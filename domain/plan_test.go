@@ -121,6 +121,30 @@ func TestApplyNamesAnIncidentKnownByServiceID(t *testing.T) {
 	}
 }
 
+// One pager incident may serve two notify services (an Opsgenie alert for
+// a schedule and a team share an alias). Both services stay in the record:
+// renaming the first entry would drop its service, which the next plan
+// would open again, and again, without end.
+func TestApplyKeepsTwoServicesOfOneIncident(t *testing.T) {
+	req := pending("alice@example.com", []string{"db"}, nil)
+	rec := Apply(Record{}, req, Effect{Kind: EffectOpenIncident, Service: "ops"},
+		Result{Incident: IncidentRef{Service: "ops", ServiceID: "team-1", IncidentID: "A1"}}, t0)
+	rec = Apply(rec, req, Effect{Kind: EffectOpenIncident, Service: "ops_schedule"},
+		Result{Incident: IncidentRef{Service: "ops_schedule", ServiceID: "sched-1", IncidentID: "A1"}}, t0)
+	want := []IncidentRef{
+		{Service: "ops", ServiceID: "team-1", IncidentID: "A1"},
+		{Service: "ops_schedule", ServiceID: "sched-1", IncidentID: "A1"},
+	}
+	if diff := cmp.Diff(want, rec.Incidents); diff != "" {
+		t.Errorf("Apply() incidents diff:\n%s", diff)
+	}
+	for _, svc := range []string{"ops", "ops_schedule"} {
+		if _, ok := rec.Incident(svc); !ok {
+			t.Errorf("record lost the incident of %q: %+v", svc, rec.Incidents)
+		}
+	}
+}
+
 // A resolve's intent carries the resolution (the reference plugin reads it
 // as "resolved already"), yet the record is done only once the result
 // cleared the intent.
