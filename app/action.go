@@ -58,7 +58,7 @@ func (h *actions) HandleAction(ctx context.Context, a domain.Action) (domain.Out
 		return 0, fmt.Errorf("%w: replay store: %w", ports.ErrUnavailable, err)
 	}
 	if fresh == nil {
-		h.metrics.Action(ports.ActionReplayed)
+		h.metrics.Action(a.Verb, ports.ActionReplayed)
 		log.Info("delivery replayed; ignored", zap.String("outcome", "replayed"))
 		return domain.OutcomeReplayed, nil
 	}
@@ -107,15 +107,15 @@ func (h *actions) report(ctx context.Context, a domain.Action, out domain.Outcom
 	status, final := domain.ActionStatus(out, err)
 	switch {
 	case !final:
-		h.metrics.Action(ports.ActionFailed) // the webhook logs it with its answer
+		h.metrics.Action(a.Verb, ports.ActionFailed) // the webhook logs it with its answer
 		return
 	case err == nil:
 		if out == domain.OutcomeIgnored {
-			h.metrics.Action(ports.ActionResult(status))
+			h.metrics.Action(a.Verb, ports.ActionResult(status))
 		}
 		return // done and replayed are counted, and all are logged, where they happen
 	}
-	h.metrics.Action(ports.ActionResult(status))
+	h.metrics.Action(a.Verb, ports.ActionResult(status))
 	log.Info("pager action changed nothing", zap.String("decision", "refuse"), zap.String("outcome", status),
 		zap.String("reason", err.Error()))
 	if a.IncidentID == "" || errors.Is(err, errNoIncident) {
@@ -180,7 +180,7 @@ func (h *actions) apply(ctx context.Context, a domain.Action, req domain.Request
 	default:
 		return 0, email, fmt.Errorf("submit %s: %w", v.State.Word(), err)
 	}
-	h.metrics.Action(ports.ActionDone(a.Verb))
+	h.metrics.Action(a.Verb, ports.ActionDone)
 	log.Info("pager action applied", zap.String("decision", a.Verb.String()), zap.String("outcome", "done"),
 		zap.String("reason", v.Reason), zap.String("approval_mode", string(v.Mode)))
 	return domain.OutcomeDone, email, nil

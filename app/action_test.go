@@ -80,6 +80,10 @@ func TestReplayedDeliveryChangesNothing(t *testing.T) {
 	if err != nil || out != domain.OutcomeReplayed {
 		t.Fatalf("second HandleAction() = %v, %v, want replayed", out, err)
 	}
+	// actions_total{verb,outcome}: the verb asked for and what it came to.
+	if d, r := h.metrics.Count("actions", "approve", "done"), h.metrics.Count("actions", "approve", "replayed"); d != 1 || r != 1 {
+		t.Errorf("actions{approve,done} = %d, {approve,replayed} = %d; want 1 and 1", d, r)
+	}
 }
 
 // A delivery is a replay when any one of its keys was seen: a captured
@@ -138,6 +142,9 @@ func TestActionByTheRequesterIsRefusedWithANote(t *testing.T) {
 	// A refusal is final: the same delivery again is a replay.
 	if out, _ := h.p.HandleAction(ctx, approveBy("PUA")); out != domain.OutcomeReplayed {
 		t.Errorf("refused delivery not remembered: %v", out)
+	}
+	if n := h.metrics.Count("actions", "approve", "refused"); n != 1 {
+		t.Errorf("actions{approve,refused} = %d, want 1", n)
 	}
 }
 

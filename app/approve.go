@@ -43,7 +43,7 @@ func (a *approver) approve(ctx context.Context, req domain.Request, rec domain.R
 	}
 	if skip := (skipped{}); errors.As(err, &skip) {
 		a.metrics.Approval(ports.ApprovalSkipped)
-		log.Debug("auto-approval skipped", zap.String("decision", "skip"), zap.String("reason", skip.Error()))
+		log.Info("request left for humans", zap.String("decision", "skip"), zap.String("reason", skip.Error()))
 		return domain.Shift{}, nil
 	}
 	if err != nil {

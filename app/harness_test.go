@@ -8,7 +8,10 @@ import (
 	"time"
 
 	"go.uber.org/mock/gomock"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/mocks"
@@ -31,6 +34,8 @@ type harness struct {
 
 	users   *mocks.MockUsers
 	metrics *metricstest.Recorder
+	// logs holds the Service's info lines and above.
+	logs *observer.ObservedLogs
 
 	mu     sync.Mutex
 	stored map[string]storedRecord
@@ -65,8 +70,11 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	if mutate != nil {
 		mutate(&cfg)
 	}
+	observed, logs := observer.New(zapcore.InfoLevel)
+	h.logs = logs
+	log := zaptest.NewLogger(t, zaptest.WrapOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return zapcore.NewTee(c, observed) })))
 	h.p = New(cfg, Deps{Teleport: h.tp, Locks: h.lk, OnCall: h.oc, Pager: h.pg, Records: h.rec, Dedup: h.rec, Users: h.users,
-		Metrics: h.metrics}, zaptest.NewLogger(t))
+		Metrics: h.metrics}, log)
 	h.tp.EXPECT().LoadRecord(gomock.Any(), gomock.Any()).DoAndReturn(h.load).AnyTimes()
 	h.tp.EXPECT().ListRecords(gomock.Any()).DoAndReturn(h.list).AnyTimes()
 	return h

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/mock/gomock"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/mocks"
@@ -155,6 +157,11 @@ func TestApprovalSkipsAndFailures(t *testing.T) {
 		}
 		if !h.record("r1").ApprovalDone {
 			t.Error("skip not recorded")
+		}
+		// SPEC §13: every decision is one info line, a skip with its reason.
+		skips := h.logs.FilterMessage("request left for humans").FilterField(zap.String("decision", "skip")).AllUntimed()
+		if len(skips) != 1 || skips[0].Level != zapcore.InfoLevel || !strings.Contains(skips[0].ContextMap()["reason"].(string), "pager user") {
+			t.Errorf("skip logged as %+v, want one info line with the reason", skips)
 		}
 	})
 	t.Run("unknown approval service", func(t *testing.T) {

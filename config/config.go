@@ -282,7 +282,7 @@ func Parse(src []byte, filename string) (*Config, error) {
 		return nil, &DiagError{Diags: diags, Files: p.Files()}
 	}
 	cfg.Source = filename
-	cfg.Warnings = warnings(diags)
+	cfg.Warnings = warnings(append(diags, literalSecrets(f)...))
 	return cfg, nil
 }
 

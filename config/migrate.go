@@ -1,10 +1,15 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
@@ -16,6 +21,11 @@ const (
 	MigratePasswordEnv = "PAGERGATE_WEBHOOK_PASSWORD"
 	MigrateSecretEnv   = "PAGERDUTY_WEBHOOK_SECRET"
 )
+
+// BehaviourChange starts each warning of Migrate that says where
+// pagergate, with the HCL written, behaves differently from the reference
+// plugin with its TOML.
+const BehaviourChange = "behaviour change: "
 
 // referenceFile is every generation of the reference plugin's
 // teleport-pagerduty.toml.
@@ -65,6 +75,16 @@ type referenceFile struct {
 	} `toml:"log"`
 }
 
+// generation names the generation of the reference plugin a file is of:
+// the first set one PagerDuty service (service_id) and auto_approve; the
+// later ones take the services from request annotations.
+func (ref *referenceFile) generation() string {
+	if ref.PagerDuty.AutoApprove != nil || ref.PagerDuty.ServiceID != "" {
+		return "first generation (service_id, auto_approve)"
+	}
+	return "annotation generation (pagerduty_notify_service, pagerduty_services)"
+}
+
 // referenceListenAddr is where the reference plugin's callback server
 // listened when [http] had no listen_addr.
 const referenceListenAddr = ":8081"
@@ -78,7 +98,7 @@ func Migrate(src []byte, filename string) (hcl []byte, warnings []string, err er
 	var ref referenceFile
 	md, err := toml.Decode(string(src), &ref)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", filename, err)
+		return nil, nil, tomlDiag(src, filename, err)
 	}
 	m := &migration{}
 	for _, k := range md.Undecoded() {
@@ -88,7 +108,8 @@ func Migrate(src []byte, filename string) (hcl []byte, warnings []string, err er
 	f := hclwrite.NewEmptyFile()
 	root := f.Body()
 	root.AppendUnstructuredTokens(comment(fmt.Sprintf(
-		"pagergate configuration migrated from %s.\n`pagergate configure` shows every key with its default.", filename)))
+		"pagergate configuration migrated from %s,\na file of the reference plugin's %s.\n`pagergate configure` shows every key with its default.",
+		filename, ref.generation())))
 	root.AppendNewline()
 	m.teleport(root, &ref)
 	root.AppendNewline()
@@ -110,6 +131,12 @@ type migration struct {
 
 func (m *migration) warnf(format string, args ...any) {
 	m.warnings = append(m.warnings, fmt.Sprintf(format, args...))
+}
+
+// changef notes where pagergate behaves differently from the reference
+// with the settings written: a warning that starts with BehaviourChange.
+func (m *migration) changef(text string) {
+	m.warnings = append(m.warnings, BehaviourChange+text)
 }
 
 func comment(text string) hclwrite.Tokens {
@@ -197,19 +224,37 @@ func (m *migration) pager(root *hclwrite.Body, ref *referenceFile) {
 	}
 }
 
-// autoApprove writes the reference's pagerduty.auto_approve as the
-// top-level auto_approve block.
+// autoApprove writes the top-level auto_approve block with both settings
+// spelled out, and says where pagergate's defaults change what the
+// reference did. Its first generation (service_id, auto_approve) approved
+// only with auto_approve = true and whoever was on call; its annotation
+// generation (pagerduty_services) approved whenever its role could review
+// requests, and its README also asked for an incident assigned to the
+// requester, which Teleport's current guide no longer does.
 func (m *migration) autoApprove(root *hclwrite.Body, ref *referenceFile) {
-	on := ref.PagerDuty.AutoApprove
-	if on == nil {
-		return
-	}
+	p := &ref.PagerDuty
+	firstGeneration := strings.HasPrefix(ref.generation(), "first")
+	on := !firstGeneration || (p.AutoApprove != nil && *p.AutoApprove)
 	root.AppendNewline()
 	a := root.AppendNewBlock("auto_approve", nil).Body()
-	a.SetAttributeValue("enabled", cty.BoolVal(*on))
-	if *on {
-		m.warnf("pagerduty.auto_approve: pagergate auto-approves only requests whose roles carry the %q annotation listing the services whose on-call responders get access; add it to the requester roles", Defaults().Pager.ServicesAnnotation)
+	if !on {
+		a.AppendUnstructuredTokens(comment("Off, as the reference was without auto_approve = true; pagergate's default is on."))
+		a.SetAttributeValue("enabled", cty.False)
+		m.changef("auto_approve: pagergate auto-approves by default; the reference's first generation (service_id, auto_approve) " +
+			"did not without auto_approve = true, so enabled = false is written to keep it off")
+		return
 	}
+	a.SetAttributeValue("enabled", cty.True)
+	if firstGeneration {
+		m.warnf("pagerduty.auto_approve: pagergate auto-approves only requests whose roles carry the %q annotation listing the services whose on-call responders get access; add it to the requester roles", Defaults().Pager.ServicesAnnotation)
+	} else {
+		a.AppendUnstructuredTokens(comment("true: also require an incident assigned to the requester, as the reference's README generation did."))
+		m.changef("auto_approve.require_active_incident: the reference's README generation (pagerduty_services annotations) " +
+			"also required an active incident assigned to the requester, Teleport's current guide does not; pagergate does not " +
+			"(false, written here): set it to true to keep the requirement. pagergate then ignores the incidents it opened itself, " +
+			"so a service in both pagerduty_notify_service and pagerduty_services no longer approves every request")
+	}
+	a.SetAttributeValue("require_active_incident", cty.False)
 }
 
 // firstSet returns the first of two spellings of one setting, warning when
@@ -323,4 +368,85 @@ func (m *migration) log(root *hclwrite.Body, ref *referenceFile) {
 			m.warnf("log.format: %q is not text or json; not carried over", l.Format)
 		}
 	}
+}
+
+// MigrateFile is Migrate for the file at path. Like Load, it returns any
+// problem with the input, an unreadable file included, as a *DiagError.
+func MigrateFile(path string) (out []byte, warnings []string, err error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, &DiagError{Diags: hcl.Diagnostics{{Severity: hcl.DiagError,
+			Summary: "Cannot read teleport-pagerduty.toml", Detail: err.Error()}}, Err: err}
+	}
+	return Migrate(src, path)
+}
+
+// tomlLine finds the line of a TOML type error: "toml: line 2 (last key
+// "teleport.addr"): incompatible types...".
+var tomlLine = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?: (.*)$`)
+
+// tomlDiag turns a TOML decoding error into a *DiagError at file:line:col,
+// which shows the offending line like a configuration mistake.
+func tomlDiag(src []byte, filename string, err error) error {
+	line, col, msg := 0, 1, err.Error()
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		// Position.Line counts a newline that is itself the error as the
+		// next line: take line and column from the offset.
+		start := min(pe.Position.Start, len(src))
+		line, msg = 1+strings.Count(string(src[:start]), "\n"), pe.Message
+		col = start - lineStart(src, line) + 1
+	} else if m := tomlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		key := m[2][strings.LastIndex(m[2], ".")+1:]
+		start := lineStart(src, line)
+		end := start + strings.IndexByte(string(src[start:])+"\n", '\n')
+		if i := strings.Index(string(src[start:end]), key); key != "" && i >= 0 {
+			col = i + 1
+		}
+		msg = m[3]
+		if m[2] != "" {
+			msg = m[2] + ": " + msg
+		}
+	}
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid teleport-pagerduty.toml", Detail: msg}
+	if line > 0 {
+		pos := hcl.Pos{Line: line, Column: max(col, 1), Byte: lineStart(src, line) + max(col, 1) - 1}
+		d.Subject = &hcl.Range{Filename: filename, Start: pos, End: hcl.Pos{Line: line, Column: pos.Column + 1, Byte: pos.Byte + 1}}
+	}
+	return &DiagError{Diags: hcl.Diagnostics{d}, Files: map[string]*hcl.File{filename: {Bytes: src}}, Err: err}
+}
+
+// lineStart returns the byte offset of line n (1-based) in src.
+func lineStart(src []byte, n int) int {
+	off := 0
+	for i := 1; i < n && off < len(src); i++ {
+		j := strings.IndexByte(string(src[off:]), '\n')
+		if j < 0 {
+			return len(src)
+		}
+		off += j + 1
+	}
+	return off
+}
+
+// WriteNew writes data to a new file at path (mode 0600); an existing file
+// is replaced only with force.
+func WriteNew(path string, data []byte, force bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s exists; not replaced without --force", path)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -95,14 +95,18 @@ func golden(t *testing.T, path, got string) {
 	}
 }
 
+// TestMigrateBadTOML: a TOML mistake is a configuration mistake, a
+// *DiagError at file:line:col (exit code 2), like an HCL one.
 func TestMigrateBadTOML(t *testing.T) {
-	_, _, err := Migrate([]byte("[teleport\naddr = 1"), "broken.toml")
-	if err == nil || !strings.Contains(err.Error(), "broken.toml") {
-		t.Errorf("Migrate(bad TOML) error = %v, want one naming the file", err)
-	}
-	_, _, err = Migrate([]byte("[teleport]\nrefresh_identity = \"yes\"\n"), "typed.toml")
-	if err == nil {
-		t.Errorf("Migrate(wrong type) succeeded, want an error")
+	for src, want := range map[string]string{
+		"[teleport\naddr = 1": "broken.toml:1:10: Invalid teleport-pagerduty.toml; expected '.' or ']'",
+		"[teleport]\naddr = \"x\"\nrefresh_identity = \"yes\"\n": "broken.toml:3:1: Invalid teleport-pagerduty.toml; teleport.refresh_identity: incompatible types",
+		"[log]\n  severity = 3\n":                                "broken.toml:2:3: Invalid teleport-pagerduty.toml; log.severity: incompatible types",
+	} {
+		_, _, err := Migrate([]byte(src), "broken.toml")
+		if !IsDiagError(err) || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Migrate(%q) = %v, want a *DiagError %q...", src, err, want)
+		}
 	}
 }
 
@@ -140,5 +144,59 @@ func TestMigrateSeverities(t *testing.T) {
 	_, warnings, _ := Migrate([]byte("[log]\nseverity = \"TRACE\"\n"), "t.toml")
 	if !strings.Contains(strings.Join(warnings, "\n"), `log.severity: "TRACE"`) {
 		t.Errorf("unknown severity not warned: %v", warnings)
+	}
+}
+
+// TestMigrateKeepsAutoApproval: what the migrated file does about
+// auto-approval is what the reference did with its file, or a behaviour
+// change says otherwise. pagergate's default is on, so a first-generation
+// file without auto_approve = true must come out off.
+func TestMigrateKeepsAutoApproval(t *testing.T) {
+	tests := []struct {
+		name, toml  string
+		enabled     bool
+		wantChange  string // in a BehaviourChange warning; "" for none
+		wantComment string // in the HCL
+	}{
+		{"first generation, no auto_approve", "[pagerduty]\nuser_email = \"bot@example.com\"\nservice_id = \"PIJ90N7\"\n",
+			false, "did not without auto_approve = true", "first generation"},
+		{"first generation, auto_approve = false", "[pagerduty]\nuser_email = \"bot@example.com\"\nauto_approve = false\n",
+			false, "did not without auto_approve = true", "first generation"},
+		{"first generation, auto_approve = true", "[pagerduty]\nuser_email = \"bot@example.com\"\nauto_approve = true\n",
+			true, "", "first generation"},
+		{"annotation generation", "[pagerduty]\nuser_email = \"bot@example.com\"\nservices = \"pagerduty_services\"\n",
+			true, "require_active_incident", "annotation generation"},
+	}
+	t.Setenv(MigrateAPIKeyEnv, "pd-key")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "[teleport]\naddr = \"teleport.example.com:443\"\nidentity = \"/var/lib/teleport/identity\"\n" + tt.toml
+			out, warnings, err := Migrate([]byte(src), "teleport-pagerduty.toml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Parse([]byte(withFiles(t, string(out))), "migrated.hcl")
+			if err != nil {
+				t.Fatalf("migrated HCL does not parse: %v\n%s", err, out)
+			}
+			if cfg.AutoApprove.Enabled != tt.enabled || cfg.AutoApprove.RequireActiveIncident {
+				t.Errorf("auto_approve = %+v, want enabled %v without require_active_incident\n%s", cfg.AutoApprove, tt.enabled, out)
+			}
+			var changes []string
+			for _, w := range warnings {
+				if strings.HasPrefix(w, BehaviourChange) {
+					changes = append(changes, w)
+				}
+			}
+			switch {
+			case tt.wantChange == "" && len(changes) > 0:
+				t.Errorf("behaviour changes %q, want none", changes)
+			case tt.wantChange != "" && (len(changes) != 1 || !strings.Contains(changes[0], tt.wantChange)):
+				t.Errorf("behaviour changes %q, want one about %q", changes, tt.wantChange)
+			}
+			if !strings.Contains(string(out), tt.wantComment) {
+				t.Errorf("the output does not name the %s:\n%s", tt.wantComment, out)
+			}
+		})
 	}
 }

@@ -421,7 +421,7 @@ func TestAutoApproveInsidePager(t *testing.T) {
 	if a := cfg.AutoApprove; a.MaxEscalationLevel != 2 || len(a.DeniedRoles) != 1 || !a.Enabled || !a.BindToShift {
 		t.Errorf("AutoApprove = %+v, want the block's values", cfg.AutoApprove)
 	}
-	if len(cfg.Warnings) != 1 || !strings.HasPrefix(cfg.Warnings[0], "test.hcl:8:3: auto_approve moved out of the pager block") {
+	if ws := otherWarnings(cfg.Warnings); len(ws) != 1 || !strings.HasPrefix(ws[0], "test.hcl:8:3: auto_approve moved out of the pager block") {
 		t.Errorf("Warnings = %q, want one naming test.hcl:8:3", cfg.Warnings)
 	}
 	bad := teleportOK + pagerWith("  auto_approve {\n    max_escalation_level = -1\n  }\n")
@@ -451,16 +451,17 @@ func TestBindToShiftWithoutAutoApproval(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse = %v", err)
 	}
-	if !cfg.AutoApprove.BindToShift || len(cfg.Warnings) != 1 ||
-		!strings.Contains(cfg.Warnings[0], "bind_to_shift without auto-approval") || !strings.Contains(cfg.Warnings[0], "auto_approve.enabled is false") {
+	ws := otherWarnings(cfg.Warnings)
+	if !cfg.AutoApprove.BindToShift || len(ws) != 1 ||
+		!strings.Contains(ws[0], "bind_to_shift without auto-approval") || !strings.Contains(ws[0], "auto_approve.enabled is false") {
 		t.Errorf("BindToShift %v, warnings %q; want it set and one warning", cfg.AutoApprove.BindToShift, cfg.Warnings)
 	}
 	line := strings.Count(teleportOK+pagerOK, "\n") + 3
-	if want := fmt.Sprintf("test.hcl:%d:", line); len(cfg.Warnings) == 1 && !strings.HasPrefix(cfg.Warnings[0], want) {
-		t.Errorf("warning %q does not start with %s", cfg.Warnings[0], want)
+	if want := fmt.Sprintf("test.hcl:%d:", line); len(ws) == 1 && !strings.HasPrefix(ws[0], want) {
+		t.Errorf("warning %q does not start with %s", ws[0], want)
 	}
 	on, err := Parse([]byte(teleportOK+pagerOK+"auto_approve {\n  bind_to_shift = true\n}\n"), "test.hcl")
-	if err != nil || len(on.Warnings) != 0 || !on.AutoApprove.BindToShift {
+	if err != nil || len(otherWarnings(on.Warnings)) != 0 || !on.AutoApprove.BindToShift {
 		t.Errorf("bind_to_shift with auto-approval: %v, warnings %q", err, on.Warnings)
 	}
 }

@@ -220,7 +220,12 @@ func RefusalNote(a Action, actorEmail string, err error) string {
 	default:
 		who = "an unnamed responder"
 	}
-	return fmt.Sprintf("pagergate refused to %s the access request for %s: %v", a.Verb, who, err)
+	what := a.Verb.String() + " the access request"
+	if a.Verb == VerbManualResolve {
+		what = "resolve the incident by hand"
+	}
+	// The responder asked; the requester is named by the incident itself.
+	return fmt.Sprintf("pagergate refused to %s, as asked by responder %s: %v", what, who, err)
 }
 
 // actionStatuses name the final results, most specific first.

@@ -239,6 +239,15 @@ func TestActionVerdict(t *testing.T) {
 	if got := RefusalNote(Action{Verb: VerbApprove, ActorID: "PU9"}, "", ErrActorUnknown); !strings.Contains(got, "user PU9") || !strings.Contains(got, "approve") {
 		t.Errorf("RefusalNote = %q", got)
 	}
+	// The note names the responder as the one who asked, never as if
+	// they were the requester.
+	if got, want := RefusalNote(Action{Verb: VerbDeny, ActorID: "PU9"}, "carol@example.com", ErrSelfApproval),
+		"pagergate refused to deny the access request, as asked by responder carol@example.com: "+ErrSelfApproval.Error(); got != want {
+		t.Errorf("RefusalNote = %q, want %q", got, want)
+	}
+	if got := RefusalNote(Action{Verb: VerbManualResolve, ActorID: "PU9"}, "carol@example.com", ErrRefused); !strings.HasPrefix(got, "pagergate refused to resolve the incident by hand, as asked by responder carol@example.com") {
+		t.Errorf("RefusalNote of a manual resolve = %q", got)
+	}
 	for v, s := range map[Verb]string{VerbApprove: "approve", VerbDeny: "deny", VerbManualResolve: "manual_resolve", Verb(9): "Verb(9)"} {
 		if v.String() != s {
 			t.Errorf("Verb(%d).String() = %q", v, v.String())

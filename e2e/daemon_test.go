@@ -351,6 +351,27 @@ func metricValue(text, series string) (float64, bool) {
 	return 0, false
 }
 
+// metricSum sums the series of metric whose labels include each of
+// pairs (`outcome="refused"`), and says whether there was one.
+func metricSum(text, metric string, pairs ...string) (float64, bool) {
+	sum, found := 0.0, false
+	for _, l := range strings.Split(text, "\n") {
+		labels, rest, ok := strings.Cut(strings.TrimPrefix(l, metric+"{"), "} ")
+		if !ok || !strings.HasPrefix(l, metric+"{") {
+			continue
+		}
+		all := true
+		for _, p := range pairs {
+			all = all && slices.Contains(strings.Split(labels, ","), p)
+		}
+		var v float64
+		if _, err := fmt.Sscan(rest, &v); all && err == nil {
+			sum, found = sum+v, true
+		}
+	}
+	return sum, found
+}
+
 func (d *daemon) dump() {
 	d.t.Logf("pagergate %v: exit %d\noutput:\n%s\nlog %s (tail):\n%s", d.cmd.Args[1:], d.exitCode,
 		tail(d.stderr.String(), 40), d.logPath, tail(withoutFx(d.logText()), 60))

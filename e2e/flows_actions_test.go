@@ -351,7 +351,7 @@ func TestForeignIncidentWithTheRequestKey(t *testing.T) {
 	if got := e.requestState(id); got != types.RequestState_PENDING {
 		t.Fatalf("request %s after actions on a foreign incident, want PENDING", got)
 	}
-	if v, ok := metricValue(d.metrics(), `pagergate_actions_total{outcome="foreign_incident"}`); !ok || v != float64(len(formats)+1) {
+	if v, ok := metricSum(d.metrics(), "pagergate_actions_total", `outcome="foreign_incident"`); !ok || v != float64(len(formats)+1) {
 		t.Errorf("foreign_incident actions counted %v, %v; want %d", v, ok, len(formats)+1)
 	}
 
@@ -406,7 +406,7 @@ func TestRefusedClicksKeepTheButtonsOn(t *testing.T) {
 			t.Errorf("destination %s: disabled %v, %d dropped; want enabled, none dropped", dst.Name, dst.Disabled, dst.Dropped)
 		}
 	}
-	if v, ok := metricValue(d.metrics(), `pagergate_actions_total{outcome="refused"}`); !ok || v != 3 {
+	if v, ok := metricSum(d.metrics(), "pagergate_actions_total", `outcome="refused"`); !ok || v != 3 {
 		t.Errorf("refused actions metric = %v, %v; want 3", v, ok)
 	}
 	d.stop()

@@ -5,6 +5,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,7 +207,10 @@ func TestSigtermDuringBurst(t *testing.T) {
 }
 
 // The demo (its own binary, around the pagergate binary) runs the three
-// main flows on its own and exits 0.
+// main flows on its own; then a visitor plays from the fake's page: its
+// form creates requests (bob, on call, is approved; alice is paged, and
+// the responder preselected is the one on call), and a Ctrl-C stops it
+// cleanly (exit 0) and removes its work directory.
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -215,14 +221,37 @@ func TestDemo(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build pagergate-demo: %v\n%s", err, out)
 	}
-	cmd := exec.CommandContext(ctx, demoBin, "--for", "1s", "--pagergate", binPath)
+	cmd := exec.CommandContext(ctx, demoBin, "--for", "3m", "--pagergate", binPath)
 	cmd.Dir = t.TempDir()
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("demo: %v\n%s", err, out)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	s := string(out)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	pageURL := waitFor(t, ctx, "the demo's tour", func() (string, bool) {
+		m := regexp.MustCompile(`Open (http://\S+)/ to see the incidents`).FindStringSubmatch(out.String())
+		if m == nil {
+			return "", false
+		}
+		return m[1], true
+	}, &out)
+	playFromThePage(t, ctx, pageURL, &out)
+
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("demo after Ctrl-C: %v\n%s", err, out.String())
+		}
+	case <-ctx.Done():
+		t.Fatalf("demo did not stop after Ctrl-C:\n%s", out.String())
+	}
+	s := out.String()
 	for _, re := range []string{
 		`1\. alice@example\.com requests role editor`,
 		`incident \S+ opened in "Teleport Access Requests"`,
@@ -240,8 +269,81 @@ func TestDemo(t *testing.T) {
 	if strings.Contains(s, "WARNING: DATA RACE") {
 		t.Errorf("data race in the demo:\n%s", s)
 	}
-	// Clean up the demo's work directory (it names it on its first line).
-	if m := regexp.MustCompile(`work dir (\S+)`).FindStringSubmatch(s); m != nil && strings.Contains(m[1], "pagergate-demo-") {
+	m := regexp.MustCompile(`work dir (\S+pagergate-demo-\S+)`).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("the demo does not name its work dir:\n%s", s)
+	}
+	if _, err := os.Stat(m[1]); !os.IsNotExist(err) {
 		_ = os.RemoveAll(m[1])
+		t.Errorf("work dir %s left after a clean stop (%v)", m[1], err)
+	}
+	if !strings.Contains(s, "removed "+m[1]) {
+		t.Errorf("the demo does not say it removed %s:\n%s", m[1], s)
+	}
+}
+
+// playFromThePage creates two requests with the fake page's form: bob's
+// (on call) is approved and its incident resolved; alice's opens an
+// incident listed first, with carol (on call) as the responder selected.
+func playFromThePage(t *testing.T, ctx context.Context, pageURL string, out fmt.Stringer) {
+	t.Helper()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 30 * time.Second}
+	create := func(user string) string {
+		resp, err := client.PostForm(pageURL+"/_ui/request", url.Values{"user": {user}, "roles": {"editor"}, "reason": {"from the page"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/?created=") {
+			t.Fatalf("new request as %s = %d %q, want 303 naming it", user, resp.StatusCode, loc)
+		}
+		return strings.TrimSuffix(strings.TrimPrefix(loc, "/?created="), "#new-request")
+	}
+	page := func() string {
+		resp, err := client.Get(pageURL + "/")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	// block returns the page's incident of request id, and its place
+	// among the incidents (0: first).
+	block := func(p, id string) (string, int) {
+		blocks := strings.Split(p, `<div class="inc" id="`)
+		for n, b := range blocks[1:] {
+			if strings.Contains(b, "Request ID: "+id) {
+				return b, n
+			}
+		}
+		return "", -1
+	}
+	bob := create("bob@example.com")
+	waitFor(t, ctx, "bob's request approved and its incident resolved", func() (string, bool) {
+		b, _ := block(page(), bob)
+		return "", strings.Contains(b, `<span class="st resolved">`)
+	}, out)
+	alice := create("alice@example.com")
+	waitFor(t, ctx, "alice's incident, first on the page, carol selected", func() (string, bool) {
+		b, n := block(page(), alice)
+		return "", n == 0 && strings.Contains(b, `<span class="st triggered">`) && strings.Contains(b, `<option value="carol@example.com" selected>`)
+	}, out)
+}
+
+// waitFor polls cond every 100 ms until it holds or ctx ends (a failure
+// naming what, with out).
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() (string, bool), out fmt.Stringer) string {
+	t.Helper()
+	for {
+		if v, ok := cond(); ok {
+			return v
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s did not happen:\n%s", what, out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }

@@ -1580,15 +1580,15 @@ func (m *MockMetrics) EXPECT() *MockMetricsMockRecorder {
 }
 
 // Action mocks base method.
-func (m *MockMetrics) Action(o ports.ActionOutcome) {
+func (m *MockMetrics) Action(verb domain.Verb, o ports.ActionOutcome) {
 	m.ctrl.T.Helper()
-	m.ctrl.Call(m, "Action", o)
+	m.ctrl.Call(m, "Action", verb, o)
 }
 
 // Action indicates an expected call of Action.
-func (mr *MockMetricsMockRecorder) Action(o any) *MockMetricsActionCall {
+func (mr *MockMetricsMockRecorder) Action(verb, o any) *MockMetricsActionCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Action", reflect.TypeOf((*MockMetrics)(nil).Action), o)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Action", reflect.TypeOf((*MockMetrics)(nil).Action), verb, o)
 	return &MockMetricsActionCall{Call: call}
 }
 
@@ -1604,13 +1604,13 @@ func (c *MockMetricsActionCall) Return() *MockMetricsActionCall {
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockMetricsActionCall) Do(f func(ports.ActionOutcome)) *MockMetricsActionCall {
+func (c *MockMetricsActionCall) Do(f func(domain.Verb, ports.ActionOutcome)) *MockMetricsActionCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockMetricsActionCall) DoAndReturn(f func(ports.ActionOutcome)) *MockMetricsActionCall {
+func (c *MockMetricsActionCall) DoAndReturn(f func(domain.Verb, ports.ActionOutcome)) *MockMetricsActionCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

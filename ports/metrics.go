@@ -19,8 +19,9 @@ type Metrics interface {
 	// ReviewNoted counts a review posted as an incident note
 	// (notes_total{kind="review"}).
 	ReviewNoted()
-	// Action counts what a pager action came to (actions_total{outcome}).
-	Action(o ActionOutcome)
+	// Action counts what a pager action asking for verb came to
+	// (actions_total{verb,outcome}).
+	Action(verb domain.Verb, o ActionOutcome)
 	// EffectRetry counts a side effect scheduled for retry
 	// (effect_retries_total{reason="scheduled"}).
 	EffectRetry()
@@ -34,7 +35,8 @@ type Metrics interface {
 	WatcherConnected(up bool)
 	// PagerCall observes one pager API call: its answer (an HTTP status,
 	// "timeout" or "error") and how long it took
-	// (pager_calls_total{endpoint,code}, pager_call_seconds{endpoint}).
+	// (pager_calls_total{endpoint,code},
+	// pager_call_duration_seconds{endpoint}).
 	PagerCall(endpoint, code string, took time.Duration)
 	// PagerRetry counts a pager API call retried, with the answer that
 	// caused it (pager_retries_total{endpoint,code}).
@@ -90,19 +92,17 @@ const (
 	ApprovalFailed         ApprovalOutcome = "failed"
 )
 
-// ActionOutcome labels Metrics.Action: the verb applied, a final result
+// ActionOutcome labels Metrics.Action: done (applied), a final result
 // (domain.ActionStatus: replayed, ignored, refused, not_pending, too_old,
 // unknown_incident, foreign_incident, no_actor), or failed (transient).
 type ActionOutcome string
 
 // Action outcomes measured before or apart from domain.ActionStatus.
 const (
+	ActionDone     ActionOutcome = "done"
 	ActionFailed   ActionOutcome = "failed"
 	ActionReplayed ActionOutcome = "replayed"
 )
-
-// ActionDone is the outcome of an applied action: its verb.
-func ActionDone(v domain.Verb) ActionOutcome { return ActionOutcome(v.String()) }
 
 // ActionResult is the outcome of a final result named by
 // domain.ActionStatus.

@@ -89,6 +89,7 @@ type Server struct {
 
 	calls      map[string]int
 	deliveries []*Delivery
+	form       *RequestForm // the web page's new-request form, when set
 	bgWG       sync.WaitGroup
 
 	srv     *httptest.Server

@@ -1,15 +1,22 @@
 package fakeopsgenie
 
 import (
+	"cmp"
+	"context"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
+	"time"
+	"unicode"
 )
 
 func (s *Server) uiMux() *http.ServeMux {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /{$}", s.uiIndex)
 	m.HandleFunc("POST /_ui/action", s.uiAction)
+	m.HandleFunc("POST /_ui/request", s.uiRequest)
 	m.HandleFunc("/", http.NotFound)
 	return m
 }
@@ -17,9 +24,15 @@ func (s *Server) uiMux() *http.ServeMux {
 type uiAlert struct {
 	Alert
 	Responders []string
+	// User is the dropdown's default: the first user the alert pages.
+	User string
 }
 
 type uiPage struct {
+	// Form is the "new access request" form, when the page has one;
+	// Created names the request it just created.
+	Form       *RequestForm
+	Created    string
 	Alerts     []uiAlert
 	Users      []User
 	Target     string
@@ -41,7 +54,15 @@ pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap} .err{color:#c0392b}
 <h1>Fake Opsgenie</h1>
 <p class="meta">{{if .Target}}Webhook integration: custom actions go to {{.Target}}{{else}}No webhook integration: actions are recorded only{{end}} &middot; <a href="/">refresh</a></p>
 {{with .Error}}<p class="err">{{.}}</p>{{end}}
-{{range .Alerts}}<div class="alert">
+{{with .Form}}<form method="post" action="/_ui/request" class="alert" id="new-request">
+<b>New access request</b> <span class="meta">(in the demo's Teleport; pagergate alerts on it, or approves it when the requester is on call)</span><br>
+<label>User <select name="user">{{range .Users}}<option value="{{.}}">{{.}}</option>{{end}}</select></label>
+<label>Roles <input type="text" name="roles" size="20" value="{{.Roles}}"></label>
+<label>Reason <input type="text" name="reason" size="30" placeholder="optional"></label>
+<button type="submit">Request</button>
+{{with $.Created}}<p><b>Created access request {{.}}; its alert appears below in a moment (<a href="/">refresh</a>).</b></p>{{end}}
+</form>{{end}}
+{{range .Alerts}}{{$a := .}}<div class="alert">
 <span class="st {{.Status}}">{{.Status}}{{if .Acknowledged}}, acked by {{.Owner}}{{end}}</span>
 <b>#{{.TinyID}} {{.Message}}</b> <span class="meta">{{.Priority}} &middot; alias {{.Alias}} &middot; count {{.Count}}</span>
 <div class="meta">Responders: {{range $i, $r := .Responders}}{{if $i}}, {{end}}{{$r}}{{end}}</div>
@@ -49,7 +70,7 @@ pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap} .err{color:#c0392b}
 {{with .Notes}}<ul>{{range .}}<li><b>{{.Owner}}</b>: {{.Text}}</li>{{end}}</ul>{{end}}
 {{if eq .Status "open"}}<form method="post" action="/_ui/action">
 <input type="hidden" name="alert" value="{{.ID}}">
-<select name="user">{{range $.Users}}<option value="{{.Username}}">{{.Username}}</option>{{end}}</select>
+<select name="user">{{range $.Users}}<option value="{{.Username}}"{{if eq .Username $a.User}} selected{{end}}>{{.Username}}</option>{{end}}</select>
 {{range .Actions}}<button name="action" value="{{.}}">{{.}}</button>{{end}}
 <button name="action" value="Close">Close</button>
 </form>{{end}}
@@ -59,12 +80,14 @@ pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap} .err{color:#c0392b}
 `))
 
 func (s *Server) uiIndex(w http.ResponseWriter, r *http.Request) {
-	page := uiPage{Users: s.Users(), Target: s.webhookURL(), Deliveries: s.Deliveries(), Error: r.URL.Query().Get("error")}
+	page := uiPage{Users: s.Users(), Target: s.webhookURL(), Deliveries: s.Deliveries(), Error: r.URL.Query().Get("error"),
+		Form: s.requestForm(), Created: r.URL.Query().Get("created")}
 	alerts := s.Alerts()
-	slices.Reverse(alerts) // newest first
+	slices.Reverse(alerts) // newest first, the open ones before the closed
+	slices.SortStableFunc(alerts, func(a, b Alert) int { return cmp.Compare(boolInt(a.Status != "open"), boolInt(b.Status != "open")) })
 	s.mu.Lock()
 	for _, a := range alerts {
-		ua := uiAlert{Alert: a}
+		ua := uiAlert{Alert: a, User: s.pagedUserLocked(a)}
 		for _, rsp := range a.Responders {
 			ua.Responders = append(ua.Responders, rsp.Type+" "+s.responderNameLocked(rsp))
 		}
@@ -91,4 +114,88 @@ func (s *Server) uiAction(w http.ResponseWriter, r *http.Request) {
 		target = "/?error=" + template.URLQueryEscaper(err.Error())
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// pagedUserLocked returns the username of the first user the alert
+// pages: a user responder, a team's first member, or who is on call now
+// for a schedule; "" when none.
+func (s *Server) pagedUserLocked(a Alert) string {
+	for _, r := range a.Responders {
+		switch r.Type {
+		case KindUser:
+			return usernameOf(s.userLocked(r.ID))
+		case KindTeam:
+			if t := s.teamLocked(r.ID); t != nil && len(t.Members) > 0 {
+				return usernameOf(s.userLocked(t.Members[0]))
+			}
+		case KindSchedule:
+			if sc := s.scheduleLocked(r.ID); sc != nil {
+				if on, _ := s.onCallDataLocked(sc, s.now(), true)["onCallRecipients"].([]string); len(on) > 0 {
+					return on[0]
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// RequestForm is the web page's "new access request" form: the demo
+// sets it (SetRequestForm) so a visitor can play the whole flow from the
+// browser. The fake itself knows no Teleport.
+type RequestForm struct {
+	// Users are the requesters offered, the first by default.
+	Users []string
+	// Roles is the roles field's default, comma-separated.
+	Roles string
+	// Create creates the access request and returns its ID.
+	Create func(ctx context.Context, user string, roles []string, reason string) (string, error)
+}
+
+// SetRequestForm puts f on the web page; nil takes it off.
+func (s *Server) SetRequestForm(f *RequestForm) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.form = f
+}
+
+func (s *Server) requestForm() *RequestForm {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.form
+}
+
+// uiRequest creates an access request from the page's form and shows
+// the page again, naming it.
+func (s *Server) uiRequest(w http.ResponseWriter, r *http.Request) {
+	f := s.requestForm()
+	if f == nil {
+		http.NotFound(w, r)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	user := strings.TrimSpace(r.PostForm.Get("user"))
+	roles := strings.FieldsFunc(r.PostForm.Get("roles"), func(c rune) bool { return c == ',' || unicode.IsSpace(c) })
+	if !slices.Contains(f.Users, user) || len(roles) == 0 {
+		http.Error(w, "a request needs one of the offered users and at least one role", http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
+	defer cancel()
+	id, err := f.Create(ctx, user, roles, strings.TrimSpace(r.PostForm.Get("reason")))
+	if err != nil {
+		http.Error(w, "create the access request: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	http.Redirect(w, r, "/?created="+url.QueryEscape(id)+"#new-request", http.StatusSeeOther)
 }

@@ -57,14 +57,23 @@ func optionsFrom(f *config.FakeSettings, w *config.WebhookSettings) (Options, er
 		o.WebhookBasicUser, o.WebhookBasicPassword = w.BasicAuth.User, w.BasicAuth.Password.Value()
 	}
 	o.WebhookHeader, o.WebhookHeaderValue = w.SharedSecretHeader, w.SharedSecret.Value()
-	pem, err := os.ReadFile(w.TLS.CertFile)
+	o.WebhookTLSConfig, err = TrustPEMFile(w.TLS.CertFile)
+	return o, err
+}
+
+// TrustPEMFile returns the client TLS configuration of deliveries that
+// trusts the certificates of a PEM file (the webhook's CA, or its
+// self-signed certificate) instead of the system's.
+func TrustPEMFile(path string) (*tls.Config, error) {
+	pem, err := os.ReadFile(path)
 	if err != nil {
-		return o, fmt.Errorf("trust the webhook certificate: %w", err)
+		return nil, fmt.Errorf("trust the webhook certificate: %w", err)
 	}
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	o.WebhookTLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return o, nil
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("trust the webhook certificate: %s holds no PEM certificate", path)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 func fromConfig(lc fx.Lifecycle, cfg *config.Config, f *config.FakeSettings, log *zap.Logger) (*Server, error) {
@@ -91,13 +100,8 @@ func fromConfig(lc fx.Lifecycle, cfg *config.Config, f *config.FakeSettings, log
 // seedFrom loads the block's users, services, on-call entries and seed file.
 func seedFrom(s *Server, f *config.FakeSettings) error {
 	if f.SeedFile != "" {
-		r, err := os.Open(f.SeedFile)
-		if err != nil {
+		if err := s.LoadSeedFile(f.SeedFile); err != nil {
 			return fmt.Errorf("fake pager seed: %w", err)
-		}
-		defer r.Close()
-		if err := s.LoadSeed(r); err != nil {
-			return fmt.Errorf("fake pager seed %s: %w", f.SeedFile, err)
 		}
 	}
 	for _, u := range f.Users {

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/pagergate/pagergate/config"
 	"github.com/pagergate/pagergate/domain"
 )
 
@@ -185,30 +187,45 @@ func (s *Server) Services() []domain.Service {
 	return out
 }
 
-// Seed is the JSON document LoadSeed reads.
+// Seed is what a seed file holds (LoadSeed reads it as JSON,
+// LoadSeedFile as JSON or HCL).
 type Seed struct {
-	Users []struct {
-		ID    string `json:"id"`
-		Email string `json:"email"`
-		Name  string `json:"name"`
-	} `json:"users"`
-	Services []struct {
-		Name string `json:"name"`
-		ID   string `json:"id"`
-	} `json:"services"`
-	OnCalls []struct {
-		User    string `json:"user"`
-		Service string `json:"service"`
-		Level   int    `json:"level"`
-	} `json:"on_calls"`
-	Incidents []struct {
-		Service   string   `json:"service"`
-		Key       string   `json:"key"`
-		Title     string   `json:"title"`
-		Details   string   `json:"details"`
-		Status    string   `json:"status"`
-		Assignees []string `json:"assignees"`
-	} `json:"incidents"`
+	Users     []SeedUser     `json:"users"`
+	Services  []SeedService  `json:"services"`
+	OnCalls   []SeedOnCall   `json:"on_calls"`
+	Incidents []SeedIncident `json:"incidents"`
+}
+
+// SeedUser is a user of a seed; ID is optional.
+type SeedUser struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"`
+}
+
+// SeedService is a service of a seed, with its escalation policy; ID is
+// optional.
+type SeedService struct {
+	Name string `json:"name"`
+	ID   string `json:"id"`
+}
+
+// SeedOnCall puts a user on call for a service's escalation policy at a
+// level (default 1).
+type SeedOnCall struct {
+	User    string `json:"user"`
+	Service string `json:"service"`
+	Level   int    `json:"level"`
+}
+
+// SeedIncident is an incident open (or in Status) before anything runs.
+type SeedIncident struct {
+	Service   string   `json:"service"`
+	Key       string   `json:"key"`
+	Title     string   `json:"title"`
+	Details   string   `json:"details"`
+	Status    string   `json:"status"`
+	Assignees []string `json:"assignees"`
 }
 
 // LoadSeed adds the users, services, on-calls and incidents of a JSON seed:
@@ -226,6 +243,51 @@ func (s *Server) LoadSeed(r io.Reader) error {
 	if err := dec.Decode(&seed); err != nil {
 		return fmt.Errorf("decode seed: %w", err)
 	}
+	return s.AddSeed(seed)
+}
+
+// LoadSeedFile loads a seed file: HCL when its name ends in ".hcl" (the
+// blocks of config.FakeSeed), else JSON (LoadSeed).
+func (s *Server) LoadSeedFile(path string) error {
+	if strings.HasSuffix(path, ".hcl") {
+		hs, err := config.LoadFakeSeed(path)
+		if err != nil {
+			return err
+		}
+		return s.AddSeed(seedFromHCL(hs))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := s.LoadSeed(f); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+func seedFromHCL(hs *config.FakeSeed) Seed {
+	var seed Seed
+	for _, u := range hs.Users {
+		seed.Users = append(seed.Users, SeedUser{Email: u.Email, Name: u.Name})
+	}
+	for _, sv := range hs.Services {
+		seed.Services = append(seed.Services, SeedService{Name: sv.Name, ID: sv.ID})
+	}
+	for _, o := range hs.OnCalls {
+		seed.OnCalls = append(seed.OnCalls, SeedOnCall{User: o.User, Service: o.Service, Level: o.Level})
+	}
+	for _, in := range hs.Incidents {
+		seed.Incidents = append(seed.Incidents, SeedIncident{Service: in.Service, Key: in.Key, Title: in.Title,
+			Details: in.Details, Status: in.Status, Assignees: in.Assignees})
+	}
+	return seed
+}
+
+// AddSeed adds a seed's users, services, on-calls and incidents, in that
+// order, and reports every entry it could not add.
+func (s *Server) AddSeed(seed Seed) error {
 	var errs []error
 	for i, u := range seed.Users {
 		if !strings.Contains(u.Email, "@") {
@@ -251,8 +313,7 @@ func (s *Server) LoadSeed(r io.Reader) error {
 		}
 	}
 	for i, in := range seed.Incidents {
-		seedInc := IncidentSeed{Service: in.Service, Key: in.Key, Title: in.Title, Details: in.Details, Status: in.Status, Assignees: in.Assignees}
-		if _, err := s.AddIncident(seedInc); err != nil {
+		if _, err := s.AddIncident(IncidentSeed(in)); err != nil {
 			errs = append(errs, fmt.Errorf("incidents[%d]: %w", i, err))
 		}
 	}

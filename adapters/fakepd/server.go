@@ -128,6 +128,7 @@ type Server struct {
 	number  int
 	base    string // base URL seen last when not started
 	events  int
+	form    *RequestForm // the web page's new-request form, when set
 
 	// test controls
 	latency    time.Duration

@@ -67,13 +67,22 @@ func TestWebPageAndSignedV3Delivery(t *testing.T) {
 		t.Fatalf("GET / = %d %q", page.status, page.header.Get("Content-Type"))
 	}
 	for _, want := range []string{"Access request from carol", "details of Access request from carol", `value="approve"`, `value="deny"`,
-		`<option value="alice@example.com">`, "Old &lt;b&gt;request&lt;/b&gt;", "resolved"} {
+		`<option value="bob@example.com">`, "Old &lt;b&gt;request&lt;/b&gt;", "resolved"} {
 		if !strings.Contains(page.raw, want) {
 			t.Errorf("page lacks %q", want)
 		}
 	}
-	if strings.Index(page.raw, "Old &lt;b&gt;") > strings.Index(page.raw, "Access request from carol") {
-		t.Error("incidents are not listed newest first")
+	// The responder defaults to the one the incident pages (its assignee,
+	// on call at level 1), not the bot listed first.
+	if !strings.Contains(page.raw, `<option value="alice@example.com" selected>`) || strings.Contains(page.raw, `<option value="`+bot+`" selected>`) {
+		t.Error("the responder dropdown does not default to the incident's assignee")
+	}
+	// The open incident comes first, above the newer resolved one.
+	if strings.Index(page.raw, "Old &lt;b&gt;") < strings.Index(page.raw, "Access request from carol") {
+		t.Error("a resolved incident is listed above an open one")
+	}
+	if strings.Contains(page.raw, `action="/_ui/request"`) {
+		t.Error("the page has a new-request form without SetRequestForm")
 	}
 	if n := strings.Count(page.raw, `action="/_ui/action"`); n != 1 {
 		t.Errorf("page has %d action forms, want 1 (only the open incident)", n)

@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
+	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,14 +35,18 @@ type Registry struct {
 	ruleErrors                                   *prometheus.CounterVec
 	queueDepth, watcherConnected                 prometheus.Gauge
 	pagerLatency                                 *prometheus.HistogramVec
-	// unknown counts label values this build does not know (a bug).
-	unknown prometheus.Counter
+	buildInfo                                    *prometheus.GaugeVec
+	// dropped counts samples with a label value this build does not know
+	// (a bug, which tests look for): they are not exported.
+	dropped atomic.Int64
 }
 
 var _ ports.Metrics = (*Registry)(nil)
 
 // NewRegistry returns a registry with every pagergate metric and the Go
-// runtime and process collectors.
+// runtime and process collectors. The series that alert rules select are
+// there from the start, at 0 (see preinit); pagergate_build_info names
+// the version of the module's build information until SetVersion.
 func NewRegistry() *Registry {
 	r := &Registry{reg: prometheus.NewRegistry()}
 	r.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -47,7 +55,7 @@ func NewRegistry() *Registry {
 	r.approvals = r.counter("approvals", "Auto-approval decisions by outcome.", "outcome")
 	r.shiftEnds = r.counter("shift_ends", "Ends of on-call shifts bound to auto-approved access, by outcome.", "outcome")
 	r.notes = r.counter("notes", "Incident notes posted by kind.", "kind")
-	r.actions = r.counter("actions", "Pager actions (webhook) by outcome.", "outcome")
+	r.actions = r.counter("actions", "Pager actions (webhook) by the verb asked for and what it came to.", "verb", "outcome")
 	r.effectRetries = r.counter("effect_retries", "Side effects scheduled for retry.", "reason")
 	r.conflicts = r.counter("plugin_data_conflicts", "Compare-and-swap conflicts on Teleport plugin data.", "effect")
 	r.pagerCalls = r.counter("pager_calls", "Pager API calls by endpoint and HTTP status.", "endpoint", "code")
@@ -56,13 +64,58 @@ func NewRegistry() *Registry {
 	r.ruleErrors = r.counter("rule_errors", "Routing rules that cannot route: loaded with a condition that does not parse, or failing to evaluate.", "stage")
 	r.queueDepth = r.gauge("queue_depth", "Requests waiting for a worker.")
 	r.watcherConnected = r.gauge("watcher_connected", "1 while the Teleport watcher is connected.")
-	r.pagerLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pagergate", Name: "pager_call_seconds",
+	r.pagerLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pagergate", Name: "pager_call_duration_seconds",
 		Help: "Pager API call latency by endpoint.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}, []string{"endpoint"})
-	r.unknown = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "pagergate", Name: "unknown_metric_total",
-		Help: "Counts of metric label values this build does not know (a bug)."})
-	r.reg.MustRegister(r.pagerLatency, r.unknown)
+	r.buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "pagergate", Name: "build_info",
+		Help: "Always 1; its labels name the running build."}, []string{"version", "revision", "goversion"})
+	r.reg.MustRegister(r.pagerLatency, r.buildInfo)
+	r.SetVersion("")
+	r.preinit()
 	return r
 }
+
+// preinit creates, at 0, the series whose first increment alert rules
+// must see: rate() and increase() miss a series' first sample, so a
+// counter born at 1 would never fire them.
+func (r *Registry) preinit() {
+	for _, o := range []ports.IncidentOutcome{ports.IncidentFailed, ports.IncidentUnknownService} {
+		r.incidents.WithLabelValues(string(o))
+	}
+	for _, o := range []ports.ApprovalOutcome{ports.ApprovalFailed, ports.ApprovalLookupFailed} {
+		r.approvals.WithLabelValues(string(o))
+	}
+	r.effectRetries.WithLabelValues("scheduled")
+	for _, v := range []domain.Verb{domain.VerbApprove, domain.VerbDeny, domain.VerbManualResolve} {
+		r.actions.WithLabelValues(v.String(), string(ports.ActionFailed))
+	}
+	r.ruleErrors.WithLabelValues(string(ports.RuleStageParse))
+	r.ruleErrors.WithLabelValues(string(ports.RuleStageEvaluate))
+}
+
+// SetVersion sets the version label of pagergate_build_info; "" takes the
+// module's from the build information, else "dev".
+func (r *Registry) SetVersion(version string) {
+	revision := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+	}
+	if version == "" {
+		version = "dev"
+	}
+	r.buildInfo.Reset()
+	r.buildInfo.WithLabelValues(version, revision, runtime.Version()).Set(1)
+}
+
+// Dropped returns how many samples had a label value this build does not
+// know, and were not exported.
+func (r *Registry) Dropped() int64 { return r.dropped.Load() }
 
 func (r *Registry) counter(name, help string, labels ...string) *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pagergate", Name: name + "_total", Help: help}, labels)
@@ -76,38 +129,41 @@ func (r *Registry) gauge(name, help string) prometheus.Gauge {
 	return g
 }
 
-// known counts with the label value, or counts the value as unknown.
-func (r *Registry) known(c *prometheus.CounterVec, value string, ok bool) {
-	if !ok || value == "" {
-		r.unknown.Inc()
+// known counts with the label values, or drops the sample when one is
+// not known.
+func (r *Registry) known(c *prometheus.CounterVec, ok bool, values ...string) {
+	if !ok || slices.Contains(values, "") {
+		r.dropped.Add(1)
 		return
 	}
-	c.WithLabelValues(value).Inc()
+	c.WithLabelValues(values...).Inc()
 }
 
 // Event implements ports.Metrics.
 func (r *Registry) Event(kind domain.EventKind) {
-	r.known(r.events, kind.String(), kind >= domain.EventPut && kind <= domain.EventRuleDelete)
+	r.known(r.events, kind >= domain.EventPut && kind <= domain.EventRuleDelete, kind.String())
 }
 
 // Incident implements ports.Metrics.
-func (r *Registry) Incident(o ports.IncidentOutcome) { r.known(r.incidents, string(o), true) }
+func (r *Registry) Incident(o ports.IncidentOutcome) { r.known(r.incidents, true, string(o)) }
 
 // Approval implements ports.Metrics.
-func (r *Registry) Approval(o ports.ApprovalOutcome) { r.known(r.approvals, string(o), true) }
+func (r *Registry) Approval(o ports.ApprovalOutcome) { r.known(r.approvals, true, string(o)) }
 
 // ReviewNoted implements ports.Metrics.
 func (r *Registry) ReviewNoted() { r.notes.WithLabelValues("review").Inc() }
 
 // Action implements ports.Metrics.
-func (r *Registry) Action(o ports.ActionOutcome) { r.known(r.actions, string(o), true) }
+func (r *Registry) Action(v domain.Verb, o ports.ActionOutcome) {
+	r.known(r.actions, v >= domain.VerbApprove && v <= domain.VerbManualResolve, v.String(), string(o))
+}
 
 // EffectRetry implements ports.Metrics.
 func (r *Registry) EffectRetry() { r.effectRetries.WithLabelValues("scheduled").Inc() }
 
 // RecordConflict implements ports.Metrics.
 func (r *Registry) RecordConflict(e domain.Effect) {
-	r.known(r.conflicts, e.String(), e.Kind != domain.EffectNone)
+	r.known(r.conflicts, e.Kind != domain.EffectNone, e.String())
 }
 
 // QueueDepth implements ports.Metrics.
@@ -134,7 +190,7 @@ func (r *Registry) PagerRetry(endpoint, code string) {
 }
 
 // Shift implements ports.Metrics.
-func (r *Registry) Shift(o ports.ShiftOutcome) { r.known(r.shiftEnds, string(o), true) }
+func (r *Registry) Shift(o ports.ShiftOutcome) { r.known(r.shiftEnds, true, string(o)) }
 
 // WebhookRequest implements ports.Metrics.
 func (r *Registry) WebhookRequest(route string, code int) {
@@ -143,7 +199,7 @@ func (r *Registry) WebhookRequest(route string, code int) {
 
 // RuleError implements ports.Metrics.
 func (r *Registry) RuleError(s ports.RuleStage) {
-	r.known(r.ruleErrors, string(s), s == ports.RuleStageParse || s == ports.RuleStageEvaluate)
+	r.known(r.ruleErrors, s == ports.RuleStageParse || s == ports.RuleStageEvaluate, string(s))
 }
 
 // Handler serves the Prometheus text format.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +41,7 @@ func TestServerServesMetricsAndHealth(t *testing.T) {
 	reg.PagerCall("POST /incidents", "201", 30*time.Millisecond)
 	reg.Event(domain.EventSynced)
 	reg.Event(domain.EventRulePut)
-	reg.Action(ports.ActionDone(domain.VerbApprove))
+	reg.Action(domain.VerbApprove, ports.ActionDone)
 	reg.RecordConflict(domain.Effect{Kind: domain.EffectOpenIncident, Service: "Ops"})
 	reg.WebhookRequest("/pagerduty/v3", 202)
 	reg.RuleError(ports.RuleStageParse)
@@ -51,6 +53,7 @@ func TestServerServesMetricsAndHealth(t *testing.T) {
 	reg.Event(domain.EventKind(99))
 	reg.Incident("")
 	reg.RecordConflict(domain.Effect{})
+	reg.Action(domain.Verb(0), ports.ActionDone)
 	watcher := &readiness{err: errors.New("teleport watcher is not connected")}
 	s := NewServer("127.0.0.1:0", reg, Checks{"watcher": watcher}, zaptest.NewLogger(t))
 	if err := s.Start(); err != nil {
@@ -61,12 +64,20 @@ func TestServerServesMetricsAndHealth(t *testing.T) {
 
 	code, body := get(t, base+"/metrics")
 	for _, want := range []string{`pagergate_incidents_total{outcome="opened"} 2`, `pagergate_pager_calls_total{code="201",endpoint="POST /incidents"} 1`,
-		"pagergate_queue_depth 7", `pagergate_pager_call_seconds_count{endpoint="POST /incidents"} 1`, "pagergate_unknown_metric_total 4", `pagergate_events_total{kind="rule_put"} 1`,
-		`pagergate_events_total{kind="synced"} 1`, `pagergate_actions_total{outcome="approve"} 1`, `pagergate_plugin_data_conflicts_total{effect="open:Ops"} 1`,
+		"pagergate_queue_depth 7", `pagergate_pager_call_duration_seconds_count{endpoint="POST /incidents"} 1`, `pagergate_events_total{kind="rule_put"} 1`,
+		`pagergate_events_total{kind="synced"} 1`, `pagergate_actions_total{outcome="done",verb="approve"} 1`, `pagergate_plugin_data_conflicts_total{effect="open:Ops"} 1`,
 		`pagergate_webhook_requests_total{code="202",route="/pagerduty/v3"} 1`, `pagergate_rule_errors_total{stage="parse"} 1`, "pagergate_watcher_connected 1", "go_goroutines",
 		`pagergate_shift_ends_total{outcome="locked"} 1`} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/metrics (%d) lacks %q", code, want)
+		}
+	}
+	if n := reg.Dropped(); n != 5 {
+		t.Errorf("Dropped() = %d, want the 5 samples with unknown label values", n)
+	}
+	for _, unwanted := range []string{"pagergate_unknown_metric_total", `=""`, "Verb(0)"} {
+		if strings.Contains(body, unwanted) {
+			t.Errorf("/metrics exports %s", unwanted)
 		}
 	}
 	if code, _ := get(t, base+"/healthz"); code != 200 {
@@ -79,6 +90,35 @@ func TestServerServesMetricsAndHealth(t *testing.T) {
 	if code, _ := get(t, base+"/readyz"); code != 200 {
 		t.Errorf("/readyz when ready = %d", code)
 	}
+}
+
+// TestFreshRegistry: before anything happens, the series alert rules
+// select exist at 0 (rate() and increase() miss a series' first sample),
+// and pagergate_build_info names the build.
+func TestFreshRegistry(t *testing.T) {
+	reg := NewRegistry()
+	reg.SetVersion("v1.2.3")
+	body := scrape(t, reg)
+	for _, want := range []string{
+		`pagergate_incidents_total{outcome="failed"} 0`, `pagergate_incidents_total{outcome="unknown_service"} 0`,
+		`pagergate_effect_retries_total{reason="scheduled"} 0`, `pagergate_approvals_total{outcome="lookup_failed"} 0`,
+		`pagergate_actions_total{outcome="failed",verb="approve"} 0`, `pagergate_rule_errors_total{stage="parse"} 0`,
+		`pagergate_build_info{goversion="` + runtime.Version() + `",revision="`, `",version="v1.2.3"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("a fresh /metrics lacks %q", want)
+		}
+	}
+	if strings.Count(body, "pagergate_build_info{") != 1 {
+		t.Errorf("build_info has %d series, want 1:\n%s", strings.Count(body, "pagergate_build_info{"), body)
+	}
+}
+
+func scrape(t *testing.T, reg *Registry) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
 }
 
 func TestBusyPortFailsStart(t *testing.T) {

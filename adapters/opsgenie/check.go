@@ -28,14 +28,18 @@ func ConfigFrom(s *config.OpsgenieSettings) Config {
 // target and each of ruleServices (the recipients of Teleport's routing
 // rules) are found; and, when the key may read integrations, an enabled
 // webhook integration posts to config.OpsgenieActionsPath.
-// report is called with a nil error for a passing line.
+// Each call is tried once (no retry: a check reports, the daemon
+// retries) and bounded by the request timeout and ctx.
 func Check(ctx context.Context, p config.PagerSettings, ruleServices []string, report func(name string, err error, detail string)) {
 	s := p.Vendor.(*config.OpsgenieSettings)
-	c, err := New(ConfigFrom(s), zap.NewNop(), nil, nil)
+	cfg := ConfigFrom(s)
+	cfg.MaxRetries = -1
+	c, err := New(cfg, zap.NewNop(), nil, nil)
 	if err != nil {
 		report("pager", err, "")
 		return
 	}
+	ports.CheckReport(report).Start("pager", "Opsgenie at "+s.APIURL)
 	c.check(ctx, p, ruleServices, report)
 }
 

@@ -2,7 +2,9 @@ package opsgenie
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 
 	"github.com/pagergate/pagergate/adapters/fakeopsgenie"
 	"github.com/pagergate/pagergate/config"
+	"github.com/pagergate/pagergate/ports"
 )
 
 type checkLine struct {
@@ -90,5 +93,34 @@ func TestConfigFrom(t *testing.T) {
 	c := ConfigFrom(s)
 	if c.APIKey != "k" || c.APIURL != s.APIURL || c.User != "u" || c.AliasPrefix != "p/" || len(c.Actions) != 2 || c.Actions[0] != "Yes" {
 		t.Errorf("ConfigFrom = %+v", c)
+	}
+}
+
+// TestCheckTriesOnce: `pagergate check` announces the Opsgenie probe and
+// calls the API once, without the daemon's retries, even on a 503 that
+// the daemon would retry; a failing key stops the check there.
+func TestCheckTriesOnce(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	p := config.PagerSettings{Vendor: &config.OpsgenieSettings{APIKey: "k", APIURL: srv.URL, AlertUser: "pagergate",
+		RequestTimeout: 5 * time.Second}}
+	var started, failed int
+	Check(t.Context(), p, nil, func(name string, err error, _ string) {
+		switch {
+		case ports.IsStart(err):
+			started++
+		case err != nil:
+			failed++
+		}
+	})
+	if started != 1 || failed != 1 {
+		t.Errorf("check: %d start and %d FAIL lines, want 1 and 1", started, failed)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("check made %d calls on a 503, want 1 (no retry)", n)
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -31,7 +34,7 @@ type CheckOptions struct {
 // rules addressed to the plugin (see checkRules). report is called with a
 // nil error for a passing line. It returns the recipients of the rules
 // that can route, sorted and each once, for the pager's check to look up.
-func Check(ctx context.Context, cfg Config, opts CheckOptions, report func(name string, err error, detail string)) (ruleRecipients []string) {
+func Check(ctx context.Context, cfg Config, opts CheckOptions, report ports.CheckReport) (ruleRecipients []string) {
 	name, path := "teleport identity", cfg.IdentityFile
 	if path == "" {
 		name, path = "teleport client_crt", cfg.ClientCrt
@@ -47,8 +50,24 @@ func Check(ctx context.Context, cfg Config, opts CheckOptions, report func(name 
 	return probe(ctx, cfg, opts, report)
 }
 
-func probe(ctx context.Context, cfg Config, opts CheckOptions, report func(name string, err error, detail string)) []string {
+func probe(ctx context.Context, cfg Config, opts CheckOptions, report ports.CheckReport) []string {
+	report.Start("teleport", "dialing "+cfg.Addr)
+	if err := reachable(ctx, cfg.Addr); err != nil {
+		report("teleport", err, "")
+		return nil
+	}
+	// The api client retries a dial until its timeout: bound it by the
+	// check's.
+	if d, ok := ctx.Deadline(); ok && (cfg.DialTimeout <= 0 || time.Until(d) < cfg.DialTimeout) {
+		cfg.DialTimeout = max(time.Until(d), time.Millisecond)
+	}
 	tp, err := Dial(ctx, cfg, zap.NewNop())
+	if err != nil && ctx.Err() != nil {
+		// The api client's error lists every way it tried; the point
+		// is that none answered.
+		err = fmt.Errorf("%s accepts connections but did not answer within %s (the check's time)",
+			cfg.Addr, cfg.DialTimeout.Round(100*time.Millisecond))
+	}
 	if err != nil {
 		report("teleport", err, "")
 		return nil
@@ -77,7 +96,7 @@ func probe(ctx context.Context, cfg Config, opts CheckOptions, report func(name 
 // does not parse or is refused, or it names no recipient). Rules being off
 // (no permission, a Teleport without them) is not a failure. It returns
 // the recipients of the rules that can route.
-func checkRules(ctx context.Context, tp *Client, report func(name string, err error, detail string)) []string {
+func checkRules(ctx context.Context, tp *Client, report ports.CheckReport) []string {
 	set, why, err := tp.RoutingRules(ctx)
 	switch {
 	case err != nil:
@@ -110,4 +129,20 @@ func checkRules(ctx context.Context, tp *Client, report func(name string, err er
 		}
 	}
 	return slices.Compact(slices.Sorted(slices.Values(recipients)))
+}
+
+// reachable opens (and closes) one TCP connection to addr, so a refused
+// connection or an unknown host fails at once: the api client would retry
+// it until its dial timeout. Behind an HTTPS proxy from the environment,
+// which the api client uses too, it checks nothing.
+func reachable(ctx context.Context, addr string) error {
+	if u, err := http.ProxyFromEnvironment(&http.Request{URL: &url.URL{Scheme: "https", Host: addr}}); err != nil || u != nil {
+		return nil
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("connect to teleport at %s: %w", addr, err)
+	}
+	return conn.Close()
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pagergate/pagergate/adapters/teleport/teleporttest"
+	"github.com/pagergate/pagergate/ports"
 )
 
 // runCheck runs Check online and returns its lines, formatted as
@@ -22,6 +23,10 @@ func runCheckWith(t *testing.T, cfg Config, opts CheckOptions) (string, []string
 	t.Helper()
 	var out strings.Builder
 	recipients := Check(ctxT(t), cfg, opts, func(name string, err error, detail string) {
+		if ports.IsStart(err) {
+			fmt.Fprintf(&out, "...   %-22s %s\n", name, detail)
+			return
+		}
 		if err != nil {
 			fmt.Fprintf(&out, "FAIL  %-22s %v\n", name, err)
 			return

@@ -6,33 +6,47 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/pagergate/pagergate/ports"
 )
 
-// RenewWithin is how long before it expires a webhook certificate fails
-// `pagergate check`: PagerDuty cannot deliver to an expired one, and the
-// certificate is renewed by hand more often than not.
+// RenewWithin is how long before it expires a webhook certificate is
+// worth a warning (in `pagergate check` and at start): PagerDuty cannot
+// deliver to an expired one, and it is renewed by hand more often than
+// not.
 const RenewWithin = 7 * 24 * time.Hour
 
 // CheckCertificates reports, one line each, whether the server
-// certificate and the client CA (when set) are valid for RenewWithin more.
-// report is called with a nil error for a passing line.
-func CheckCertificates(cfg Config, report func(name string, err error, detail string)) {
+// certificate and the client CA (when set) can be read and are unexpired:
+// one that expires within RenewWithin is a warning (ports.Warning), the
+// check still passes; only an unreadable or expired one fails.
+func CheckCertificates(cfg Config, report ports.CheckReport) {
 	files := []struct{ name, path string }{{"webhook cert_file", cfg.CertFile}}
 	if cfg.ClientCAFile != "" {
 		files = append(files, struct{ name, path string }{"webhook client_ca_file", cfg.ClientCAFile})
 	}
 	for _, f := range files {
 		exp, err := CertificateExpiry(f.path)
-		left := time.Until(exp)
-		switch {
-		case err != nil:
-		case left < 0:
-			err = fmt.Errorf("%s expired at %s", f.path, exp.Format(time.RFC3339))
-		case left < RenewWithin:
-			err = fmt.Errorf("%s expires at %s, within %s", f.path, exp.Format(time.RFC3339), RenewWithin)
+		if err == nil {
+			err = expiryError(f.path, exp)
 		}
 		report(f.name, err, fmt.Sprintf("%s valid until %s", f.path, exp.Format(time.RFC3339)))
 	}
+}
+
+// expiryError is nil for a certificate valid for RenewWithin more, a
+// warning (ports.Warning) for one that expires sooner, and an error for
+// one that has expired.
+func expiryError(path string, exp time.Time) error {
+	left := time.Until(exp)
+	switch {
+	case left < 0:
+		return fmt.Errorf("%s expired at %s", path, exp.Format(time.RFC3339))
+	case left < RenewWithin:
+		return ports.Warning(fmt.Errorf("%s expires at %s, in %dh: renew it before", path,
+			exp.Format(time.RFC3339), int(left.Hours())))
+	}
+	return nil
 }
 
 // CertificateExpiry returns the NotAfter of the first certificate in a PEM

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pagergate/pagergate/adapters/webhook/webhooktest"
+	"github.com/pagergate/pagergate/ports"
 )
 
 func TestCheckCertificates(t *testing.T) {
@@ -32,13 +33,17 @@ func TestCheckCertificates(t *testing.T) {
 		want []string // one line per report: "name: ok" or "name: <text of the error>"
 	}{
 		{"valid, no client CA", Config{CertFile: good}, []string{"webhook cert_file: ok"}},
-		{"expires within a week", Config{CertFile: soon}, []string{"webhook cert_file: within 168h"}},
+		{"expires within a week", Config{CertFile: soon}, []string{"webhook cert_file: in 23h: renew it before (a warning)"}},
 		{"expired client CA", Config{CertFile: good, ClientCAFile: expired}, []string{"webhook cert_file: ok", "webhook client_ca_file: expired at"}},
 		{"missing file", Config{CertFile: filepath.Join(dir, "none.crt")}, []string{"webhook cert_file: no such file"}},
 	}
 	for _, tt := range tests {
 		var got []string
 		CheckCertificates(tt.cfg, func(name string, err error, _ string) {
+			if ports.IsWarning(err) {
+				got = append(got, fmt.Sprintf("%s: %v (a warning)", name, err))
+				return
+			}
 			if err != nil {
 				got = append(got, fmt.Sprintf("%s: %v", name, err))
 				return
@@ -54,6 +59,39 @@ func TestCheckCertificates(t *testing.T) {
 			if !strings.HasPrefix(got[i], name+": ") || !strings.Contains(got[i], text) {
 				t.Errorf("%s: line %d = %q, want %q", tt.name, i, got[i], tt.want[i])
 			}
+		}
+	}
+}
+
+// TestNewRefusesAnExpiredCertificate: the daemon does not start on an
+// expired certificate (PagerDuty cannot deliver to it: exit 1, restarted,
+// so a renewal is picked up), and starts on one that expires soon.
+func TestNewRefusesAnExpiredCertificate(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	for _, tt := range []struct {
+		name     string
+		notAfter time.Time
+		wantErr  string
+	}{
+		{"expired", now.Add(-time.Hour), "expired at"},
+		{"soon", now.Add(24 * time.Hour), ""},
+	} {
+		c, err := webhooktest.NewCA(tt.name, now.Add(-48*time.Hour), tt.notAfter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crt, key := filepath.Join(dir, tt.name+".crt"), filepath.Join(dir, tt.name+".key")
+		if err := c.Write(crt, key); err != nil {
+			t.Fatal(err)
+		}
+		_, err = New(Config{ListenAddr: "127.0.0.1:0", CertFile: crt, KeyFile: key,
+			Credentials: Credentials{SigningSecrets: []string{"s"}}}, &fakeActions{}, nil)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%s: New = %v, want a server", tt.name, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%s: New = %v, want an error %q", tt.name, err, tt.wantErr)
 		}
 	}
 }

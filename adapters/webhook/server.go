@@ -91,6 +91,11 @@ func New(cfg Config, actions ports.Actions, log *zap.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := expiryError(cfg.CertFile, cert.Leaf.NotAfter); ports.IsWarning(err) {
+		s.log.Warn("webhook certificate expires soon", zap.Error(err))
+	} else if err != nil {
+		return nil, fmt.Errorf("webhook: %w: PagerDuty cannot deliver to it; renew it", err)
+	}
 	s.cert.Store(cert)
 	s.creds.Store(newCredentials(cfg.Credentials))
 
@@ -113,6 +118,9 @@ func New(cfg Config, actions ports.Actions, log *zap.Logger) (*Server, error) {
 
 func loadCert(certFile, keyFile string) (*tls.Certificate, error) {
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err == nil && cert.Leaf == nil {
+		cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0])
+	}
 	if err != nil {
 		return nil, fmt.Errorf("webhook: load certificate %s with key %s: %w", certFile, keyFile, err)
 	}

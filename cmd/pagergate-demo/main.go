@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/pagergate/pagergate/adapters/cli"
 	"github.com/pagergate/pagergate/cmd/pagergate-demo/world"
 )
 
@@ -26,19 +27,14 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("pagergate-demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	runFor := fs.Duration("for", 0, "stop after this long (default: until Ctrl-C)")
-	daemon := fs.String("pagergate", "", "the pagergate binary (default: the one next to this program, else pagergate on PATH)")
-	pager := fs.String("pager", world.PagerDuty, "the fake pager of the demo: "+world.PagerDuty+" or "+world.Opsgenie)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "pagergate-demo: unexpected arguments %q\n", fs.Args())
+	fs := cli.Flags("pagergate-demo")
+	runFor := fs.Duration("for", 0, "stop after `DURATION` (default: at Ctrl-C)")
+	daemon := fs.String("pagergate", "", "the pagergate `BINARY` (default: the one next to this program, else pagergate on PATH)")
+	pager := fs.String("pager", world.PagerDuty, "the fake `PAGER` of the demo: "+world.PagerDuty+" or "+world.Opsgenie)
+	if _, err := cli.Parse(fs, args, stdout, 0); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
+		fmt.Fprintf(stderr, "pagergate-demo: %v\nRun 'pagergate-demo --help' for its usage.\n", err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

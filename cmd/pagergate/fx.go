@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,6 +49,60 @@ var pagerKinds = map[string]pagerKind{
 	config.PagerOpsgenieFake: {fx.Options(fakeopsgenie.Module, opsgenie.Module), fakeopsgenie.Check},
 }
 
+// fxLogger logs fx's own events at debug, one short line each: the hooks
+// it runs with how long they took, and the start and stop. What
+// provides what is left out, and so are stack traces: an error is
+// returned by start itself, with its root cause.
+type fxLogger struct{ log *zap.Logger }
+
+func (l fxLogger) LogEvent(event fxevent.Event) {
+	switch e := event.(type) {
+	case *fxevent.OnStartExecuted:
+		l.hook("start hook", e.FunctionName, e.Runtime, e.Err)
+	case *fxevent.OnStopExecuted:
+		l.hook("stop hook", e.FunctionName, e.Runtime, e.Err)
+	case *fxevent.Provided:
+		l.failed("provide", e.ConstructorName, e.Err)
+	case *fxevent.Decorated:
+		l.failed("decorate", e.DecoratorName, e.Err)
+	case *fxevent.Invoked:
+		l.failed("invoke", e.FunctionName, e.Err)
+	case *fxevent.Started:
+		l.failed("start", "", e.Err)
+	case *fxevent.Stopped:
+		l.failed("stop", "", e.Err)
+	case *fxevent.RollingBack:
+		l.failed("start failed, rolling back", "", e.StartErr)
+	}
+}
+
+func (l fxLogger) hook(what, function string, took time.Duration, err error) {
+	if err != nil {
+		l.log.Debug(what+" failed", zap.String("function", shortName(function)), zap.Error(err))
+		return
+	}
+	l.log.Debug(what, zap.String("function", shortName(function)), zap.Duration("took", took))
+}
+
+func (l fxLogger) failed(what, function string, err error) {
+	if err == nil {
+		return
+	}
+	fields := []zap.Field{zap.Error(err)}
+	if function != "" {
+		fields = append(fields, zap.String("function", shortName(function)))
+	}
+	l.log.Debug(what+" failed", fields...)
+}
+
+// shortName trims a function's import path: "metrics.NewRegistry()".
+func shortName(function string) string {
+	if i := strings.LastIndex(function, "/"); i >= 0 {
+		return function[i+1:]
+	}
+	return function
+}
+
 // drainTimeout bounds the graceful stop (SPEC §8).
 const drainTimeout = 20 * time.Second
 
@@ -56,11 +111,7 @@ const drainTimeout = 20 * time.Second
 func modules(cfg *config.Config, log *zap.Logger) fx.Option {
 	opts := []fx.Option{
 		fx.Supply(cfg, log, cfg.Pager.Vendor),
-		fx.WithLogger(func() fxevent.Logger {
-			l := &fxevent.ZapLogger{Logger: log.Named("fx")}
-			l.UseLogLevel(zap.DebugLevel)
-			return l
-		}),
+		fx.WithLogger(func() fxevent.Logger { return fxLogger{log.Named("fx")} }),
 		teleport.Module,
 		pagerKinds[cfg.Pager.Kind].module,
 		boltstore.Module,
@@ -72,6 +123,7 @@ func modules(cfg *config.Config, log *zap.Logger) fx.Option {
 				return metrics.Checks{"teleport watcher": p, "pager": pager}
 			}, fx.ParamTags(``, `name:"pager"`)),
 		),
+		fx.Invoke(func(r *metrics.Registry) { r.SetVersion(buildVersion()) }),
 		fx.Invoke(runService),
 	}
 	if cfg.Webhook != nil {

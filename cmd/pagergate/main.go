@@ -20,11 +20,13 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/pagergate/pagergate/adapters/cli"
 	"github.com/pagergate/pagergate/adapters/fakepd"
 	"github.com/pagergate/pagergate/adapters/logsink"
 	"github.com/pagergate/pagergate/adapters/teleport"
 	"github.com/pagergate/pagergate/adapters/webhook"
 	"github.com/pagergate/pagergate/config"
+	"github.com/pagergate/pagergate/ports"
 )
 
 // version is set at build time (-ldflags -X main.version=...).
@@ -37,43 +39,20 @@ const (
 	exitConfig  = 2
 )
 
-// defaultConfigPath is used when -c is not given.
-const defaultConfigPath = config.DefaultPath
-
-const usage = `pagergate: Teleport access requests to on-call pages, and back.
-
-Usage:
-  pagergate start [-c FILE] [-d]        run the daemon
-  pagergate configure                   print an annotated configuration
-  pagergate check [-c FILE] [--offline] validate the file and probe Teleport and the pager
-  pagergate migrate FILE.toml [-o OUT]  convert a teleport-pagerduty.toml to HCL
-  pagergate fake-pagerduty [flags]      run the fake PagerDuty (REST API + web page)
-  pagergate version                     print the version
-
-The configuration defaults to ` + defaultConfigPath + `.
-Exit codes: 0 clean, 1 runtime failure, 2 bad configuration or usage.
-The demo (the whole flow on embedded defaults) is pagergate-demo: make demo.
-`
-
-// usageError is a command-line mistake (exit 2).
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		cli.Help(stderr, cli.Program, nil)
 		return exitConfig
 	}
 	cmd, rest := args[0], args[1:]
 	var err error
 	switch cmd {
 	case "start":
-		err = cmdStart(rest)
+		err = cmdStart(rest, stdout)
 	case "configure":
 		err = cmdConfigure(rest, stdout)
 	case "check":
@@ -81,13 +60,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "migrate":
 		err = cmdMigrate(rest, stdout, stderr)
 	case "fake-pagerduty":
-		err = cmdFakePagerDuty(rest, stdout, stderr)
+		err = cmdFakePagerDuty(rest, stdout)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "pagergate", buildVersion())
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		if _, err = cli.Parse(cli.Flags("version"), rest, stdout, 0); err == nil {
+			fmt.Fprintln(stdout, "pagergate", buildVersion())
+		}
+	case "help":
+		err = cmdHelp(rest, stdout)
+	case "-h", "--help":
+		err = cmdHelp(nil, stdout)
 	default:
-		err = usageError{fmt.Sprintf("unknown command %q", cmd)}
+		err = cli.UsageError{Msg: fmt.Sprintf("unknown command %q", cmd)}
 	}
 	return report(err, stderr)
 }
@@ -98,13 +81,13 @@ func report(err error, stderr io.Writer) int {
 		return exitOK
 	}
 	var diag *config.DiagError
-	var use usageError
+	var use cli.UsageError
 	switch {
 	case errors.As(err, &diag):
 		diag.Write(stderr, false)
 		return exitConfig
 	case errors.As(err, &use):
-		fmt.Fprintf(stderr, "pagergate: %s\n\n%s", use.msg, usage)
+		use.Write(stderr)
 		return exitConfig
 	case errors.Is(err, errChecksFailed):
 		return exitRuntime
@@ -124,35 +107,31 @@ func buildVersion() string {
 	return "dev"
 }
 
-// flags returns a flag set that reports mistakes as usage errors.
-func flags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs
-}
-
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+// cmdHelp prints the program's usage, or a subcommand's.
+func cmdHelp(args []string, stdout io.Writer) error {
+	rest, err := cli.Parse(cli.Flags("help"), args, stdout, 1)
+	switch {
+	case err != nil:
+		return err
+	case len(rest) == 0:
+		cli.Help(stdout, cli.Program, nil)
+	case !cli.HasHelp(rest[0]):
+		return cli.UsageError{Msg: fmt.Sprintf("unknown command %q", rest[0])}
+	default:
+		run([]string{rest[0], "--help"}, stdout, io.Discard)
 	}
 	return nil
 }
 
-func cmdStart(args []string) error {
-	fs := flags("start")
-	path := configFlag(fs)
-	debug := fs.Bool("d", false, "debug logging")
-	fs.BoolVar(debug, "debug", false, "debug logging")
-	if err := parse(fs, args); err != nil {
+func cmdStart(args []string, stdout io.Writer) error {
+	fs := cli.Flags("start")
+	debug := fs.Bool("d", false, "debug logging, also on stderr")
+	fs.BoolVar(debug, "debug", false, "")
+	path, err := cli.ConfigFlag(fs, args, stdout, config.DefaultPath)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("start takes no arguments, got %q", fs.Args())}
-	}
-	cfg, err := config.Load(*path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		return err
 	}
@@ -165,63 +144,54 @@ func cmdStart(args []string) error {
 		lg.Log.Warn("configuration warning", zap.String("warning", w))
 	}
 	setMemoryLimit()
-	return runDaemon(*path, cfg, lg)
+	return runDaemon(path, cfg, lg)
 }
 
 // errChecksFailed: check printed its findings; exit 1.
 var errChecksFailed = errors.New("some checks failed")
 
 // cmdCheck prints one line per check (SPEC §10): the file, the
-// certificates, and, online, both sides. Each adapter owns its checks.
+// certificates, and, online, both sides. Each adapter owns its checks;
+// the whole is bounded by --timeout, Teleport by half of it.
 func cmdCheck(args []string, stdout io.Writer) error {
-	fs := flags("check")
-	path := configFlag(fs)
+	fs := cli.Flags("check")
 	offline := fs.Bool("offline", false, "check the file and certificates only; contact nothing")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(*path)
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after `DURATION` in all; Teleport gets at most half of it")
+	path, err := cli.ConfigFlag(fs, args, stdout, config.DefaultPath)
 	if err != nil {
 		return err
 	}
-	failed := 0
-	line := func(name string, err error, okDetail string) {
-		if err != nil {
-			failed++
-			fmt.Fprintf(stdout, "FAIL  %-22s %v\n", name, err)
-			return
-		}
-		fmt.Fprintf(stdout, "ok    %-22s %s\n", name, okDetail)
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
 	}
-	line("config", nil, *path+" is valid")
+	lines := cli.NewCheckLines(stdout)
+	line := ports.CheckReport(lines.Report)
+	line("config", nil, path+" is valid")
 	for _, w := range cfg.Warnings {
-		fmt.Fprintf(stdout, "warn  %-22s %s\n", "config", w)
+		line("config", ports.Warning(errors.New(w)), "")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	ruleServices := teleport.Check(ctx, teleport.ConfigFrom(cfg),
+	tctx, tcancel := context.WithTimeout(ctx, *timeout/2)
+	ruleServices := teleport.Check(tctx, teleport.ConfigFrom(cfg),
 		teleport.CheckOptions{Online: !*offline, Locks: cfg.AutoApprove.BindToShift}, line)
+	tcancel()
 	if cfg.Webhook != nil {
 		webhook.CheckCertificates(webhook.ConfigFrom(*cfg.Webhook), line)
 	}
 	if !*offline {
 		pagerKinds[cfg.Pager.Kind].check(ctx, cfg.Pager, ruleServices, line)
 	}
-	if failed > 0 {
-		fmt.Fprintf(stdout, "%d check(s) failed\n", failed)
+	if lines.Failed > 0 {
+		fmt.Fprintf(stdout, "%d check(s) failed\n", lines.Failed)
 		return errChecksFailed
 	}
 	return nil
 }
 
-func configFlag(fs *flag.FlagSet) *string {
-	path := fs.String("c", defaultConfigPath, "configuration file")
-	fs.StringVar(path, "config", defaultConfigPath, "configuration file")
-	return path
-}
-
 func cmdConfigure(args []string, stdout io.Writer) error {
-	if err := parse(flags("configure"), args); err != nil {
+	if _, err := cli.Parse(cli.Flags("configure"), args, stdout, 0); err != nil {
 		return err
 	}
 	_, err := io.WriteString(stdout, config.Annotated())
@@ -229,69 +199,63 @@ func cmdConfigure(args []string, stdout io.Writer) error {
 }
 
 func cmdMigrate(args []string, stdout, stderr io.Writer) error {
-	fs := flags("migrate")
-	out := fs.String("o", "", "write the HCL to this file instead of standard output")
-	// Accept flags before or after the file name.
-	var files []string
-	for len(args) > 0 {
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		args = fs.Args()[1:]
+	fs := cli.Flags("migrate")
+	out := fs.String("o", "", "write the HCL to `OUT` instead of standard output")
+	force := fs.Bool("force", false, "with -o, replace OUT if it exists")
+	files, err := cli.Parse(fs, args, stdout, 1)
+	if err != nil {
+		return err
 	}
 	if len(files) != 1 {
-		return usageError{"migrate takes one teleport-pagerduty.toml file"}
+		return cli.UsageError{Cmd: "migrate", Msg: "migrate takes one teleport-pagerduty.toml file"}
 	}
-	src, err := os.ReadFile(files[0])
-	if err != nil {
-		return fmt.Errorf("read %s: %w", files[0], err)
-	}
-	hcl, warnings, err := config.Migrate(src, files[0])
+	hcl, warnings, err := config.MigrateFile(files[0])
 	if err != nil {
 		return err
 	}
 	for _, w := range warnings {
-		fmt.Fprintln(stderr, "warning:", w)
+		if !strings.HasPrefix(w, config.BehaviourChange) {
+			w = "warning: " + w
+		}
+		fmt.Fprintln(stderr, w)
 	}
 	if *out == "" {
 		_, err = stdout.Write(hcl)
 		return err
 	}
-	if err := os.WriteFile(*out, hcl, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", *out, err)
+	if err := config.WriteNew(*out, hcl, *force); err != nil {
+		return err
 	}
-	fmt.Fprintf(stderr, "wrote %s; review it, then run: pagergate check -c %s\n", *out, strings.TrimSpace(*out))
+	fmt.Fprintf(stderr, "wrote %s; review it, then run: pagergate check -c %s\n", *out, *out)
 	return nil
 }
 
-func cmdFakePagerDuty(args []string, stdout, _ io.Writer) error {
-	fs := flags("fake-pagerduty")
-	listen := fs.String("listen", "127.0.0.1:8090", "listen address")
-	seed := fs.String("seed", "", "JSON seed file (users, services, on_calls)")
-	apiKey := fs.String("api-key", fakepd.DefaultAPIKey, "API token the fake accepts")
-	webhook := fs.String("webhook-url", "", "base URL of pagergate's webhook, e.g. https://127.0.0.1:8443")
-	secret := fs.String("webhook-secret", "", "v3 signing secret (default: PAGERDUTY_WEBHOOK_SECRET)")
-	rate := fs.Int("rate-limit", 0, "requests per minute before 429 (0 = none)")
-	if err := parse(fs, args); err != nil {
+func cmdFakePagerDuty(args []string, stdout io.Writer) error {
+	fs := cli.Flags("fake-pagerduty")
+	listen := fs.String("listen", "127.0.0.1:8090", "listen `ADDRESS` (host:port; port 0 picks a free one)")
+	seed := fs.String("seed", "", "seed `FILE`: users, services, on-calls, incidents (HCL if named *.hcl, else JSON)")
+	apiKey := fs.String("api-key", fakepd.DefaultAPIKey, "API `TOKEN` the fake accepts")
+	hook := fs.String("webhook-url", "", "base `URL` of pagergate's webhook the page's buttons deliver to, e.g. https://127.0.0.1:8443")
+	secret := fs.String("webhook-secret", "", "v3 signing `SECRET` of deliveries (default: $PAGERDUTY_WEBHOOK_SECRET)")
+	ca := fs.String("webhook-ca", "", "PEM `FILE` of the CA (or self-signed certificate) of the webhook (default: the system's)")
+	rate := fs.Int("rate-limit", 0, "answer 429 with Retry-After past `N` API requests a minute (0: no limit)")
+	if _, err := cli.Parse(fs, args, stdout, 0); err != nil {
 		return err
 	}
 	if *secret == "" {
 		*secret = os.Getenv("PAGERDUTY_WEBHOOK_SECRET")
 	}
-	s := fakepd.New(fakepd.Options{APIKey: *apiKey, RateLimit: *rate, WebhookURL: *webhook, WebhookSecret: *secret})
-	if *seed != "" {
-		f, err := os.Open(*seed)
-		if err != nil {
+	o := fakepd.Options{APIKey: *apiKey, RateLimit: *rate, WebhookURL: *hook, WebhookSecret: *secret}
+	if *ca != "" {
+		var err error
+		if o.WebhookTLSConfig, err = fakepd.TrustPEMFile(*ca); err != nil {
 			return err
 		}
-		err = s.LoadSeed(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("seed %s: %w", *seed, err)
+	}
+	s := fakepd.New(o)
+	if *seed != "" {
+		if err := s.LoadSeedFile(*seed); err != nil {
+			return fmt.Errorf("seed: %w", err)
 		}
 	}
 	url, err := s.Start(*listen)

@@ -4,14 +4,20 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/pagergate/pagergate/adapters/fakepd"
 	"github.com/pagergate/pagergate/adapters/logsink"
@@ -132,9 +138,19 @@ pager "fake" {}
 	}
 }
 
+// TestExitCodes is the exit-code table of the command line (SPEC §8,
+// §10): 0 clean or help, 1 a runtime failure, 2 a bad configuration or
+// usage; an unexpected argument is never ignored.
 func TestExitCodes(t *testing.T) {
-	bad := filepath.Join(t.TempDir(), "bad.hcl")
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.hcl")
 	os.WriteFile(bad, []byte("teleport {\n  addr = \"x:1\"\n  colour = \"blue\"\n}\n"), 0o600)
+	brokenTOML := filepath.Join(dir, "broken.toml")
+	os.WriteFile(brokenTOML, []byte("[teleport]\naddr = \"x:1\"\n[pagerduty\n"), 0o600)
+	existing := filepath.Join(dir, "existing.hcl")
+	os.WriteFile(existing, []byte("# mine\n"), 0o600)
+	good, _, _ := servers(t, nil)
+	toml := "../../config/testdata/migrate/http-no-auth.toml"
 	tests := []struct {
 		name string
 		args []string
@@ -143,19 +159,62 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"no command", nil, exitConfig, "Usage:"},
 		{"unknown command", []string{"frobnicate"}, exitConfig, `unknown command "frobnicate"`},
-		{"bad flag", []string{"start", "--nope"}, exitConfig, "flag provided but not defined"},
+		{"help", []string{"help"}, exitOK, "Usage:"},
+		{"--help", []string{"--help"}, exitOK, "Usage:"},
+		{"help of an unknown command", []string{"help", "frobnicate"}, exitConfig, `unknown command "frobnicate"`},
 		{"version", []string{"version"}, exitOK, "pagergate "},
 		{"configure", []string{"configure"}, exitOK, "auto_approve {"},
 		{"bad config", []string{"start", "-c", bad}, exitConfig, "bad.hcl:3"},
+		{"bad config as the argument", []string{"start", bad}, exitConfig, "bad.hcl:3"},
+		{"check reads its argument", []string{"check", "--offline", bad}, exitConfig, "bad.hcl:3"},
+		{"check argument before a flag", []string{"check", bad, "--offline"}, exitConfig, "bad.hcl:3"},
+		{"check FILE is check -c FILE", []string{"check", "--offline", good}, exitOK, good + " is valid"},
+		{"check warns of a literal secret", []string{"check", "--offline", good}, exitOK,
+			"warn  config                 " + good + ":6:28: pager.pagerduty.api_key is a literal secret"},
+		{"the same file twice", []string{"check", "--offline", "-c", good, good}, exitOK, good + " is valid"},
+		{"two configuration files", []string{"check", "-c", good, bad}, exitConfig, "two configuration files"},
 		{"missing config", []string{"check", "-c", "/nonexistent/pagergate.hcl"}, exitConfig, "/nonexistent/pagergate.hcl"},
+		{"check needs a duration", []string{"check", "--timeout", "soon", good}, exitConfig, "invalid value"},
 		{"migrate needs a file", []string{"migrate"}, exitConfig, "one teleport-pagerduty.toml"},
-		{"migrate", []string{"migrate", "../../config/testdata/migrate/http-no-auth.toml"}, exitOK, `pager "pagerduty"`},
+		{"migrate", []string{"migrate", toml}, exitOK, `pager "pagerduty"`},
+		{"migrate a missing file", []string{"migrate", "/nonexistent/teleport-pagerduty.toml"}, exitConfig, "/nonexistent/teleport-pagerduty.toml"},
+		{"migrate bad TOML", []string{"migrate", brokenTOML}, exitConfig, "broken.toml:3:11"},
+		{"migrate keeps an existing file", []string{"migrate", toml, "-o", existing}, exitRuntime, "not replaced without --force"},
+		{"migrate --force", []string{"migrate", "-o", existing, "--force", toml}, exitOK, "wrote " + existing},
+		{"migrate names what changes", []string{"migrate", "../../config/testdata/migrate/v9-cloud-identity.toml"}, exitOK,
+			"\nbehaviour change: auto_approve: pagergate auto-approves by default"},
+	}
+	for _, cmd := range []string{"start", "configure", "check", "migrate", "fake-pagerduty", "version", "help"} {
+		tests = append(tests, struct {
+			name string
+			args []string
+			code int
+			want string
+		}{cmd + " bad flag", []string{cmd, "--nope"}, exitConfig, "flag provided but not defined: -nope"})
+		extra := []string{cmd, "extra"}
+		switch cmd {
+		case "start", "check":
+			extra = []string{cmd, good, "extra"}
+		case "migrate":
+			extra = []string{cmd, toml, "extra"}
+		case "help":
+			extra = []string{cmd, "check", "extra"}
+		}
+		tests = append(tests, struct {
+			name string
+			args []string
+			code int
+			want string
+		}{cmd + " unexpected argument", extra, exitConfig, `unexpected argument "extra"`})
 	}
 	for _, tt := range tests {
 		code, out, errOut := runCLI(tt.args...)
 		if code != tt.code || !strings.Contains(out+errOut, tt.want) {
 			t.Errorf("%s: run(%q) = %d, output %q; want %d and %q", tt.name, tt.args, code, out+errOut, tt.code, tt.want)
 		}
+	}
+	if b, _ := os.ReadFile(existing); !strings.Contains(string(b), `pager "pagerduty"`) {
+		t.Errorf("migrate --force did not replace the file: %q", b)
 	}
 }
 
@@ -282,11 +341,23 @@ func TestDaemonStartsAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := fx.New(modules(cfg, zap.NewNop()))
+	core, logs := observer.New(zapcore.DebugLevel)
+	app := fx.New(modules(cfg, zap.New(core)))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := app.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// fx's own lines are debug, short (no stack traces, no line per
+	// constructor) and few: -d shows pagergate's own lines first.
+	fxLines := logs.Filter(func(e observer.LoggedEntry) bool { return e.LoggerName == "fx" }).AllUntimed()
+	if len(fxLines) == 0 || len(fxLines) > 20 {
+		t.Errorf("fx logged %d lines at start, want a few", len(fxLines))
+	}
+	for _, e := range fxLines {
+		if e.Level != zapcore.DebugLevel || e.Stack != "" || len(e.Context) > 2 || strings.Contains(fmt.Sprint(e.ContextMap()), "stacktrace") {
+			t.Errorf("fx line %s %q %v: want debug, short, without a stack trace", e.Level, e.Message, e.ContextMap())
+		}
 	}
 	id, err := tsrv.CreateRequest("alice@example.com", []string{"editor"})
 	if err != nil {
@@ -319,5 +390,105 @@ func TestStartReportsTheRootCause(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "pagergate: start: read identity file") || strings.Contains(errOut, "could not build") {
 		t.Errorf("start error = %q, want the adapter's message alone", errOut)
+	}
+}
+
+// refusedAddr returns the address of a TCP socket bound on loopback that
+// does not listen: connections to it are refused. It stays bound, so the
+// port stays taken, until the test ends.
+func refusedAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+}
+
+// blackHole returns the address of a listener that accepts connections
+// and never answers.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestCheckUnreachable: check against endpoints that refuse or never
+// answer ends within its bound (it took 56 s, silent, before), announces
+// each probe as it starts, and fails fast on a refused connection.
+func TestCheckUnreachable(t *testing.T) {
+	pointAt := func(teleportAddr, pagerURL string) func(string) string {
+		return func(s string) string {
+			s = regexp.MustCompile(`addr     = "[^"]*"`).ReplaceAllString(s, fmt.Sprintf("addr     = %q", teleportAddr))
+			return regexp.MustCompile(`api_endpoint           = "[^"]*"`).ReplaceAllString(s, fmt.Sprintf("api_endpoint           = %q", pagerURL))
+		}
+	}
+	tests := []struct {
+		name            string
+		teleport, pager string
+		args            []string
+		bound           time.Duration // generous: the old check took 56 s
+		want            []string
+	}{
+		{"both refuse", refusedAddr(t), "http://" + refusedAddr(t), nil, 10 * time.Second,
+			[]string{"...   teleport               dialing ", "FAIL  teleport               connect to teleport at", "connection refused",
+				"...   pager                  PagerDuty at http://", "FAIL  pager token and bot user"}},
+		{"both never answer", blackHole(t), "http://" + blackHole(t), []string{"--timeout", "3s"}, 15 * time.Second,
+			[]string{"FAIL  teleport               ", "accepts connections but did not answer within 1.5s (the check's time)",
+				"FAIL  pager token and bot user", "deadline exceeded"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, _, _ := servers(t, pointAt(tt.teleport, tt.pager))
+			start := time.Now()
+			code, out, errOut := runCLI(append([]string{"check", "-c", path}, tt.args...)...)
+			took := time.Since(start)
+			if code != exitRuntime || took > tt.bound {
+				t.Errorf("check = %d after %s, want 1 within %s:\n%s%s", code, took, tt.bound, out, errOut)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			if i, j := strings.Index(out, "...   teleport"), strings.Index(out, "FAIL  teleport "); i < 0 || j < i {
+				t.Errorf("the Teleport probe is not announced before its result:\n%s", out)
+			}
+		})
 	}
 }

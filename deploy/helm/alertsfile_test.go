@@ -1,13 +1,19 @@
 package helm_test
 
 import (
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/pagergate/pagergate/adapters/metrics"
 )
 
 // alertsFile is the rule file for Prometheus outside Kubernetes.
@@ -107,4 +113,65 @@ func unscoped(t *testing.T, expr string) string {
 		return nil
 	})
 	return e.String()
+}
+
+// byTraffic are the metrics whose label values (endpoint, route, code)
+// come from traffic, so no series of them can exist before it.
+var byTraffic = []string{"pagergate_pager_calls_total", "pagergate_pager_retries_total", "pagergate_webhook_requests_total"}
+
+// TestAlertedSeriesExistAtZero: every series an alert selects exists in a
+// fresh pagergate's /metrics (rate() and increase() miss the first sample
+// of a series, so a counter born at 1 would never fire its alert), except
+// those labelled by traffic.
+func TestAlertedSeriesExistAtZero(t *testing.T) {
+	groups, errs := rulefmt.ParseFile(alertsFile)
+	if len(errs) > 0 {
+		t.Fatalf("%s: %v", alertsFile, errs)
+	}
+	rec := httptest.NewRecorder()
+	metrics.NewRegistry().Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups.Groups {
+		for _, r := range g.Rules {
+			e, err := parser.ParseExpr(r.Expr.Value)
+			if err != nil {
+				t.Fatalf("%s: %v", r.Alert.Value, err)
+			}
+			parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+				if v, ok := n.(*parser.VectorSelector); ok && !slices.Contains(byTraffic, v.Name) && !existsAtZero(fams[v.Name], v.LabelMatchers) {
+					t.Errorf("%s: no series of %s matches %s before traffic", r.Alert.Value, v.Name, v)
+				}
+				return nil
+			})
+		}
+	}
+}
+
+// existsAtZero reports whether one series of f matches every matcher on
+// a label of its own (target labels such as job come from the scrape).
+func existsAtZero(f *dto.MetricFamily, matchers []*labels.Matcher) bool {
+	if f == nil {
+		return false
+	}
+	for _, m := range f.Metric {
+		own := map[string]string{}
+		for _, lp := range m.Label {
+			own[lp.GetName()] = lp.GetValue()
+		}
+		ok := true
+		for _, mt := range matchers {
+			if slices.Contains(targetLabels, mt.Name) || mt.Name == labels.MetricName {
+				continue
+			}
+			ok = ok && mt.Matches(own[mt.Name])
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }

@@ -47,7 +47,7 @@ func TestAlertRules(t *testing.T) {
 	}
 	for _, want := range []string{
 		"PagergateWatcherDisconnected", "PagergateNoWatcherConnected", "PagergateEffectRetries",
-		"PagergatePagerUnreachable", "PagergateWebhookErrors", "PagergateWebhookAuthFailures",
+		"PagergatePagerUnreachable", "PagergateWebhookErrors", "PagergateWebhookAuthFailures", "PagergateIncidentsNotOpened",
 	} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("alert %s is missing (have %v)", want, alerts)
@@ -118,7 +118,7 @@ func exportedLabels(t *testing.T) map[string][]string {
 	reg.Incident(ports.IncidentOpened)
 	reg.Approval(ports.ApprovalApproved)
 	reg.ReviewNoted()
-	reg.Action(ports.ActionFailed)
+	reg.Action(domain.VerbApprove, ports.ActionFailed)
 	reg.EffectRetry()
 	reg.RecordConflict(domain.Effect{Kind: domain.EffectResolve})
 	reg.QueueDepth(1)

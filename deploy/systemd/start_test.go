@@ -130,6 +130,13 @@ func TestStartsWithCertificateExpiringSoon(t *testing.T) {
 	if code, refused := h.startPre(); refused {
 		t.Fatalf("an ExecStartPre exits %d on a certificate that is still valid: systemd would not start pagergate", code)
 	}
+	// The check itself passes, with a warning line in the journal.
+	for _, v := range h.unit.Values("Service", "ExecStartPre") {
+		code, out := h.runToExit(v)
+		if code != 0 || !strings.Contains(string(out), "warn  webhook cert_file") {
+			t.Errorf("ExecStartPre=%s: exit %d, want 0 and a warning:\n%s", v, code, out)
+		}
+	}
 
 	_, cmd := h.command(one(t, h.unit, "Service", "ExecStart"))
 	stderr, err := cmd.StderrPipe()
@@ -243,8 +250,9 @@ func TestBadConfigIsNotRestarted(t *testing.T) {
 			h := newHost(t)
 			h.writeEnvFile(c.env)
 			h.writeConfig(90*24*time.Hour, c.extra)
-			// systemd applies RestartPreventExitStatus to whichever
-			// command failed: a refusing ExecStartPre or ExecStart.
+			// systemd applies RestartPreventExitStatus to the main
+			// process only; a refusing ExecStartPre would be restarted
+			// (the unit test requires the "-" prefix on every one).
 			code, refused := h.startPre()
 			var out []byte
 			if !refused {
@@ -304,4 +312,27 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 	}
 	v, _ := exec.Command(tool, "--version").Output()
 	t.Logf("systemd-analyze verify: clean (%s)", strings.SplitN(string(v), "\n", 2)[0])
+}
+
+// TestExpiredCertificateFailsTheStart: only an expired webhook certificate
+// fails a start (PagerDuty cannot deliver to it), with exit 1, which is
+// not final: systemd restarts it every RestartSec, so a renewed
+// certificate is picked up.
+func TestExpiredCertificateFailsTheStart(t *testing.T) {
+	h := newHost(t)
+	h.writeEnvFile(secrets)
+	h.writeConfig(-30*time.Minute, "")
+	for _, v := range h.unit.Values("Service", "ExecStartPre") {
+		code, out := h.runToExit(v)
+		if code != 1 || !strings.Contains(string(out), "FAIL  webhook cert_file") {
+			t.Errorf("ExecStartPre=%s: exit %d, want 1 and a FAIL line:\n%s", v, code, out)
+		}
+	}
+	code, out := h.runToExit(one(t, h.unit, "Service", "ExecStart"))
+	if code != 1 || !strings.Contains(string(out), "expired at") {
+		t.Fatalf("start on an expired certificate: exit %d, want 1 naming the expiry:\n%s", code, out)
+	}
+	if slices.Contains(finalExitCodes(t, h.unit), code) {
+		t.Errorf("exit %d is in RestartPreventExitStatus: a renewed certificate would need a manual restart", code)
+	}
 }

@@ -114,6 +114,12 @@ func TestUnitKeys(t *testing.T) {
 		if e.Argv[0] != installedBinary || !slices.Contains(e.Argv, installedConfig) {
 			t.Errorf("ExecStartPre=%s: want %s on %s", v, installedBinary, installedConfig)
 		}
+		// RestartPreventExitStatus= does not cover ExecStartPre=
+		// (systemd.service(5)): a pre-check that may exit 2 must have its
+		// failure ignored, or a configuration mistake restarts forever.
+		if !e.IgnoreFailure {
+			t.Errorf("ExecStartPre=%s: without the \"-\" prefix a bad configuration is restarted every RestartSec", v)
+		}
 	}
 	sandbox := map[string]string{
 		"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",

@@ -63,7 +63,9 @@ func (r *Recorder) Approval(o ports.ApprovalOutcome) { r.add(1, false, "approval
 func (r *Recorder) ReviewNoted() { r.add(1, false, "notes", "review") }
 
 // Action implements ports.Metrics.
-func (r *Recorder) Action(o ports.ActionOutcome) { r.add(1, false, "actions", string(o)) }
+func (r *Recorder) Action(v domain.Verb, o ports.ActionOutcome) {
+	r.add(1, false, "actions", v.String(), string(o))
+}
 
 // EffectRetry implements ports.Metrics.
 func (r *Recorder) EffectRetry() { r.add(1, false, "effect_retries", "scheduled") }
@@ -86,10 +88,10 @@ func (r *Recorder) WatcherConnected(up bool) {
 }
 
 // PagerCall implements ports.Metrics: it counts pager_calls and adds the
-// seconds to pager_call_seconds{endpoint}.
+// seconds to pager_call_duration_seconds{endpoint}.
 func (r *Recorder) PagerCall(endpoint, code string, took time.Duration) {
 	r.add(1, false, "pager_calls", endpoint, code)
-	r.add(took.Seconds(), false, "pager_call_seconds", endpoint)
+	r.add(took.Seconds(), false, "pager_call_duration_seconds", endpoint)
 }
 
 // PagerRetry implements ports.Metrics.

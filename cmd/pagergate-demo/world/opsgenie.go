@@ -45,7 +45,12 @@ func startOpsgenie(cert *webhooktest.Cert) (fakePager, error) {
 	return opsgenie{og}, err
 }
 
-func (o opsgenie) Name() string              { return "Opsgenie" }
+func (o opsgenie) Name() string { return "Opsgenie" }
+
+func (o opsgenie) SetRequestForm(users []string, roles string, create CreateRequest) {
+	o.Server.SetRequestForm(&fakeopsgenie.RequestForm{Users: users, Roles: roles, Create: create})
+}
+
 func (o opsgenie) SetWebhookURL(base string) { o.Server.SetWebhookURL(base + "/opsgenie/actions") }
 func (o opsgenie) Close()                    { _ = o.Server.Close() }
 
@@ -58,18 +63,18 @@ func (o opsgenie) Annotations(notify, approval string) map[string][]string {
 	return m
 }
 
-func (o opsgenie) config() (string, string) {
+func (o opsgenie) config() (string, string, map[string]string) {
 	return `pager "opsgenie" {
-  # The fake Opsgenie of the demo, which accepts this key.
-  api_key                = "` + fakeopsgenie.DefaultAPIKey + `"
+  # The key the fake Opsgenie of the demo accepts.
+  api_key                = file("opsgenie-api-key")
   api_url                = "` + o.URL() + `"
   default_notify_service = "` + ServiceTeleport + `"
 }
 `, `  basic_auth {
     user     = "` + basicUser + `"
-    password = "` + basicPassword + `"
+    password = file("webhook-password")
   }
-`
+`, map[string]string{"opsgenie-api-key": fakeopsgenie.DefaultAPIKey, "webhook-password": basicPassword}
 }
 
 func (o opsgenie) Incident(ctx context.Context, reqID string, resolved bool) (Incident, error) {

@@ -40,7 +40,12 @@ func startPagerDuty(cert *webhooktest.Cert) (fakePager, error) {
 	return pagerDuty{pd}, err
 }
 
-func (p pagerDuty) Name() string              { return "PagerDuty" }
+func (p pagerDuty) Name() string { return "PagerDuty" }
+
+func (p pagerDuty) SetRequestForm(users []string, roles string, create CreateRequest) {
+	p.Server.SetRequestForm(&fakepd.RequestForm{Users: users, Roles: roles, Create: create})
+}
+
 func (p pagerDuty) SetWebhookURL(base string) { p.Server.SetWebhookURL(base) }
 func (p pagerDuty) Close()                    { _ = p.Server.Close() }
 func (p pagerDuty) Annotations(notify, approval string) map[string][]string {
@@ -51,16 +56,16 @@ func (p pagerDuty) Annotations(notify, approval string) map[string][]string {
 	return m
 }
 
-func (p pagerDuty) config() (string, string) {
+func (p pagerDuty) config() (string, string, map[string]string) {
 	return `pager "pagerduty" {
-  # The fake PagerDuty of the demo, which accepts this token.
-  api_key                = "` + fakepd.DefaultAPIKey + `"
+  # The token the fake PagerDuty of the demo accepts.
+  api_key                = file("pagerduty-api-key")
   user_email             = "` + botEmail + `"
   api_endpoint           = "` + p.URL() + `"
   default_notify_service = "` + ServiceTeleport + `"
 }
-`, `  signing_secrets = ["` + signingSecret + `"]
-`
+`, `  signing_secrets = [file("webhook-signing-secret")]
+`, map[string]string{"pagerduty-api-key": fakepd.DefaultAPIKey, "webhook-signing-secret": signingSecret}
 }
 
 func (p pagerDuty) Incident(ctx context.Context, reqID string, resolved bool) (Incident, error) {

@@ -30,7 +30,9 @@ const stepTimeout = time.Minute
 // Tour builds the world in a new directory, starts the daemon in it and
 // walks the three main flows: a request opens an incident; an on-call
 // requester is approved; a responder approves from the fake's web page.
-// Then it keeps the world up for o.For, or until ctx ends.
+// Then it keeps the world up for o.For, or until ctx ends. After a clean
+// stop the directory (keys, identity, state, log) is removed; after a
+// failure it is kept, and named, for its log.
 func Tour(ctx context.Context, o Options) error {
 	started := time.Now()
 	say := func(format string, a ...any) {
@@ -43,6 +45,19 @@ func Tour(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	if err := tour(ctx, o, dir, say); err != nil {
+		return fmt.Errorf("%w (work dir %s kept)", err, dir)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	say("removed %s", dir)
+	return nil
+}
+
+// tour runs the world in dir; it returns once the daemon and the servers
+// have stopped.
+func tour(ctx context.Context, o Options, dir string, say sayFunc) error {
 	w, err := New(dir, o.Pager)
 	if err != nil {
 		return err
@@ -61,8 +76,9 @@ func Tour(ctx context.Context, o Options) error {
 	if err := w.walk(ctx, say); err != nil {
 		return err
 	}
-	say("done. Open %s/ to see the incidents and click Approve / Deny on new ones.", w.Pager.URL())
-	say("create more requests by hand with the Go API of adapters/teleport/teleporttest; Ctrl-C to stop")
+	w.Pager.SetRequestForm([]string{Requester, OnCallCritical}, "editor", w.createRequest)
+	say("done. Open %s/ to see the incidents and click Approve / Deny on open ones,", w.Pager.URL())
+	say("or create a request with its form (%s is on call: approved at once; %s is paged). Ctrl-C to stop", OnCallCritical, Requester)
 	if o.For > 0 {
 		select {
 		case <-ctx.Done():
@@ -76,6 +92,14 @@ func Tour(ctx context.Context, o Options) error {
 }
 
 type sayFunc func(format string, a ...any)
+
+// createRequest is the web page's new request: paged in the notify
+// service, and auto-approved when the requester is on call for the
+// approval service.
+func (w *World) createRequest(_ context.Context, user string, roles []string, reason string) (string, error) {
+	return w.Teleport.CreateRequest(user, roles, teleporttest.WithReason(reason),
+		teleporttest.WithAnnotations(w.Pager.Annotations(ServiceTeleport, ServiceCritical)))
+}
 
 // walk runs the three flows.
 func (w *World) walk(ctx context.Context, say sayFunc) error {

@@ -44,6 +44,9 @@ type fakePager interface {
 	// SetWebhookURL points the fake's deliveries at the daemon's webhook
 	// (https://host:port) once it listens.
 	SetWebhookURL(base string)
+	// SetRequestForm puts a "new access request" form on the fake's web
+	// page, offering users, that calls create.
+	SetRequestForm(users []string, roles string, create CreateRequest)
 	// Annotations name the notify service and the approval services of
 	// a request, in the vendor's conventions.
 	Annotations(notify, approval string) map[string][]string
@@ -52,11 +55,16 @@ type fakePager interface {
 	// Approve clicks Approve on the incident as user and says what the
 	// webhook answered.
 	Approve(ctx contextT, incidentID, user string) (string, error)
-	// config is the daemon's pager block, and the webhook's
-	// authentication lines.
-	config() (pager, webhookAuth string)
+	// config is the daemon's pager block, the webhook's authentication
+	// lines, and the secrets they read with file("NAME"), by NAME: the
+	// demo writes them next to the configuration, as an operator should.
+	config() (pager, webhookAuth string, secrets map[string]string)
 	Close()
 }
+
+// CreateRequest creates an access request in the demo's Teleport and
+// returns its ID.
+type CreateRequest func(ctx contextT, user string, roles []string, reason string) (string, error)
 
 // Incident is what the tour shows of an incident or alert.
 type Incident struct {
@@ -92,8 +100,15 @@ func New(dir, pager string) (*World, error) {
 		}
 	}
 	if err == nil {
-		pagerBlock, auth := w.Pager.config()
-		err = os.WriteFile(w.Config, fmt.Appendf(nil, configText, dir, w.Teleport.Addr(), pagerBlock, auth), 0o600)
+		pagerBlock, auth, secrets := w.Pager.config()
+		for name, value := range secrets {
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, name), []byte(value+"\n"), 0o600)
+			}
+		}
+		if err == nil {
+			err = os.WriteFile(w.Config, fmt.Appendf(nil, configText, dir, w.Teleport.Addr(), pagerBlock, auth), 0o600)
+		}
 	}
 	if err != nil {
 		w.Close()

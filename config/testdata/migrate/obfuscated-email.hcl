@@ -1,4 +1,5 @@
-# pagergate configuration migrated from teleport-pagerduty.toml.
+# pagergate configuration migrated from teleport-pagerduty.toml,
+# a file of the reference plugin's annotation generation (pagerduty_notify_service, pagerduty_services).
 # `pagergate configure` shows every key with its default.
 
 teleport {
@@ -11,6 +12,12 @@ teleport {
 pager "pagerduty" {
   api_key    = env("PAGERDUTY_API_KEY")
   user_email = "[email protected]"
+}
+
+auto_approve {
+  enabled = true
+  # true: also require an incident assigned to the requester, as the reference's README generation did.
+  require_active_incident = false
 }
 
 log {

@@ -1,4 +1,5 @@
-# pagergate configuration migrated from teleport-pagerduty.toml.
+# pagergate configuration migrated from teleport-pagerduty.toml,
+# a file of the reference plugin's annotation generation (pagerduty_notify_service, pagerduty_services).
 # `pagergate configure` shows every key with its default.
 
 teleport {
@@ -12,6 +13,12 @@ pager "pagerduty" {
   user_email                = "bot@example.com"
   notify_service_annotation = "pd_notify"
   services_annotation       = "pd_services"
+}
+
+auto_approve {
+  enabled = true
+  # true: also require an incident assigned to the requester, as the reference's README generation did.
+  require_active_incident = false
 }
 
 log {

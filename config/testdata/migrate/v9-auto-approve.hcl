@@ -1,4 +1,5 @@
-# pagergate configuration migrated from teleport-pagerduty.toml.
+# pagergate configuration migrated from teleport-pagerduty.toml,
+# a file of the reference plugin's first generation (service_id, auto_approve).
 # `pagergate configure` shows every key with its default.
 
 teleport {
@@ -15,7 +16,8 @@ pager "pagerduty" {
 }
 
 auto_approve {
-  enabled = true
+  enabled                 = true
+  require_active_incident = false
 }
 
 webhook {

@@ -1,4 +1,5 @@
-# pagergate configuration migrated from teleport-pagerduty.toml.
+# pagergate configuration migrated from teleport-pagerduty.toml,
+# a file of the reference plugin's first generation (service_id, auto_approve).
 # `pagergate configure` shows every key with its default.
 
 teleport {
@@ -10,6 +11,11 @@ pager "pagerduty" {
   api_key                = env("PAGERDUTY_API_KEY")
   user_email             = "me@example.com"
   default_notify_service = "PIJ90N7"
+}
+
+auto_approve {
+  # Off, as the reference was without auto_approve = true; pagergate's default is on.
+  enabled = false
 }
 
 webhook {
