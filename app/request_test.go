@@ -137,21 +137,26 @@ func TestTeleportRequestConflictEndsThePass(t *testing.T) {
 	}
 }
 
+// A peer's intent younger than the lease, to the last nanosecond, makes
+// us wait.
 func TestPeerHoldingAFreshIntentMakesUsWait(t *testing.T) {
-	h := newHarness(t, nil)
-	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: openAccessRequests, Owner: "replica-b", At: now.Add(-time.Second)}})
-	h.tp.EXPECT().UpdateRecord(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
-	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Times(0)
+	for _, age := range []time.Duration{time.Second, time.Minute - time.Nanosecond} {
+		h := newHarness(t, func(c *Config) { c.IntentLease = time.Minute })
+		h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: openAccessRequests, Owner: "replica-b", At: now.Add(-age)}})
+		h.tp.EXPECT().UpdateRecord(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+		h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Times(0)
 
-	if err := h.p.requests.handle(ctx, notifyOnly("r1")); !errors.Is(err, errBusy) {
-		t.Fatalf("handle() = %v, want errBusy", err)
+		if err := h.p.requests.handle(ctx, notifyOnly("r1")); !errors.Is(err, errBusy) {
+			t.Fatalf("intent %v old: handle() = %v, want errBusy", age, err)
+		}
 	}
 }
 
+// A peer's intent as old as the lease is stale: taken over.
 func TestStalePeerIntentIsTakenOver(t *testing.T) {
-	h := newHarness(t, nil)
+	h := newHarness(t, func(c *Config) { c.IntentLease = time.Minute })
 	h.allowCAS()
-	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: openAccessRequests, Owner: "replica-b", At: now.Add(-time.Hour)}})
+	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: openAccessRequests, Owner: "replica-b", At: now.Add(-time.Minute)}})
 	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil)
 
