@@ -582,3 +582,19 @@ func TestActionsAreCountedOnce(t *testing.T) {
 		}
 	}
 }
+
+// The notify services remembered for the orphan scan stop at
+// maxKnownServices; services without an ID are not remembered.
+func TestKnownServicesAreBounded(t *testing.T) {
+	var s serviceSet
+	s.learn(domain.Record{RequestID: "r0", Incidents: []domain.IncidentRef{{Service: "Access Requests", IncidentID: "PI0"}}})
+	if n := len(s.list()); n != 0 {
+		t.Fatalf("%d services remembered from an incident without service ID, want 0", n)
+	}
+	for i := range maxKnownServices + 5 {
+		s.learn(domain.Record{RequestID: fmt.Sprint("r", i), Incidents: []domain.IncidentRef{{ServiceID: fmt.Sprint("PS", i), IncidentID: fmt.Sprint("PI", i)}}})
+	}
+	if n := len(s.list()); n != maxKnownServices {
+		t.Errorf("%d services remembered, want %d", n, maxKnownServices)
+	}
+}
