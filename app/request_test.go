@@ -305,6 +305,45 @@ func TestReviewsAreNotedOnceEachInOrder(t *testing.T) {
 	}
 }
 
+// A review note the pager refuses is not taken as noted: the pass fails
+// (retried), nothing is counted, and the next pass notes it.
+func TestFailedReviewNoteIsRetriedNotCounted(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.setRecord(domain.Record{RequestID: "r1", ApprovalDone: true, Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
+	req := notifyOnly("r1")
+	req.Reviews = []domain.Review{{Author: "bob", State: domain.StateApproved, Reason: "first"}}
+	review := gomock.Cond(func(s string) bool { return strings.HasPrefix(s, "[review #1]") })
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", review).Return(ports.ErrUnavailable)
+	if err := h.p.requests.handle(ctx, req); !errors.Is(err, ports.ErrUnavailable) {
+		t.Fatalf("handle() with the note refused = %v, want the pager's error", err)
+	}
+	if got, n := h.record("r1").ReviewsNoted, h.metrics.Count("notes", "review"); got != 0 || n != 0 {
+		t.Fatalf("after a refused note: ReviewsNoted = %d, counted %d; want 0, 0", got, n)
+	}
+	h.pg.EXPECT().ListNotes(gomock.Any(), "PI1").Return(nil, nil).MaxTimes(1) // our intent is left: a recovery
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", review).Return(nil)
+	if err := h.p.requests.handle(ctx, req); err != nil {
+		t.Fatalf("handle() again = %v", err)
+	}
+	if got, n := h.record("r1").ReviewsNoted, h.metrics.Count("notes", "review"); got != 1 || n != 1 {
+		t.Errorf("after the retry: ReviewsNoted = %d, counted %d; want 1, 1", got, n)
+	}
+}
+
+// A review the snapshot does not hold (an intent planned on a newer one)
+// is no note and no panic.
+func TestReviewBeyondTheSnapshotIsNoNote(t *testing.T) {
+	h := newHarness(t, nil)
+	req := notifyOnly("r1")
+	req.Reviews = []domain.Review{{Author: "bob", State: domain.StateApproved}}
+	rec := domain.Record{RequestID: "r1", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}}
+	h.pg.EXPECT().AddNote(gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+	if err := h.p.requests.incidents.noteReview(ctx, req, rec, 1, false); err != nil {
+		t.Errorf("noteReview(#2 of 1) = %v, want nil", err)
+	}
+}
+
 func TestResolutionHappensOnce(t *testing.T) {
 	h := newHarness(t, nil)
 	h.allowCAS()
