@@ -520,6 +520,33 @@ func TestResolvedWhileDisconnectedIsFoundAfterEveryReconnect(t *testing.T) {
 	}
 }
 
+// The scan of resolved requests reads nothing twice: a request a peer
+// already settled is read once, then known as settled; one the local store
+// knows as done is not read at all.
+func TestScanOfResolvedRequestsSkipsSettledAndLocallyDone(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	var approved []domain.Request
+	for _, id := range []string{"r1", "r2"} {
+		r := notifyOnly(id)
+		r.State = domain.StateApproved
+		approved = append(approved, r)
+		h.setRecord(domain.Record{RequestID: id, User: r.User, ApprovalDone: true, Resolution: domain.StateApproved,
+			Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI-" + id}}})
+	}
+	h.rec.PutRecord(ctx, h.record("r2")) // r2 is done in the local store too
+	h.tp.EXPECT().ListRequests(gomock.Any()).Return(approved, nil).Times(2)
+	h.p.Start()
+	defer h.stop(ctx)
+	for i := range 2 {
+		h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced})
+		waitFor(t, fmt.Sprintf("the passes after sync %d finished", i+1), func() bool { return h.p.sched.Pending() == 0 })
+		if r1, r2 := h.reads("r1"), h.reads("r2"); r1 != 1 || r2 != 0 {
+			t.Errorf("after sync %d: record reads r1 %d, r2 %d; want 1 (then settled), 0 (done locally)", i+1, r1, r2)
+		}
+	}
+}
+
 func TestIncidentOpenedJustBeforeACrashIsResolvedWithTheRequest(t *testing.T) {
 	h := newHarness(t, nil)
 	h.allowCAS()
