@@ -334,3 +334,63 @@ func TestNoMethodRefusesEveryRoute(t *testing.T) {
 		t.Errorf("HandleAction called %d times", n)
 	}
 }
+
+// Any two transport methods together: a delivery passing both is taken,
+// one missing either is refused.
+func TestTwoMethodsTogetherNeedBoth(t *testing.T) {
+	for _, pair := range []struct {
+		name                string
+		mtls, basic, shared bool
+	}{
+		{"mutual TLS and basic auth", true, true, false},
+		{"mutual TLS and shared header", true, false, true},
+		{"basic auth and shared header", false, true, true},
+	} {
+		t.Run(pair.name, func(t *testing.T) {
+			e := newEnv(t)
+			cfg := e.config()
+			if pair.mtls {
+				cfg.ClientCAFile, cfg.AllowedClientCNs = e.caFile, pagerDutyCNs
+			}
+			if pair.basic {
+				cfg.BasicUser, cfg.BasicPassword = "pd", "pw-123"
+			}
+			if pair.shared {
+				cfg.SharedSecretHeader, cfg.SharedSecret = "X-Pagergate-Token", "tok-123456"
+			}
+			e.start(cfg)
+			body := customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"))
+			send := func(cert, basic, shared bool) int {
+				c := e.client()
+				if cert {
+					c = e.client(e.clientCA.clientCert(t, pkix.Name{CommonName: "webhooks.pagerduty.com"}))
+				}
+				req, _ := http.NewRequest(http.MethodPost, e.url(PathApprove), strings.NewReader(string(body)))
+				req.Header.Set("Content-Type", "application/json")
+				if basic {
+					req.SetBasicAuth("pd", "pw-123")
+				}
+				if shared {
+					req.Header.Set("X-Pagergate-Token", "tok-123456")
+				}
+				return e.do(c, req).status
+			}
+			if got := send(pair.mtls, pair.basic, pair.shared); got != http.StatusOK {
+				t.Errorf("both methods pass: status = %d, want 200", got)
+			}
+			for _, drop := range []int{0, 1, 2} {
+				on := []bool{pair.mtls, pair.basic, pair.shared}
+				if !on[drop] {
+					continue
+				}
+				on[drop] = false
+				if got := send(on[0], on[1], on[2]); got != http.StatusUnauthorized {
+					t.Errorf("without method %d: status = %d, want 401", drop, got)
+				}
+			}
+			if n := len(e.actions.calls()); n != 1 {
+				t.Errorf("HandleAction called %d times, want 1", n)
+			}
+		})
+	}
+}
