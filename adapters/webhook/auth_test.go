@@ -335,56 +335,66 @@ func TestNoMethodRefusesEveryRoute(t *testing.T) {
 	}
 }
 
-// Any two transport methods together: a delivery passing both is taken,
-// one missing either is refused.
+// Any two methods together: a delivery passing both is taken, one
+// missing either is refused. The v3 signature counts as a method on the v3
+// route.
 func TestTwoMethodsTogetherNeedBoth(t *testing.T) {
+	const mtls, basic, shared, sig = 0, 1, 2, 3
 	for _, pair := range []struct {
-		name                string
-		mtls, basic, shared bool
+		name string
+		on   [4]bool
 	}{
-		{"mutual TLS and basic auth", true, true, false},
-		{"mutual TLS and shared header", true, false, true},
-		{"basic auth and shared header", false, true, true},
+		{"mutual TLS and basic auth", [4]bool{mtls: true, basic: true}},
+		{"mutual TLS and shared header", [4]bool{mtls: true, shared: true}},
+		{"basic auth and shared header", [4]bool{basic: true, shared: true}},
+		{"signature and basic auth", [4]bool{sig: true, basic: true}},
 	} {
 		t.Run(pair.name, func(t *testing.T) {
 			e := newEnv(t)
 			cfg := e.config()
-			if pair.mtls {
+			if pair.on[mtls] {
 				cfg.ClientCAFile, cfg.AllowedClientCNs = e.caFile, pagerDutyCNs
 			}
-			if pair.basic {
+			if pair.on[basic] {
 				cfg.BasicUser, cfg.BasicPassword = "pd", "pw-123"
 			}
-			if pair.shared {
+			if pair.on[shared] {
 				cfg.SharedSecretHeader, cfg.SharedSecret = "X-Pagergate-Token", "tok-123456"
 			}
+			path, body := PathApprove, customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"))
+			if pair.on[sig] {
+				cfg.SigningSecrets = []string{secretA}
+				path, body = PathV3, annotatedApprove(t)
+			}
 			e.start(cfg)
-			body := customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"))
-			send := func(cert, basic, shared bool) int {
+			send := func(on [4]bool) int {
 				c := e.client()
-				if cert {
+				if on[mtls] {
 					c = e.client(e.clientCA.clientCert(t, pkix.Name{CommonName: "webhooks.pagerduty.com"}))
 				}
-				req, _ := http.NewRequest(http.MethodPost, e.url(PathApprove), strings.NewReader(string(body)))
+				req, _ := http.NewRequest(http.MethodPost, e.url(path), strings.NewReader(string(body)))
 				req.Header.Set("Content-Type", "application/json")
-				if basic {
+				if on[basic] {
 					req.SetBasicAuth("pd", "pw-123")
 				}
-				if shared {
+				if on[shared] {
 					req.Header.Set("X-Pagergate-Token", "tok-123456")
+				}
+				if on[sig] {
+					req.Header.Set(SignatureHeader, FormatSignatures([][]byte{Sign(body, secretA)}))
 				}
 				return e.do(c, req).status
 			}
-			if got := send(pair.mtls, pair.basic, pair.shared); got != http.StatusOK {
+			if got := send(pair.on); got != http.StatusOK {
 				t.Errorf("both methods pass: status = %d, want 200", got)
 			}
-			for _, drop := range []int{0, 1, 2} {
-				on := []bool{pair.mtls, pair.basic, pair.shared}
-				if !on[drop] {
+			for drop := range pair.on {
+				if !pair.on[drop] {
 					continue
 				}
+				on := pair.on
 				on[drop] = false
-				if got := send(on[0], on[1], on[2]); got != http.StatusUnauthorized {
+				if got := send(on); got != http.StatusUnauthorized {
 					t.Errorf("without method %d: status = %d, want 401", drop, got)
 				}
 			}
