@@ -405,6 +405,16 @@ func TestAllProblemsReported(t *testing.T) {
 	if strings.Join(got, ",") != want {
 		t.Errorf("summaries = %v, want %s", got, want)
 	}
+	// The text output shows every one of them, each at its line.
+	var buf strings.Builder
+	if err := de.Write(&buf, false); err != nil {
+		t.Fatalf("Write() = %v", err)
+	}
+	for _, at := range []string{"test.hcl:1:", "test.hcl:3:", "test.hcl:5:", "test.hcl:10:"} {
+		if !strings.Contains(buf.String(), at) {
+			t.Errorf("output lacks the problem at %s:\n%s", at, buf.String())
+		}
+	}
 }
 
 func TestFileValidate(t *testing.T) {
