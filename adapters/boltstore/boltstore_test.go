@@ -225,6 +225,20 @@ func TestOpenNoPath(t *testing.T) {
 	}
 }
 
+// Without a logger the store logs nowhere; it opens and works.
+func TestOpenWithoutLogger(t *testing.T) {
+	s, err := boltstore.Open(boltstore.Config{Path: filepath.Join(t.TempDir(), "state.db")}, nil)
+	if err != nil {
+		t.Fatalf("Open(nil logger) = %v", err)
+	}
+	if err := s.PutMeta(context.Background(), "k", "v"); err != nil {
+		t.Errorf("PutMeta() = %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close() = %v", err)
+	}
+}
+
 func TestReopenAfterCloseKeepsData(t *testing.T) {
 	cfg := boltstore.Config{Path: filepath.Join(t.TempDir(), "state.db")}
 	ctx := context.Background()
