@@ -348,3 +348,32 @@ func TestCorruptRecordValue(t *testing.T) {
 		t.Fatalf("GetRecord after rewrite = %v, %v; want found", ok, err)
 	}
 }
+
+// A replay key and a cache entry end exactly at their expiry: a key seen
+// again then is new, the cache entry is gone; a nanosecond before, both
+// hold.
+func TestTTLEndsAtTheExpiry(t *testing.T) {
+	clk := storetest.NewClock()
+	s := mustOpen(t, boltstore.Config{Path: filepath.Join(t.TempDir(), "state.db"), PruneInterval: -1, Now: clk.Now})
+	ctx := context.Background()
+	if fresh, err := s.Remember(ctx, "delivery", time.Minute); err != nil || !fresh {
+		t.Fatalf("Remember() = %v, %v; want new", fresh, err)
+	}
+	if err := s.PutCache(ctx, "entry", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute - time.Nanosecond)
+	if fresh, err := s.Remember(ctx, "delivery", time.Minute); err != nil || fresh {
+		t.Errorf("Remember() just before the expiry = %v, %v; want a replay", fresh, err)
+	}
+	if _, ok, err := s.GetCache(ctx, "entry"); err != nil || !ok {
+		t.Errorf("GetCache() just before the expiry = %v, %v; want the entry", ok, err)
+	}
+	clk.Advance(time.Nanosecond)
+	if _, ok, err := s.GetCache(ctx, "entry"); err != nil || ok {
+		t.Errorf("GetCache() at the expiry = %v, %v; want gone", ok, err)
+	}
+	if fresh, err := s.Remember(ctx, "delivery", time.Minute); err != nil || !fresh {
+		t.Errorf("Remember() at the expiry = %v, %v; want new", fresh, err)
+	}
+}
