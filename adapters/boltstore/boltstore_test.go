@@ -377,3 +377,22 @@ func TestTTLEndsAtTheExpiry(t *testing.T) {
 		t.Errorf("Remember() at the expiry = %v, %v; want new", fresh, err)
 	}
 }
+
+// A resolved record is pruned once it is exactly the retention old, not a
+// nanosecond before.
+func TestPruneAtTheRetention(t *testing.T) {
+	clk := storetest.NewClock()
+	s := mustOpen(t, boltstore.Config{Path: filepath.Join(t.TempDir(), "state.db"), Retention: time.Hour, PruneInterval: -1, Now: clk.Now})
+	ctx := context.Background()
+	if err := s.PutRecord(ctx, domain.Record{RequestID: "done", Resolution: domain.StateDenied}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour - time.Nanosecond)
+	if records, _, err := s.Prune(ctx); err != nil || records != 0 {
+		t.Errorf("Prune() just before the retention = %d records, %v; want 0", records, err)
+	}
+	clk.Advance(time.Nanosecond)
+	if records, _, err := s.Prune(ctx); err != nil || records != 1 {
+		t.Errorf("Prune() at the retention = %d records, %v; want 1", records, err)
+	}
+}
