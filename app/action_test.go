@@ -256,14 +256,22 @@ func TestActionByRespondersNotOnCallIsRefused(t *testing.T) {
 	}
 }
 
+// A responder the pager does not know is refused under either approvers
+// setting; under on_call, who is on call is not even asked for them.
 func TestActorThePagerDoesNotKnowIsRefused(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
-	h.expectTarget(notifyOnly("r1"))
-	h.oc.EXPECT().GetUser(gomock.Any(), "PGHOST").Return(domain.PagerUser{}, ports.ErrNotFound)
-	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
-	h.expectNote("PI1", "not a PagerDuty user")
-	if _, err := h.p.HandleAction(ctx, approveBy("PGHOST")); !errors.Is(err, domain.ErrActorUnknown) {
-		t.Fatalf("HandleAction() = %v, want ErrActorUnknown", err)
+	for _, approvers := range []string{domain.ApproversAny, domain.ApproversOnCall} {
+		t.Run(approvers, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) { c.Policy.Approvers = approvers })
+			h.expectTarget(notifyOnly("r1"))
+			h.oc.EXPECT().GetUser(gomock.Any(), "PGHOST").Return(domain.PagerUser{}, ports.ErrNotFound)
+			h.oc.EXPECT().FindService(gomock.Any(), "PSN").Times(0)
+			h.oc.EXPECT().OnCallsNow(gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+			h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(0)
+			h.expectNote("PI1", "not a PagerDuty user")
+			if _, err := h.p.HandleAction(ctx, approveBy("PGHOST")); !errors.Is(err, domain.ErrActorUnknown) {
+				t.Fatalf("HandleAction() = %v, want ErrActorUnknown", err)
+			}
+		})
 	}
 }
 
@@ -534,5 +542,69 @@ func TestIncidentWithoutServiceHasNobodyOnCall(t *testing.T) {
 
 	if _, err := h.p.HandleAction(ctx, approveBy("PUB")); !errors.Is(err, domain.ErrActorNotOnCall) {
 		t.Fatalf("HandleAction() = %v, want not-on-call refusal", err)
+	}
+}
+
+// The replay window is inclusive: a delivery exactly ReplayWindow old is
+// still taken, one a nanosecond older is too old and changes nothing.
+func TestReplayWindowEdge(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Policy.Approvers = domain.ApproversAny
+		c.ReplayWindow = time.Hour
+	})
+	tooOld := approveBy("PUB")
+	tooOld.OccurredAt = now.Add(-time.Hour - time.Nanosecond)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(1)
+	if _, err := h.p.HandleAction(ctx, tooOld); !errors.Is(err, domain.ErrDeliveryTooOld) {
+		t.Fatalf("HandleAction(window + 1ns) = %v, want too old", err)
+	}
+	h.expectActor(bob)
+	edge := actionBy(domain.VerbApprove, "PUB", "d2")
+	edge.OccurredAt = now.Add(-time.Hour)
+	if out, err := h.p.HandleAction(ctx, edge); err != nil || out != domain.OutcomeDone {
+		t.Fatalf("HandleAction(window) = %v, %v; want done", out, err)
+	}
+}
+
+// Each applied or ignored action is counted once, under its own outcome.
+func TestActionsAreCountedOnce(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
+	h.expectActor(bob)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any()).Times(1)
+	if out, err := h.p.HandleAction(ctx, approveBy("PUB")); err != nil || out != domain.OutcomeDone {
+		t.Fatalf("HandleAction(approve) = %v, %v", out, err)
+	}
+	resolve := actionBy(domain.VerbManualResolve, "PUB", "d2")
+	if out, err := h.p.HandleAction(ctx, resolve); err != nil || out != domain.OutcomeIgnored {
+		t.Fatalf("HandleAction(manual resolve) = %v, %v; want ignored", out, err)
+	}
+	ignored, _ := domain.ActionStatus(domain.OutcomeIgnored, nil)
+	for _, c := range []struct {
+		labels []string
+		want   int
+	}{
+		{[]string{domain.VerbApprove.String(), string(ports.ActionDone)}, 1},
+		{[]string{domain.VerbManualResolve.String(), ignored}, 1},
+		{[]string{domain.VerbManualResolve.String(), string(ports.ActionDone)}, 0},
+	} {
+		if got := h.metrics.Count("actions", c.labels...); got != c.want {
+			t.Errorf("actions%v = %d, want %d", c.labels, got, c.want)
+		}
+	}
+}
+
+// The notify services remembered for the orphan scan stop at
+// maxKnownServices; services without an ID are not remembered.
+func TestKnownServicesAreBounded(t *testing.T) {
+	var s serviceSet
+	s.learn(domain.Record{RequestID: "r0", Incidents: []domain.IncidentRef{{Service: "Access Requests", IncidentID: "PI0"}}})
+	if n := len(s.list()); n != 0 {
+		t.Fatalf("%d services remembered from an incident without service ID, want 0", n)
+	}
+	for i := range maxKnownServices + 5 {
+		s.learn(domain.Record{RequestID: fmt.Sprint("r", i), Incidents: []domain.IncidentRef{{ServiceID: fmt.Sprint("PS", i), IncidentID: fmt.Sprint("PI", i)}}})
+	}
+	if n := len(s.list()); n != maxKnownServices {
+		t.Errorf("%d services remembered, want %d", n, maxKnownServices)
 	}
 }

@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"go.uber.org/mock/gomock"
 
 	"github.com/pagergate/pagergate/domain"
@@ -71,5 +73,42 @@ func TestDeletedRequestLookupFailureIsRetried(t *testing.T) {
 	}
 	if rec, ok, _ := h.rec.GetRecord(ctx, "r1"); ok && rec.Done() {
 		t.Errorf("local record = %+v, want nothing marked done", rec)
+	}
+}
+
+// An open of ours cut short before its result was recorded, and the
+// request resolved meanwhile: the incident found under the key in the
+// intent's service is adopted (noted and resolved with the others), even
+// when the record already holds another incident, and a recorded one is
+// not added twice.
+func TestUnrecordedIncidentIsAdoptedBesideRecordedOnes(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	other := domain.IncidentRef{Service: "Other", ServiceID: "PSO", IncidentID: "PI-A"}
+	h.setRecord(domain.Record{RequestID: "r1", ApprovalDone: true, Incidents: []domain.IncidentRef{other},
+		Intent: domain.Intent{Effect: openAccessRequests, Owner: "replica-a", At: now.Add(-time.Hour)}})
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil).AnyTimes()
+	key := "teleport-access-request/r1"
+	h.pg.EXPECT().FindIncidents(gomock.Any(), key).Return([]domain.Incident{
+		{ID: "PI-A", Key: key, ServiceID: "PSN", Status: domain.IncidentTriggered}, // recorded (under another service)
+		{ID: "PI-NEW", Key: key, ServiceID: "PSN", Status: domain.IncidentTriggered},
+	}, nil).MinTimes(1)
+	h.pg.EXPECT().ListNotes(gomock.Any(), gomock.Any()).Return(nil, nil).AnyTimes()
+	resolved := map[string]int{}
+	for _, id := range []string{"PI-A", "PI-NEW"} {
+		h.pg.EXPECT().AddNote(gomock.Any(), id, gomock.Any()).Times(1)
+		h.pg.EXPECT().ResolveIncident(gomock.Any(), id).DoAndReturn(func(_ context.Context, id string) error {
+			resolved[id]++
+			return nil
+		}).Times(1)
+	}
+	req := notifyOnly("r1")
+	req.State, req.ResolveReason = domain.StateApproved, "ok"
+	if err := h.p.requests.handle(ctx, req); err != nil {
+		t.Fatalf("handle() = %v", err)
+	}
+	want := []domain.IncidentRef{other, {Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI-NEW"}}
+	if diff := cmp.Diff(want, h.record("r1").Incidents); diff != "" {
+		t.Errorf("incidents (-want +got):\n%s", diff)
 	}
 }

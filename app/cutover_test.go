@@ -192,3 +192,20 @@ func TestInterruptedResolveIsFinished(t *testing.T) {
 		t.Errorf("record = %+v, want done", rec)
 	}
 }
+
+// A recorded incident with no service name at all, only its ID, is
+// adopted under the notify service's name like one named by its ID.
+func TestIncidentRecordedWithoutServiceNameIsAdopted(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.setRecord(domain.Record{RequestID: "r1", Incidents: []domain.IncidentRef{{ServiceID: "PSN", IncidentID: "PI-REF"}}})
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil).AnyTimes()
+	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Times(0)
+	if err := h.p.requests.handle(ctx, notifyOnly("r1")); err != nil {
+		t.Fatalf("handle() = %v", err)
+	}
+	want := []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI-REF"}}
+	if diff := cmp.Diff(want, h.record("r1").Incidents); diff != "" {
+		t.Errorf("incidents after adoption (-want +got):\n%s", diff)
+	}
+}

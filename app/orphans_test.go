@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -191,5 +192,23 @@ func TestPartialScanSchedulesNoOrphanScan(t *testing.T) {
 	}
 	if err := h.stop(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The orphan scan covers at most maxOrphanServices notify services: the
+// default one first, then those of the local open records, then those of
+// the records read since start; each once.
+func TestOrphanScanServicesAreBounded(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Policy.DefaultNotifyService = "Access Requests" })
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil).AnyTimes()
+	for i := range maxOrphanServices + 10 {
+		h.p.requests.services.learn(domain.Record{Incidents: []domain.IncidentRef{{ServiceID: fmt.Sprintf("PS%03d", i), IncidentID: "PI"}}})
+	}
+	got := h.p.recon.orphans.servicesToScan(ctx, []string{"PLOCAL", "PSN", ""})
+	if len(got) != maxOrphanServices {
+		t.Fatalf("%d services scanned, want %d", len(got), maxOrphanServices)
+	}
+	if got[0] != "PSN" || got[1] != "PLOCAL" || got[2] != "PS000" {
+		t.Errorf("services scanned start %v, want the default, the local record's, then the known", got[:3])
 	}
 }

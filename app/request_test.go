@@ -138,21 +138,26 @@ func TestTeleportRequestConflictEndsThePass(t *testing.T) {
 	}
 }
 
+// A peer's intent younger than the lease, to the last nanosecond, makes
+// us wait.
 func TestPeerHoldingAFreshIntentMakesUsWait(t *testing.T) {
-	h := newHarness(t, nil)
-	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: openAccessRequests, Owner: "replica-b", At: now.Add(-time.Second)}})
-	h.tp.EXPECT().UpdateRecord(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
-	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Times(0)
+	for _, age := range []time.Duration{time.Second, time.Minute - time.Nanosecond} {
+		h := newHarness(t, func(c *Config) { c.IntentLease = time.Minute })
+		h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: openAccessRequests, Owner: "replica-b", At: now.Add(-age)}})
+		h.tp.EXPECT().UpdateRecord(gomock.Any(), gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+		h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Times(0)
 
-	if err := h.p.requests.handle(ctx, notifyOnly("r1")); !errors.Is(err, errBusy) {
-		t.Fatalf("handle() = %v, want errBusy", err)
+		if err := h.p.requests.handle(ctx, notifyOnly("r1")); !errors.Is(err, errBusy) {
+			t.Fatalf("intent %v old: handle() = %v, want errBusy", age, err)
+		}
 	}
 }
 
+// A peer's intent as old as the lease is stale: taken over.
 func TestStalePeerIntentIsTakenOver(t *testing.T) {
-	h := newHarness(t, nil)
+	h := newHarness(t, func(c *Config) { c.IntentLease = time.Minute })
 	h.allowCAS()
-	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: openAccessRequests, Owner: "replica-b", At: now.Add(-time.Hour)}})
+	h.setRecord(domain.Record{RequestID: "r1", Intent: domain.Intent{Effect: openAccessRequests, Owner: "replica-b", At: now.Add(-time.Minute)}})
 	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil)
 	h.pg.EXPECT().EnsureIncident(gomock.Any(), gomock.Any()).Return(domain.Incident{ID: "PI1"}, nil)
 
@@ -298,6 +303,45 @@ func TestReviewsAreNotedOnceEachInOrder(t *testing.T) {
 	}
 	if got := h.record("r1").ReviewsNoted; got != 2 {
 		t.Errorf("ReviewsNoted = %d, want 2", got)
+	}
+}
+
+// A review note the pager refuses is not taken as noted: the pass fails
+// (retried), nothing is counted, and the next pass notes it.
+func TestFailedReviewNoteIsRetriedNotCounted(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.setRecord(domain.Record{RequestID: "r1", ApprovalDone: true, Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
+	req := notifyOnly("r1")
+	req.Reviews = []domain.Review{{Author: "bob", State: domain.StateApproved, Reason: "first"}}
+	review := gomock.Cond(func(s string) bool { return strings.HasPrefix(s, "[review #1]") })
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", review).Return(ports.ErrUnavailable)
+	if err := h.p.requests.handle(ctx, req); !errors.Is(err, ports.ErrUnavailable) {
+		t.Fatalf("handle() with the note refused = %v, want the pager's error", err)
+	}
+	if got, n := h.record("r1").ReviewsNoted, h.metrics.Count("notes", "review"); got != 0 || n != 0 {
+		t.Fatalf("after a refused note: ReviewsNoted = %d, counted %d; want 0, 0", got, n)
+	}
+	h.pg.EXPECT().ListNotes(gomock.Any(), "PI1").Return(nil, nil).MaxTimes(1) // our intent is left: a recovery
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", review).Return(nil)
+	if err := h.p.requests.handle(ctx, req); err != nil {
+		t.Fatalf("handle() again = %v", err)
+	}
+	if got, n := h.record("r1").ReviewsNoted, h.metrics.Count("notes", "review"); got != 1 || n != 1 {
+		t.Errorf("after the retry: ReviewsNoted = %d, counted %d; want 1, 1", got, n)
+	}
+}
+
+// A review the snapshot does not hold (an intent planned on a newer one)
+// is no note and no panic.
+func TestReviewBeyondTheSnapshotIsNoNote(t *testing.T) {
+	h := newHarness(t, nil)
+	req := notifyOnly("r1")
+	req.Reviews = []domain.Review{{Author: "bob", State: domain.StateApproved}}
+	rec := domain.Record{RequestID: "r1", Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}}
+	h.pg.EXPECT().AddNote(gomock.Any(), gomock.Any(), gomock.Any()).Times(0)
+	if err := h.p.requests.incidents.noteReview(ctx, req, rec, 1, false); err != nil {
+		t.Errorf("noteReview(#2 of 1) = %v, want nil", err)
 	}
 }
 
@@ -478,6 +522,33 @@ func TestResolvedWhileDisconnectedIsFoundAfterEveryReconnect(t *testing.T) {
 	waitFor(t, "the approved request's pass after the reconnect finished", func() bool { return h.p.sched.Pending() == 0 })
 	if rec := h.record("r1"); rec.Resolution != domain.StateApproved {
 		t.Errorf("record after the reconnect = %+v, want resolved", rec)
+	}
+}
+
+// The scan of resolved requests reads nothing twice: a request a peer
+// already settled is read once, then known as settled; one the local store
+// knows as done is not read at all.
+func TestScanOfResolvedRequestsSkipsSettledAndLocallyDone(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	var approved []domain.Request
+	for _, id := range []string{"r1", "r2"} {
+		r := notifyOnly(id)
+		r.State = domain.StateApproved
+		approved = append(approved, r)
+		h.setRecord(domain.Record{RequestID: id, User: r.User, ApprovalDone: true, Resolution: domain.StateApproved,
+			Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI-" + id}}})
+	}
+	h.rec.PutRecord(ctx, h.record("r2")) // r2 is done in the local store too
+	h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).DoAndReturn(scanOf(approved...)).Times(2)
+	h.p.Start()
+	defer h.stop(ctx)
+	for i := range 2 {
+		h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced})
+		waitFor(t, fmt.Sprintf("the passes after sync %d finished", i+1), func() bool { return h.p.sched.Pending() == 0 })
+		if r1, r2 := h.reads("r1"), h.reads("r2"); r1 != 1 || r2 != 0 {
+			t.Errorf("after sync %d: record reads r1 %d, r2 %d; want 1 (then settled), 0 (done locally)", i+1, r1, r2)
+		}
 	}
 }
 

@@ -119,6 +119,29 @@ func TestSchedulerRunsARequestOnceAtATimeOnItsNewestSnapshot(t *testing.T) {
 	})
 }
 
+// Requests queued while every worker sleeps run at once, one per worker:
+// a slow pass does not hold up the queue.
+func TestSchedulerRunsQueuedRequestsOnIdleWorkersAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		st := newSchedTest(t, func(context.Context, domain.Request) error {
+			<-release
+			return nil
+		})
+		st.s.Start()
+		synctest.Wait()
+		st.s.Submit(pendingReq("r1"))
+		st.s.Submit(pendingReq("r2"))
+		synctest.Wait()
+		if got := st.seen(); len(got) != 2 {
+			t.Errorf("passes running with two workers and two queued requests = %d, want 2", len(got))
+		}
+		close(release)
+		synctest.Wait()
+		st.stop()
+	})
+}
+
 // A deletion is never replaced by a later snapshot, nor a resolution by
 // an older pending one.
 func TestSchedulerKeepsADeletionAndAResolutionOverOlderSnapshots(t *testing.T) {

@@ -180,7 +180,7 @@ func TestShiftTimerArmedAtApprovalLocksAtTheEnd(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h, w := newShiftHarness(t, nil)
 		h.p.Start()
-		defer h.p.Stop(ctx)
+		defer h.stopWithin()
 		req := shiftRequest("r1")
 		end := time.Now().Add(time.Hour)
 		h.approveAndResolve(t, w, req, end)
@@ -244,7 +244,7 @@ func TestShiftNotBoundWithoutOptionOrEnd(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				h, w := newShiftHarness(t, func(c *Config) { c.Policy.BindToShift = tc.bind })
 				h.p.Start()
-				defer h.p.Stop(ctx)
+				defer h.stopWithin()
 				var end time.Time
 				if tc.end {
 					end = time.Now().Add(time.Hour)
@@ -272,7 +272,7 @@ func TestShiftExtendedMovesTheEnd(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h, w := newShiftHarness(t, nil)
 		h.p.Start()
-		defer h.p.Stop(ctx)
+		defer h.stopWithin()
 		end := time.Now().Add(time.Hour)
 		h.approveAndResolve(t, w, shiftRequest("r1"), end)
 		later := end.Add(2 * time.Hour)
@@ -320,7 +320,7 @@ func TestShiftLookupFailureRetriesWithoutLocking(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h, w := newShiftHarness(t, nil)
 		h.p.Start()
-		defer h.p.Stop(ctx)
+		defer h.stopWithin()
 		end := time.Now().Add(time.Hour)
 		h.approveAndResolve(t, w, shiftRequest("r1"), end)
 		w.setOnCalls(nil, ports.ErrUnavailable)
@@ -355,7 +355,7 @@ func TestShiftLockFailureIsRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h, w := newShiftHarness(t, nil)
 		h.p.Start()
-		defer h.p.Stop(ctx)
+		defer h.stopWithin()
 		end := time.Now().Add(time.Hour)
 		h.approveAndResolve(t, w, shiftRequest("r1"), end)
 		w.setOnCalls(nil, nil)
@@ -420,7 +420,7 @@ func TestShiftTimersRebuiltAtStart(t *testing.T) {
 		w.setOnCalls(nil, nil)
 
 		h.p.Start()
-		defer h.p.Stop(ctx)
+		defer h.stopWithin()
 		h.synced()
 		synctest.Wait()
 		byRequest := func() map[string]int {
@@ -467,7 +467,7 @@ func TestShiftTwoReplicasMakeOneLock(t *testing.T) {
 			Deps{Teleport: h.tp, Locks: h.lk, OnCall: h.oc, Pager: h.pg, Records: newMemRecords(), Dedup: newMemRecords()}, zaptest.NewLogger(t))
 		w.setOnCalls(nil, nil)
 		h.p.Start()
-		defer h.p.Stop(ctx)
+		defer h.stopWithin()
 		peer.Start()
 		defer peer.Stop(ctx)
 		h.synced()

@@ -57,3 +57,16 @@ func (h *harness) stop(ctx context.Context) error {
 	go func() { done <- h.p.Stop(ctx) }()
 	return receive(h.t, done, "Stop returned")
 }
+
+// stopWithin stops the service with waitLimit to drain: work that does not
+// end fails the test instead of keeping Stop, and the test, waiting
+// forever (in a synctest bubble too, where a retry loop would otherwise
+// run on in fake time).
+func (h *harness) stopWithin() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := h.p.Stop(ctx); err != nil {
+		h.t.Errorf("Stop() = %v: in-flight work did not end within %v", err, waitLimit)
+	}
+}

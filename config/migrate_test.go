@@ -200,3 +200,25 @@ func TestMigrateKeepsAutoApproval(t *testing.T) {
 		})
 	}
 }
+
+// Two spellings of one setting: the same value is carried over quietly,
+// different values carry over the first with a warning about the second.
+func TestMigrateTwoSpellingsOfASetting(t *testing.T) {
+	for _, tc := range []struct {
+		name, legacy string
+		warned       bool
+	}{{"same", "/a.crt", false}, {"different", "/b.crt", true}} {
+		src := "[http]\nhttps_cert_file = \"" + tc.legacy + "\"\n[http.tls]\ncert_file = \"/a.crt\"\nkey_file = \"/a.key\"\n"
+		out, warnings, err := Migrate([]byte(src), "t.toml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), `"/a.crt"`) || strings.Contains(string(out), `"/b.crt"`) {
+			t.Errorf("%s: output carries over the wrong certificate:\n%s", tc.name, out)
+		}
+		warned := strings.Contains(strings.Join(warnings, "\n"), "http.https_cert_file: not carried over")
+		if warned != tc.warned {
+			t.Errorf("%s: warned %v, want %v: %q", tc.name, warned, tc.warned, warnings)
+		}
+	}
+}

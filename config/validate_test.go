@@ -370,6 +370,11 @@ func TestValid(t *testing.T) {
 		{"http endpoint on ipv6 loopback", teleportOK + pagerWith("  api_endpoint = \"http://[::1]:8080\"\n")},
 		{"client certificate files", teleportWith("  addr = \"t.example.com:3025\"\n  client_crt = \"/c\"\n  client_key = \"/k\"\n  root_cas = \"/r\"\n") + pagerOK},
 		{"rate limit bounds", teleportOK + pagerWith("  rate_limit = 1\n")},
+		{"rate limit upper bound", teleportOK + pagerWith("  rate_limit = 100000\n")},
+		{"opsgenie rate limit bounds", teleportOK + "pager \"opsgenie\" {\n  api_key = \"k\"\n  rate_limit = 1\n}\n"},
+		{"opsgenie rate limit upper bound", teleportOK + "pager \"opsgenie\" {\n  api_key = \"k\"\n  rate_limit = 100000\n}\n"},
+		{"opsgenie http url on loopback", teleportOK + "pager \"opsgenie\" {\n  api_key = \"k\"\n  api_url = \"http://127.0.0.1:8080\"\n}\n"},
+		{"highest port", teleportWith("  addr = \"teleport.example.com:65535\"\n  identity = \"/id\"\n") + pagerOK},
 		{"signing secret auth", teleportOK + pagerOK + webhookWith("")},
 		{"mutual tls auth", teleportOK + pagerOK + "webhook {\n  tls {\n    cert_file = \"/c\"\n    key_file = \"/k\"\n    client_ca_file = \"/ca\"\n  }\n}\n"},
 		{"basic auth", teleportOK + pagerOK + "webhook {\n  basic_auth {\n    user = \"u\"\n    password = \"p\"\n  }\n" + tlsOK + "}\n"},
@@ -378,6 +383,7 @@ func TestValid(t *testing.T) {
 		{"provision with public addr", teleportOK + pagerOK + webhookWith("  public_addr = \"https://pg.example.com\"\n  provision_actions = true\n")},
 		{"fake with seed file names unknown users", teleportOK + "pager \"fake\" {\n  seed_file = \"seed.hcl\"\n  on_call {\n    user = \"a@example.com\"\n    service = \"S\"\n  }\n}\n"},
 		{"workers bounds", teleportOK + pagerOK + "workers = 1024\n"},
+		{"workers lower bound", teleportOK + pagerOK + "workers = 1\n"},
 		{"log severity in capitals", teleportOK + pagerOK + "log {\n  severity = \"WARN\"\n}\n"},
 	}
 	for _, tt := range tests {
@@ -398,6 +404,16 @@ func TestAllProblemsReported(t *testing.T) {
 	want := "Invalid Teleport address,Invalid value,Invalid value,Invalid value"
 	if strings.Join(got, ",") != want {
 		t.Errorf("summaries = %v, want %s", got, want)
+	}
+	// The text output shows every one of them, each at its line.
+	var buf strings.Builder
+	if err := de.Write(&buf, false); err != nil {
+		t.Fatalf("Write() = %v", err)
+	}
+	for _, at := range []string{"test.hcl:1:", "test.hcl:3:", "test.hcl:5:", "test.hcl:10:"} {
+		if !strings.Contains(buf.String(), at) {
+			t.Errorf("output lacks the problem at %s:\n%s", at, buf.String())
+		}
 	}
 }
 

@@ -31,16 +31,15 @@ func TestCapsKeepAValueAtTheLimitWhole(t *testing.T) {
 }
 
 // A refusal note quotes the delivery's actor ID only when it has the shape
-// of a pager ID: up to 40 ASCII letters, digits and inner hyphens (short
-// IDs, UUIDs).
+// of a pager ID: up to 40 ASCII letters, digits and inner hyphens
+// (PagerDuty's IDs, Opsgenie's UUIDs).
 func TestRefusalNoteQuotesOnlyIDShapedActors(t *testing.T) {
 	for id, quoted := range map[string]bool{
 		"AZaz09":                               true,
+		"8c6f1a2e-3b4d-4e5f-9a0b-1c2d3e4f5a6b": true,
 		strings.Repeat("P", 40):                true,
 		strings.Repeat("P", 41):                false,
-		"4caaaa77-9222-4322-8622-d3522fbd7dda": true,
-		"P-1":                                  true,
-		"-P1":                                  false, "P1-": false, "P--1": false, "-": false,
+		"-P1":                                  false, "P1-": false, "P--1": false, "": false, "-": false, "P-1": true,
 		"P@1": false, "P[1": false, "P`1": false, "P{1": false, "P/1": false, "P:1": false, "PÉ1": false,
 		"P 1": false, "<b>P1</b>": false,
 	} {

@@ -120,6 +120,7 @@ func TestRecheckShift(t *testing.T) {
 		{"another policy does not count", []OnCall{{UserID: "PU1", EscalationPolicyID: "EPX", Level: 1, End: t0.Add(h)}}, ShiftVerdict{}},
 		{"another user does not count", []OnCall{{UserID: "PU2", EscalationPolicyID: "EP1", Level: 1, End: t0.Add(h)}}, ShiftVerdict{}},
 		{"above max level does not count", []OnCall{{UserID: "PU1", EscalationPolicyID: "EP1", Level: 3, End: t0.Add(h)}}, ShiftVerdict{}},
+		{"at max level counts", []OnCall{{UserID: "PU1", EscalationPolicyID: "EP1", Level: 2, End: t0.Add(h)}}, ShiftVerdict{OnCall: true, End: t0.Add(h)}},
 		{"starting later does not count", []OnCall{{UserID: "PU1", EscalationPolicyID: "EP1", Level: 1, Start: t0.Add(time.Minute), End: t0.Add(h)}}, ShiftVerdict{}},
 	}
 	p := DefaultPolicy()
@@ -128,6 +129,12 @@ func TestRecheckShift(t *testing.T) {
 		if got := p.RecheckShift(s, tt.ocs, t0); got != tt.want {
 			t.Errorf("%s: RecheckShift = %+v, want %+v", tt.name, got, tt.want)
 		}
+	}
+	// Without max_escalation_level every level counts.
+	p.MaxEscalationLevel = 0
+	deep := []OnCall{{UserID: "PU1", EscalationPolicyID: "EP1", Level: 5, End: t0.Add(h)}}
+	if got, want := p.RecheckShift(s, deep, t0), (ShiftVerdict{OnCall: true, End: t0.Add(h)}); got != want {
+		t.Errorf("no level cap, level 5: RecheckShift = %+v, want %+v", got, want)
 	}
 }
 

@@ -225,6 +225,20 @@ func TestOpenNoPath(t *testing.T) {
 	}
 }
 
+// Without a logger the store logs nowhere; it opens and works.
+func TestOpenWithoutLogger(t *testing.T) {
+	s, err := boltstore.Open(boltstore.Config{Path: filepath.Join(t.TempDir(), "state.db")}, nil)
+	if err != nil {
+		t.Fatalf("Open(nil logger) = %v", err)
+	}
+	if err := s.PutMeta(context.Background(), "k", "v"); err != nil {
+		t.Errorf("PutMeta() = %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close() = %v", err)
+	}
+}
+
 func TestReopenAfterCloseKeepsData(t *testing.T) {
 	cfg := boltstore.Config{Path: filepath.Join(t.TempDir(), "state.db")}
 	ctx := context.Background()
@@ -332,5 +346,53 @@ func TestCorruptRecordValue(t *testing.T) {
 	}
 	if _, ok, err := s.GetRecord(ctx, "bad"); err != nil || !ok {
 		t.Fatalf("GetRecord after rewrite = %v, %v; want found", ok, err)
+	}
+}
+
+// A replay key and a cache entry end exactly at their expiry: a key seen
+// again then is new, the cache entry is gone; a nanosecond before, both
+// hold.
+func TestTTLEndsAtTheExpiry(t *testing.T) {
+	clk := storetest.NewClock()
+	s := mustOpen(t, boltstore.Config{Path: filepath.Join(t.TempDir(), "state.db"), PruneInterval: -1, Now: clk.Now})
+	ctx := context.Background()
+	if fresh, err := s.Remember(ctx, "delivery", time.Minute); err != nil || !fresh {
+		t.Fatalf("Remember() = %v, %v; want new", fresh, err)
+	}
+	if err := s.PutCache(ctx, "entry", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute - time.Nanosecond)
+	if fresh, err := s.Remember(ctx, "delivery", time.Minute); err != nil || fresh {
+		t.Errorf("Remember() just before the expiry = %v, %v; want a replay", fresh, err)
+	}
+	if _, ok, err := s.GetCache(ctx, "entry"); err != nil || !ok {
+		t.Errorf("GetCache() just before the expiry = %v, %v; want the entry", ok, err)
+	}
+	clk.Advance(time.Nanosecond)
+	if _, ok, err := s.GetCache(ctx, "entry"); err != nil || ok {
+		t.Errorf("GetCache() at the expiry = %v, %v; want gone", ok, err)
+	}
+	if fresh, err := s.Remember(ctx, "delivery", time.Minute); err != nil || !fresh {
+		t.Errorf("Remember() at the expiry = %v, %v; want new", fresh, err)
+	}
+}
+
+// A resolved record is pruned once it is exactly the retention old, not a
+// nanosecond before.
+func TestPruneAtTheRetention(t *testing.T) {
+	clk := storetest.NewClock()
+	s := mustOpen(t, boltstore.Config{Path: filepath.Join(t.TempDir(), "state.db"), Retention: time.Hour, PruneInterval: -1, Now: clk.Now})
+	ctx := context.Background()
+	if err := s.PutRecord(ctx, domain.Record{RequestID: "done", Resolution: domain.StateDenied}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour - time.Nanosecond)
+	if records, _, err := s.Prune(ctx); err != nil || records != 0 {
+		t.Errorf("Prune() just before the retention = %d records, %v; want 0", records, err)
+	}
+	clk.Advance(time.Nanosecond)
+	if records, _, err := s.Prune(ctx); err != nil || records != 1 {
+		t.Errorf("Prune() at the retention = %d records, %v; want 1", records, err)
 	}
 }

@@ -334,3 +334,73 @@ func TestNoMethodRefusesEveryRoute(t *testing.T) {
 		t.Errorf("HandleAction called %d times", n)
 	}
 }
+
+// Any two methods together: a delivery passing both is taken, one
+// missing either is refused. The v3 signature counts as a method on the v3
+// route.
+func TestTwoMethodsTogetherNeedBoth(t *testing.T) {
+	const mtls, basic, shared, sig = 0, 1, 2, 3
+	for _, pair := range []struct {
+		name string
+		on   [4]bool
+	}{
+		{"mutual TLS and basic auth", [4]bool{mtls: true, basic: true}},
+		{"mutual TLS and shared header", [4]bool{mtls: true, shared: true}},
+		{"basic auth and shared header", [4]bool{basic: true, shared: true}},
+		{"signature and basic auth", [4]bool{sig: true, basic: true}},
+	} {
+		t.Run(pair.name, func(t *testing.T) {
+			e := newEnv(t)
+			cfg := e.config()
+			if pair.on[mtls] {
+				cfg.ClientCAFile, cfg.AllowedClientCNs = e.caFile, pagerDutyCNs
+			}
+			if pair.on[basic] {
+				cfg.BasicUser, cfg.BasicPassword = "pd", "pw-123"
+			}
+			if pair.on[shared] {
+				cfg.SharedSecretHeader, cfg.SharedSecret = "X-Pagergate-Token", "tok-123456"
+			}
+			path, body := PathApprove, customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"))
+			if pair.on[sig] {
+				cfg.SigningSecrets = []string{secretA}
+				path, body = PathV3, annotatedApprove(t)
+			}
+			e.start(cfg)
+			send := func(on [4]bool) int {
+				c := e.client()
+				if on[mtls] {
+					c = e.client(e.clientCA.clientCert(t, pkix.Name{CommonName: "webhooks.pagerduty.com"}))
+				}
+				req, _ := http.NewRequest(http.MethodPost, e.url(path), strings.NewReader(string(body)))
+				req.Header.Set("Content-Type", "application/json")
+				if on[basic] {
+					req.SetBasicAuth("pd", "pw-123")
+				}
+				if on[shared] {
+					req.Header.Set("X-Pagergate-Token", "tok-123456")
+				}
+				if on[sig] {
+					req.Header.Set(SignatureHeader, FormatSignatures([][]byte{Sign(body, secretA)}))
+				}
+				return e.do(c, req).status
+			}
+			if got := send(pair.on); got != http.StatusOK {
+				t.Errorf("both methods pass: status = %d, want 200", got)
+			}
+			for drop := range pair.on {
+				if !pair.on[drop] {
+					continue
+				}
+				on := pair.on
+				on[drop] = false
+				if got := send(on); got != http.StatusUnauthorized {
+					t.Errorf("without method %d: status = %d, want 401", drop, got)
+				}
+			}
+			if n := len(e.actions.calls()); n != 1 {
+				t.Errorf("HandleAction called %d times, want 1", n)
+			}
+		})
+	}
+}

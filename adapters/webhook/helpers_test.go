@@ -146,6 +146,7 @@ type answer struct {
 	body   map[string]string
 	raw    string
 	header http.Header
+	closed bool // the server asked to close the connection
 }
 
 // post sends body as JSON with the extra headers ("Content-Type" may be
@@ -174,7 +175,7 @@ func (e *env) do(c *http.Client, req *http.Request) answer {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	a := answer{status: resp.StatusCode, raw: string(raw), header: resp.Header}
+	a := answer{status: resp.StatusCode, raw: string(raw), header: resp.Header, closed: resp.Close}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(raw, &a.body); err != nil {
 			e.t.Fatalf("answer %q is not a JSON object: %v", raw, err)

@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -143,6 +144,22 @@ func TestParseCustomAction(t *testing.T) {
 	}
 }
 
+// A custom-action delivery carries at most maxMessages messages: that many
+// are read, one more is malformed.
+func TestCustomActionMessagesAtTheCap(t *testing.T) {
+	msgs := make([]map[string]any, maxMessages+1)
+	for i := range msgs {
+		msgs[i] = customMessage(fmt.Sprint("m", i), fmt.Sprint("P", i), "k", "U")
+	}
+	got, err := ParseCustomAction(customBody(t, msgs[:maxMessages]...), domain.VerbApprove)
+	if err != nil || len(got) != maxMessages {
+		t.Errorf("ParseCustomAction(%d messages) = %d actions, %v; want %d, nil", maxMessages, len(got), err, maxMessages)
+	}
+	if _, err := ParseCustomAction(customBody(t, msgs...), domain.VerbApprove); !errors.Is(err, ErrMalformed) {
+		t.Errorf("ParseCustomAction(%d messages) error = %v, want ErrMalformed", maxMessages+1, err)
+	}
+}
+
 // PagerDuty's current docs point Custom Incident Actions at the v3 payload:
 // the event's data is the incident, its agent the clicker.
 func TestParseCustomActionV3Envelope(t *testing.T) {
@@ -212,6 +229,10 @@ func TestParseV3Errors(t *testing.T) {
 		`{"event":{"id":"e","event_type":"incident.annotated","agent":{"id":"U"},"data":{"incident":{"id":"P"},"content":"/approve"}}}`,
 		`{"event":{"id":"e","event_type":"incident.workflow.started","agent":{"id":"U"},"data":{"incident":{"id":"P"}}}}`,
 		`{"event":{"id":"e","event_type":"incident.workflow.started","agent":{"id":"U"},"data":{"incident_workflow":{"summary":"Approve access"}}}}`,
+		// Only a resolved incident's own data names the incident by its id:
+		// the id of an annotation or a workflow run is no incident.
+		`{"event":{"id":"e","event_type":"incident.annotated","occurred_at":"2025-01-02T03:04:05Z","agent":{"id":"U"},"data":{"id":"NOTE1","content":"/approve"}}}`,
+		`{"event":{"id":"e","event_type":"incident.workflow.started","occurred_at":"2025-01-02T03:04:05Z","agent":{"id":"U"},"data":{"id":"RUN1","incident_workflow":{"summary":"Approve access"}}}}`,
 	} {
 		if _, ok, err := ParseV3([]byte(bad), cfg); !errors.Is(err, ErrMalformed) || ok {
 			t.Errorf("ParseV3(%s) = ok %v, error %v; want ErrMalformed", bad, ok, err)

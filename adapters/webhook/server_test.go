@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
@@ -572,5 +573,59 @@ func TestStopWaitsForInFlight(t *testing.T) {
 	}
 	if err := receive(t, stopped, "Stop returned after the delivery"); err != nil {
 		t.Errorf("Stop: %v", err)
+	}
+}
+
+// A body of exactly BodyLimit bytes is read; one byte more is a 413 that
+// keeps the connection (only a body past the drain bound closes it).
+func TestBodyLimitEdge(t *testing.T) {
+	const limit = 1024
+	e := insecureEnv(t, func(c *Config) { c.BodyLimit = limit })
+	c := e.client()
+	// HTTP/1.1, where closing the connection shows in the answer.
+	tr := c.Transport.(*http.Transport)
+	tr.ForceAttemptHTTP2, tr.TLSNextProto = false, map[string]func(string, *tls.Conn) http.RoundTripper{}
+	msg := customBody(t, customMessage("m1", "PINC1", "k", "PUSER1"))
+	pad := func(n int) []byte { return append([]byte(strings.Repeat(" ", n-len(msg))), msg...) }
+	if got := e.post(c, PathApprove, pad(limit), nil); got.status != http.StatusOK {
+		t.Errorf("body of exactly %d bytes: status = %d (%s), want 200", limit, got.status, got.raw)
+	}
+	got := e.post(c, PathApprove, pad(limit+1), nil)
+	if got.status != http.StatusRequestEntityTooLarge {
+		t.Errorf("body of %d bytes: status = %d, want 413", limit+1, got.status)
+	}
+	if got.closed {
+		t.Error("a body just over the limit closed the connection, want it kept")
+	}
+	huge := pad(limit + drainLimit + 1)
+	if got := e.post(c, PathApprove, huge, nil); got.status != http.StatusRequestEntityTooLarge || !got.closed {
+		t.Errorf("a body past the drain bound: status %d, connection closed %v; want 413, closed", got.status, got.closed)
+	}
+}
+
+// Of several 2xx answers the most telling is given whatever the order,
+// and of equally telling ones the first.
+func TestSeveralMessagesAnswerTheMostTellingInAnyOrder(t *testing.T) {
+	e := insecureEnv(t, nil)
+	e.actions.fn = func(_ context.Context, a domain.Action) (domain.Outcome, error) {
+		switch a.IncidentID {
+		case "PREPLAY":
+			return domain.OutcomeReplayed, nil
+		case "PSETTLED":
+			return 0, domain.ErrNotPending
+		case "PSELF":
+			return 0, domain.ErrSelfApproval
+		}
+		return domain.OutcomeDone, nil
+	}
+	c := e.client()
+	got := e.post(c, PathApprove, customBody(t, customMessage("a", "PDONE", "k", "U"), customMessage("b", "PREPLAY", "k", "U")), nil)
+	if got.status != 200 || got.body["status"] != "done" {
+		t.Errorf("done + replayed = %d %s, want 200 done", got.status, got.raw)
+	}
+	notPending, _ := domain.ActionStatus(0, domain.ErrNotPending)
+	got = e.post(c, PathApprove, customBody(t, customMessage("c", "PSETTLED", "k", "U"), customMessage("d", "PSELF", "k", "U")), nil)
+	if got.status != 200 || got.body["status"] != notPending {
+		t.Errorf("not pending + self-approval = %d %s, want 200 %s (the first)", got.status, got.raw, notPending)
 	}
 }
