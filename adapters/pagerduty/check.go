@@ -33,7 +33,7 @@ func Check(ctx context.Context, p config.PagerSettings, ruleServices []string, r
 		return
 	}
 	ports.CheckReport(report).Start("pager", "PagerDuty at "+s.APIEndpoint)
-	report("pager token and bot user", pd.Check(ctx), s.UserEmail+" exists")
+	report("pager token, bot user", pd.Check(ctx), s.UserEmail+" exists")
 	if svc := p.DefaultNotifyService; svc != "" {
 		found, err := pd.FindService(ctx, svc)
 		report("pager default service", err, fmt.Sprintf("%q is %s", svc, found.ID))

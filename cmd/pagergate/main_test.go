@@ -224,9 +224,16 @@ func TestCheckAgainstTheTestServers(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("check = %d:\n%s", code, out)
 	}
-	for _, want := range []string{"ok    teleport ", "ok    pager token and bot user", `"Teleport Access Requests" is PS`, "ok    webhook cert_file"} {
+	for _, want := range []string{"ok    teleport ", "ok    pager token, bot user ", `"Teleport Access Requests" is PS`, "ok    webhook cert_file"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	// Every line's detail starts in one column: a label longer than the
+	// column pushes its detail out of line.
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if len(line) < 30 || line[28] != ' ' || line[29] == ' ' {
+			t.Errorf("check line out of the columns: %q", line)
 		}
 	}
 
@@ -467,10 +474,10 @@ func TestCheckUnreachable(t *testing.T) {
 	}{
 		{"both refuse", refusedAddr(t), "http://" + refusedAddr(t), nil, 10 * time.Second,
 			[]string{"...   teleport               dialing ", "FAIL  teleport               connect to teleport at", "connection refused",
-				"...   pager                  PagerDuty at http://", "FAIL  pager token and bot user"}},
+				"...   pager                  PagerDuty at http://", "FAIL  pager token, bot user "}},
 		{"both never answer", blackHole(t), "http://" + blackHole(t), []string{"--timeout", "3s"}, 15 * time.Second,
 			[]string{"FAIL  teleport               ", "accepts connections but did not answer within 1.5s (the check's time)",
-				"FAIL  pager token and bot user", "deadline exceeded"}},
+				"FAIL  pager token, bot user ", "deadline exceeded"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
