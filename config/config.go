@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -249,16 +251,47 @@ func diagLine(d *hcl.Diagnostic) string {
 func Load(path string) (*Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
+		detail := err.Error()
+		if errors.Is(err, fs.ErrNotExist) {
+			detail += fmt.Sprintf(". `pagergate configure > %s` writes an annotated file to start from; -c FILE reads another.", path)
+		}
 		return nil, &DiagError{
 			Diags: hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "Cannot read configuration file",
-				Detail:   err.Error(),
+				Detail:   detail,
 			}},
 			Err: err,
 		}
 	}
 	return Parse(src, path)
+}
+
+// inFileOrder sorts decoding diagnostics by file, line and column (those
+// without a place first), so a file with several mistakes reads from top
+// to bottom although the pager block is decoded after the others.
+// Validation diagnostics keep their order: most specific first.
+func inFileOrder(diags hcl.Diagnostics) hcl.Diagnostics {
+	slices.SortStableFunc(diags, func(a, b *hcl.Diagnostic) int {
+		switch {
+		case a.Subject == nil || b.Subject == nil:
+			return boolCmp(a.Subject != nil, b.Subject != nil)
+		case a.Subject.Filename != b.Subject.Filename:
+			return strings.Compare(a.Subject.Filename, b.Subject.Filename)
+		}
+		return a.Subject.Start.Byte - b.Subject.Start.Byte
+	})
+	return diags
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // Parse is Load for a file already in memory; filename names it in
@@ -274,7 +307,7 @@ func Parse(src []byte, filename string) (*Config, error) {
 	diags = append(diags, explainDecodeDiags(f.Body, gohcl.DecodeBody(f.Body, eval, &raw))...)
 	if diags.HasErrors() {
 		diags = append(diags, raw.decodePager(eval)...)
-		return nil, &DiagError{Diags: diags, Files: p.Files()}
+		return nil, &DiagError{Diags: inFileOrder(diags), Files: p.Files()}
 	}
 	cfg, vdiags := raw.resolve(eval)
 	diags = append(diags, vdiags...)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -351,6 +352,40 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "Cannot read configuration file") || !strings.Contains(buf.String(), "nope.hcl") {
 		t.Errorf("Write() = %q", buf.String())
+	}
+	if want := "`pagergate configure > " + path + "` writes"; !strings.Contains(buf.String(), want) {
+		t.Errorf("Write() = %q, want the way to write a file (%q)", buf.String(), want)
+	}
+	// A file that exists but cannot be read gets no such advice.
+	_, err = Load(t.TempDir())
+	if err == nil || strings.Contains(err.Error(), "pagergate configure") {
+		t.Errorf("Load(directory) = %v, want an error without the configure advice", err)
+	}
+}
+
+// Several mistakes are reported from the top of the file down, whichever
+// block is decoded first (the webhook's used to come before the pager's).
+func TestDiagnosticsInFileOrder(t *testing.T) {
+	src := strings.Replace(minimal, `api_key    = "k"`, `api_key    = env("PAGERGATE_TEST_UNSET_A")`, 1) + `
+webhook {
+  listen_addr     = "127.0.0.1:8443"
+  signing_secrets = [env("PAGERGATE_TEST_UNSET_B")]
+  tls {
+    cert_file = "a.crt"
+    key_file  = "a.key"
+  }
+}
+`
+	_, err := Parse([]byte(src), "order.hcl")
+	de := diagError(t, err)
+	var lines []int
+	for _, d := range de.Diags {
+		if d.Subject != nil {
+			lines = append(lines, d.Subject.Start.Line)
+		}
+	}
+	if len(lines) < 2 || !slices.IsSorted(lines) {
+		t.Errorf("diagnostics at lines %v, want two or more in file order:\n%v", lines, err)
 	}
 }
 
