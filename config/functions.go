@@ -43,7 +43,7 @@ var envFunc = function.New(&function.Spec{
 		if len(args) == 2 {
 			return args[1], nil
 		}
-		return cty.NilVal, fmt.Errorf("environment variable %s is not set", name)
+		return cty.NilVal, fmt.Errorf("environment variable %s is not set: export it, or put %s=<value> into /etc/pagergate.env, the systemd unit's EnvironmentFile (README.md, Run)", name, name)
 	},
 })
 

@@ -50,7 +50,8 @@ func TestEnvFunctionUnset(t *testing.T) {
 	d := de.Diags[0]
 	if d.Summary != "Error in function call" ||
 		!strings.Contains(d.Detail, "pager.pagerduty.api_key") ||
-		!strings.Contains(d.Detail, "environment variable PAGERGATE_TEST_UNSET is not set") {
+		!strings.Contains(d.Detail, "environment variable PAGERGATE_TEST_UNSET is not set") ||
+		!strings.Contains(d.Detail, "PAGERGATE_TEST_UNSET=<value> into /etc/pagergate.env") {
 		t.Errorf("diagnostic = %q / %q", d.Summary, d.Detail)
 	}
 	assertWritten(t, de, src, "env.hcl", `api_key    = env("PAGERGATE_TEST_UNSET")`)
