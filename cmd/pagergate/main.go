@@ -213,6 +213,14 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The file is written before the warnings are printed: a refused
+	// write ends with its reason alone, not under warnings about a file
+	// that was never written.
+	if *out != "" {
+		if err := config.WriteNew(*out, hcl, *force); err != nil {
+			return err
+		}
+	}
 	for _, w := range warnings {
 		if !strings.HasPrefix(w, config.BehaviourChange) {
 			w = "warning: " + w
@@ -221,9 +229,6 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) error {
 	}
 	if *out == "" {
 		_, err = stdout.Write(hcl)
-		return err
-	}
-	if err := config.WriteNew(*out, hcl, *force); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "wrote %s; review it, then run: pagergate check -c %s\n", *out, *out)

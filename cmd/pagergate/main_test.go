@@ -216,6 +216,16 @@ func TestExitCodes(t *testing.T) {
 	if b, _ := os.ReadFile(existing); !strings.Contains(string(b), `pager "pagerduty"`) {
 		t.Errorf("migrate --force did not replace the file: %q", b)
 	}
+	// A refused write prints its reason alone, no warnings about the
+	// file it did not write.
+	kept := filepath.Join(dir, "kept.hcl")
+	os.WriteFile(kept, []byte("# mine\n"), 0o600)
+	if code, _, errOut := runCLI("migrate", toml, "-o", kept); code != exitRuntime || strings.Contains(errOut, "warning:") {
+		t.Errorf("migrate onto an existing file = %d, stderr %q; want 1 and no warnings", code, errOut)
+	}
+	if _, _, errOut := runCLI("migrate", toml, "-o", filepath.Join(dir, "fresh.hcl")); !strings.Contains(errOut, "warning:") {
+		t.Errorf("migrate to a new file printed no warnings (the test needs a TOML with some): %q", errOut)
+	}
 }
 
 func TestCheckAgainstTheTestServers(t *testing.T) {
