@@ -239,6 +239,7 @@ func TestDemo(t *testing.T) {
 		return m[1], true
 	}, &out)
 	playFromThePage(t, ctx, pageURL, &out)
+	checkByHand(t, ctx, out.String())
 
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -279,6 +280,35 @@ func TestDemo(t *testing.T) {
 	}
 	if !strings.Contains(s, "removed "+m[1]) {
 		t.Errorf("the demo does not say it removed %s:\n%s", m[1], s)
+	}
+}
+
+// checkByHand is README's way to try pagergate by hand against the
+// demo: a copy of the daemon's pagergate.hcl from the demo's work
+// directory, elsewhere, passes pagergate check, with the demo's
+// pagergate user allowed what the shipped role allows (routing rules on).
+func checkByHand(t *testing.T, ctx context.Context, demoOut string) {
+	t.Helper()
+	m := regexp.MustCompile(`work dir (\S+pagergate-demo-\S+)`).FindStringSubmatch(demoOut)
+	if m == nil {
+		t.Fatalf("the demo does not name its work dir:\n%s", demoOut)
+	}
+	src, err := os.ReadFile(filepath.Join(m[1], "pagergate.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(t.TempDir(), "pagergate.hcl")
+	if err := os.WriteFile(copied, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(ctx, binPath, "check", "-c", copied).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pagergate check on a copy of the demo's file: %v\n%s", err, out)
+	}
+	for _, want := range []string{"ok    teleport routing rules 0 for pagerduty", "ok    pager default service"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("check on the demo's file lacks %q:\n%s", want, out)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pagergate/pagergate/adapters/teleport/teleporttest"
@@ -57,7 +58,8 @@ type fakePager interface {
 	Approve(ctx contextT, incidentID, user string) (string, error)
 	// config is the daemon's pager block, the webhook's authentication
 	// lines, and the secrets they read with file("NAME"), by NAME: the
-	// demo writes them next to the configuration, as an operator should.
+	// demo writes them next to the configuration, as an operator should,
+	// and names them by absolute path in the file.
 	config() (pager, webhookAuth string, secrets map[string]string)
 	Close()
 }
@@ -81,7 +83,9 @@ func New(dir, pager string) (*World, error) {
 	if err != nil {
 		return nil, fmt.Errorf("teleport test server: %w", err)
 	}
-	w.Teleport.AddUser("pagergate", teleporttest.Perms{UpdateRequests: true, ReadRequests: true, PluginData: true})
+	// The rights of deploy/teleport-roles-community.yaml's pagergate role.
+	w.Teleport.AddUser("pagergate", teleporttest.Perms{UpdateRequests: true, ReadRequests: true, PluginData: true,
+		ReadRules: true, ReadUsers: true, Locks: true})
 	cert, err := webhooktest.NewCA("pagergate demo webhook", time.Now().Add(-time.Minute), time.Now().Add(30*24*time.Hour))
 	if err == nil {
 		err = cert.Write(filepath.Join(dir, "webhook.crt"), filepath.Join(dir, "webhook.key"))
@@ -101,6 +105,10 @@ func New(dir, pager string) (*World, error) {
 	}
 	if err == nil {
 		pagerBlock, auth, secrets := w.Pager.config()
+		// Absolute paths, like the file's others: a copy of the file
+		// elsewhere (to try pagergate by hand) still finds the secrets.
+		abs := strings.NewReplacer(`file("`, `file("`+dir+string(filepath.Separator))
+		pagerBlock, auth = abs.Replace(pagerBlock), abs.Replace(auth)
 		for name, value := range secrets {
 			if err == nil {
 				err = os.WriteFile(filepath.Join(dir, name), []byte(value+"\n"), 0o600)
