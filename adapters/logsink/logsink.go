@@ -41,6 +41,9 @@ func New(s config.LogSettings, debug bool) (*Logger, error) {
 		encoder = zapcore.NewJSONEncoder(enc)
 	} else {
 		enc.EncodeLevel = zapcore.CapitalLevelEncoder
+		// Durations as the configuration writes them ("168h0m0s", "1.5s"),
+		// not a bare number of seconds; JSON keeps seconds for machines.
+		enc.EncodeDuration = zapcore.StringDurationEncoder
 		encoder = zapcore.NewConsoleEncoder(enc)
 	}
 	core := zapcore.NewCore(encoder, zapcore.AddSync(out), l.level)

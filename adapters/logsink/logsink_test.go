@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/pagergate/pagergate/config"
@@ -75,5 +77,22 @@ func TestDebugFlagOutlivesReload(t *testing.T) {
 func TestUnwritableFileIsAnError(t *testing.T) {
 	if _, err := New(config.LogSettings{Output: filepath.Join(t.TempDir(), "missing", "log")}, false); err == nil {
 		t.Error("New with a file in a missing directory = nil error")
+	}
+}
+
+// Text logs write durations as the configuration does; JSON logs write
+// seconds, for machines.
+func TestDurationsPerFormat(t *testing.T) {
+	for format, want := range map[string]string{"text": `"retention": "168h0m0s"`, "json": `"retention":604800`} {
+		path := filepath.Join(t.TempDir(), "pagergate.log")
+		l, err := New(config.LogSettings{Output: path, Severity: "info", Format: format}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Log.Info("store opened", zap.Duration("retention", 168*time.Hour))
+		_ = l.Sync()
+		if b, _ := os.ReadFile(path); !strings.Contains(string(b), want) {
+			t.Errorf("%s log = %q, want %s", format, b, want)
+		}
 	}
 }
