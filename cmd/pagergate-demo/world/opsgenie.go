@@ -45,7 +45,8 @@ func startOpsgenie(cert *webhooktest.Cert) (fakePager, error) {
 	return opsgenie{og}, err
 }
 
-func (o opsgenie) Name() string { return "Opsgenie" }
+func (o opsgenie) Name() string            { return "Opsgenie" }
+func (o opsgenie) Words() (string, string) { return "alert", "closed" }
 
 func (o opsgenie) SetRequestForm(users []string, roles string, create CreateRequest) {
 	o.Server.SetRequestForm(&fakeopsgenie.RequestForm{Users: users, Roles: roles, Create: create})

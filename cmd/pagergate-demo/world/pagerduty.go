@@ -40,7 +40,8 @@ func startPagerDuty(cert *webhooktest.Cert) (fakePager, error) {
 	return pagerDuty{pd}, err
 }
 
-func (p pagerDuty) Name() string { return "PagerDuty" }
+func (p pagerDuty) Name() string            { return "PagerDuty" }
+func (p pagerDuty) Words() (string, string) { return "incident", "resolved" }
 
 func (p pagerDuty) SetRequestForm(users []string, roles string, create CreateRequest) {
 	p.Server.SetRequestForm(&fakepd.RequestForm{Users: users, Roles: roles, Create: create})

@@ -77,7 +77,8 @@ func tour(ctx context.Context, o Options, dir string, say sayFunc) error {
 		return err
 	}
 	w.Pager.SetRequestForm([]string{Requester, OnCallCritical}, "editor", w.createRequest)
-	say("done. Open %s/ to see the incidents and click Approve / Deny on open ones,", w.Pager.URL())
+	page, _ := w.Pager.Words()
+	say("done. Open %s/ to see the %ss and click Approve / Deny on open ones,", w.Pager.URL(), page)
 	say("or create a request with its form (%s is on call: approved at once; %s is paged). Ctrl-C to stop", OnCallCritical, Requester)
 	if o.For > 0 {
 		select {
@@ -123,7 +124,8 @@ func (w *World) notify(ctx context.Context, say sayFunc) error {
 	if err != nil {
 		return err
 	}
-	say("   incident %s opened in %q: %s", inc.ID, ServiceTeleport, inc.Title)
+	page, _ := w.Pager.Words()
+	say("   %s %s opened in %q: %s", page, inc.ID, ServiceTeleport, inc.Title)
 	return nil
 }
 
@@ -156,7 +158,8 @@ func (w *World) approveFromPager(ctx context.Context, say sayFunc) error {
 	if err != nil {
 		return fmt.Errorf("approve from the web page: %w", err)
 	}
-	say("   %s clicks Approve on incident %s: %s", OnCallTeleport, inc.ID, answer)
+	page, _ := w.Pager.Words()
+	say("   %s clicks Approve on %s %s: %s", OnCallTeleport, page, inc.ID, answer)
 	return w.resolved(ctx, id, say)
 }
 
@@ -171,7 +174,8 @@ func (w *World) resolved(ctx context.Context, id string, say sayFunc) error {
 	}
 	say("   request %s: %s", r.GetState(), r.GetResolveReason())
 	if inc, err := w.incident(ctx, id, true); err == nil {
-		say("   incident %s resolved; notes: %s", inc.ID, strings.Join(inc.Notes, " | "))
+		page, closed := w.Pager.Words()
+		say("   %s %s %s; notes: %s", page, inc.ID, closed, strings.Join(inc.Notes, " | "))
 	}
 	return nil
 }

@@ -41,6 +41,9 @@ type World struct {
 type fakePager interface {
 	// Name is the vendor's name; URL the fake's web page.
 	Name() string
+	// Words are the vendor's words for a page and for closing it
+	// ("incident", "resolved"; "alert", "closed").
+	Words() (page, closed string)
 	URL() string
 	// SetWebhookURL points the fake's deliveries at the daemon's webhook
 	// (https://host:port) once it listens.
