@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pagergate/pagergate/adapters/internal/deliveries"
 	"github.com/pagergate/pagergate/domain"
+	"github.com/pagergate/pagergate/ports"
 )
 
 // ActionClose is the action of Opsgenie's webhook integration when an
@@ -34,8 +34,8 @@ type Deliveries struct {
 }
 
 // Route is the webhook route of the deliveries, at path.
-func (d Deliveries) Route(path string) deliveries.Route {
-	return deliveries.Route{Path: path, Parse: d.Parse}
+func (d Deliveries) Route(path string) ports.DeliveryRoute {
+	return ports.DeliveryRoute{Path: path, Parse: d.Parse}
 }
 
 // alertAction is the part of the payload that is read.

@@ -4,7 +4,6 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
-	"github.com/pagergate/pagergate/adapters/internal/deliveries"
 	"github.com/pagergate/pagergate/config"
 	"github.com/pagergate/pagergate/ports"
 )
@@ -34,6 +33,6 @@ func fromConfig(lc fx.Lifecycle, s *config.OpsgenieSettings, log *zap.Logger, ca
 	return c, nil
 }
 
-func route(s *config.OpsgenieSettings) deliveries.Route {
+func route(s *config.OpsgenieSettings) ports.DeliveryRoute {
 	return Deliveries{Approve: s.ApproveAction, Deny: s.DenyAction}.Route(config.OpsgenieActionsPath)
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pagergate/pagergate/adapters/internal/deliveries"
 	"github.com/pagergate/pagergate/ports"
 )
 
@@ -60,7 +59,7 @@ type Config struct {
 	// Routes are the pager's own delivery routes (a vendor other than
 	// PagerDuty), served behind the same authentication in place of
 	// PagerDuty's routes.
-	Routes []deliveries.Route
+	Routes []ports.DeliveryRoute
 }
 
 // Credentials are the webhook secrets a reload (SIGHUP) can change.

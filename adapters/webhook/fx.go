@@ -6,7 +6,6 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
-	"github.com/pagergate/pagergate/adapters/internal/deliveries"
 	"github.com/pagergate/pagergate/config"
 	"github.com/pagergate/pagergate/ports"
 )
@@ -49,7 +48,7 @@ type deps struct {
 	Metrics ports.Metrics
 	Log     *zap.Logger
 	// Routes are the pager's own delivery routes, if its module has any.
-	Routes []deliveries.Route `group:"webhook_routes"`
+	Routes []ports.DeliveryRoute `group:"webhook_routes"`
 }
 
 func fromConfig(lc fx.Lifecycle, d deps) (*Server, error) {

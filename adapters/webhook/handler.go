@@ -16,7 +16,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/pagergate/pagergate/adapters/internal/deliveries"
 	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/ports"
 )
@@ -61,7 +60,7 @@ func (s *Server) handler() http.Handler {
 			return
 		}
 		route := r.URL.Path
-		if !routes[route] && !slices.ContainsFunc(s.cfg.Routes, func(rt deliveries.Route) bool { return rt.Path == route }) {
+		if !routes[route] && !slices.ContainsFunc(s.cfg.Routes, func(rt ports.DeliveryRoute) bool { return rt.Path == route }) {
 			route = "other"
 		}
 		s.metrics.WebhookRequest(route, rw.status)
@@ -104,7 +103,7 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
 
 // serveRoute serves a pager's own delivery route: its parser, then the
 // checks every action passes (a replay key, a time).
-func (s *Server) serveRoute(rt deliveries.Route) http.HandlerFunc {
+func (s *Server) serveRoute(rt ports.DeliveryRoute) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, func(body []byte, _ *credentials) ([]domain.Action, error) {
 			actions, err := rt.Parse(r.Header, body)

@@ -8,14 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pagergate/pagergate/adapters/internal/deliveries"
 	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/ports"
 )
 
 // vendorRoute is a pager's own delivery route: "approve <incident>" or
 // "ignore"; anything else is malformed. A header picks the replay key.
-var vendorRoute = deliveries.Route{Path: "/vendor/actions", Parse: func(h http.Header, body []byte) ([]domain.Action, error) {
+var vendorRoute = ports.DeliveryRoute{Path: "/vendor/actions", Parse: func(h http.Header, body []byte) ([]domain.Action, error) {
 	s := string(body)
 	switch {
 	case s == `"ignore"`:
@@ -40,7 +39,7 @@ func basic(user, pass string) string {
 func TestVendorRouteBehindTheSameChecks(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config()
-	cfg.Routes = []deliveries.Route{vendorRoute}
+	cfg.Routes = []ports.DeliveryRoute{vendorRoute}
 	cfg.Credentials = Credentials{BasicUser: "og", BasicPassword: "pw"}
 	cfg.SharedSecretHeader, cfg.SharedSecret = "X-Secret", "s3cret"
 	e.srv = e.start(cfg)
@@ -97,10 +96,10 @@ func TestVendorRouteBehindTheSameChecks(t *testing.T) {
 
 func TestVendorRouteNeedsAPathAndAParser(t *testing.T) {
 	e := newEnv(t)
-	for _, rt := range []deliveries.Route{{Path: "", Parse: vendorRoute.Parse}, {Path: "/x"}, {Path: PathHealthz, Parse: vendorRoute.Parse}} {
+	for _, rt := range []ports.DeliveryRoute{{Path: "", Parse: vendorRoute.Parse}, {Path: "/x"}, {Path: PathHealthz, Parse: vendorRoute.Parse}} {
 		cfg := e.config()
 		cfg.InsecureNoAuth = true
-		cfg.Routes = []deliveries.Route{rt}
+		cfg.Routes = []ports.DeliveryRoute{rt}
 		if _, err := New(cfg, e.actions, nil); err == nil {
 			t.Errorf("New with route %+v succeeded", rt)
 		}
