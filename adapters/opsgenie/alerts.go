@@ -12,7 +12,7 @@ import (
 	"github.com/opsgenie/opsgenie-go-sdk-v2/alert"
 	"go.uber.org/zap"
 
-	"github.com/pagergate/pagergate/adapters/internal/httpretry"
+	"github.com/pagergate/pagergate/adapters/opsgenie/httpretry"
 	"github.com/pagergate/pagergate/ports"
 )
 

@@ -19,7 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"go.uber.org/zap"
 
-	"github.com/pagergate/pagergate/adapters/internal/httpretry"
+	"github.com/pagergate/pagergate/adapters/opsgenie/httpretry"
 	"github.com/pagergate/pagergate/ports"
 )
 

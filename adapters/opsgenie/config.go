@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pagergate/pagergate/adapters/internal/httpretry"
+	"github.com/pagergate/pagergate/adapters/opsgenie/httpretry"
 	"github.com/pagergate/pagergate/domain"
 )
 

@@ -6,7 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/pagergate/pagergate/adapters/internal/httpretry"
+	"github.com/pagergate/pagergate/adapters/opsgenie/httpretry"
 	"github.com/pagergate/pagergate/ports"
 )
 

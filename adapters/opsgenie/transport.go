@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/pagergate/pagergate/adapters/internal/httpretry"
+	"github.com/pagergate/pagergate/adapters/opsgenie/httpretry"
 )
 
 // Every Opsgenie call goes through one httpretry.Transport (rate limit,

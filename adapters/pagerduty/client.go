@@ -13,7 +13,7 @@ import (
 	pd "github.com/PagerDuty/go-pagerduty"
 	"go.uber.org/zap"
 
-	"github.com/pagergate/pagergate/adapters/internal/httpretry"
+	"github.com/pagergate/pagergate/adapters/pagerduty/httpretry"
 	"github.com/pagergate/pagergate/ports"
 )
 

@@ -6,8 +6,10 @@
 // (cenkalti/backoff), the metrics of every attempt, and the vendor's
 // reachability for readiness, with the background probe that clears it.
 //
-// It is a library of the adapters, not an adapter: it knows no vendor (the
-// vendor names its endpoints and its rate-limit reset header) and imports
-// only ports (for ports.Metrics), zap and the two libraries above. Pager
-// adapters import it; it imports no adapter (`make deps-check`).
+// It belongs to the PagerDuty adapter: adapters never import each other, so
+// the Opsgenie adapter holds its own copy of this package
+// (adapters/opsgenie/httpretry). The copies are kept the same, and
+// a fix to one is made to both. It knows no vendor (the vendor names its
+// endpoints and its rate-limit reset header) and imports only ports (for
+// ports.Metrics), zap and the two libraries above.
 package httpretry
