@@ -2,8 +2,6 @@ package condition
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/pagergate/pagergate/domain"
@@ -50,9 +48,6 @@ var refusedFields = map[string]string{
 	"access_request.spec.resource_labels_intersection": resourcesReason,
 	"access_request.spec.resource_labels_union":        resourcesReason,
 }
-
-// Fields lists the request fields a condition may read.
-func Fields() []string { return slices.Sorted(maps.Keys(fields)) }
 
 // identifier resolves a name (a.b.c): a literal true or false, a field,
 // or a map field with one more name as its key (user.traits.team).

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/mail"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -86,11 +85,6 @@ var Refused = map[string]string{
 	"newer_than":     "it compares versions, which a request does not carry",
 	"older_than":     "it compares versions, which a request does not carry",
 	"regexp.replace": "it rewrites values, which a condition does not need; match with regexp.match",
-}
-
-// Functions lists the functions a condition may call, then the methods.
-func Functions() (funcs, meths []string) {
-	return slices.Sorted(maps.Keys(functions)), slices.Sorted(maps.Keys(methods))
 }
 
 // build returns the predicate callback of f: it checks the arguments and
