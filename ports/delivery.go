@@ -2,6 +2,8 @@ package ports
 
 import (
 	"net/http"
+	"strings"
+	"unicode"
 
 	"github.com/pagergate/pagergate/domain"
 )
@@ -24,4 +26,21 @@ type DeliveryRoute struct {
 	// pagergate (answered 2xx, ignored). An error: the delivery cannot be
 	// read (answered 400).
 	Parse func(header http.Header, body []byte) ([]domain.Action, error)
+}
+
+// FoldDeliveryKey folds a JSON object key the way encoding/json matches field
+// names: every rune to the smallest of its simple case folds. Two keys
+// with the same fold fill the same struct field, so a check for repeated
+// keys must compare folds: strings.ToLower keeps "ſ" (long s) apart from
+// "s" and "K" (Kelvin sign) apart from "k", which encoding/json does not.
+func FoldDeliveryKey(k string) string {
+	return strings.Map(func(r rune) rune {
+		for {
+			next := unicode.SimpleFold(r)
+			if next <= r {
+				return next
+			}
+			r = next
+		}
+	}, k)
 }

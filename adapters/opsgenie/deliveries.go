@@ -123,8 +123,8 @@ func noRepeatedKeys(body []byte) error {
 	return nil
 }
 
-// uniqueKeys reports a key repeated (in any case) at the top of a JSON
-// object; a value that is no object has none.
+// uniqueKeys reports a key repeated (in any case, folded as encoding/json
+// folds it) at the top of a JSON object; a value that is no object has none.
 func uniqueKeys(obj []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(obj))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
@@ -137,10 +137,10 @@ func uniqueKeys(obj []byte) error {
 			return fmt.Errorf("alert action payload: %w", err)
 		}
 		k, _ := t.(string)
-		if seen[strings.ToLower(k)] {
+		if seen[ports.FoldDeliveryKey(k)] {
 			return fmt.Errorf("alert action payload repeats the key %q", k)
 		}
-		seen[strings.ToLower(k)] = true
+		seen[ports.FoldDeliveryKey(k)] = true
 		var skip json.RawMessage
 		if err := dec.Decode(&skip); err != nil {
 			return fmt.Errorf("alert action payload: %w", err)

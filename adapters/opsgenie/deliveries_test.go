@@ -140,6 +140,8 @@ func TestDeliveriesRefused(t *testing.T) {
 		"repeated action":       `{"action":"Deny access","action":"Approve access","alert":{"alertId":"a1","updatedAt":1}}`,
 		"repeated alert ID":     `{"action":"Approve access","alert":{"alertId":"a1","AlertID":"a2","updatedAt":1}}`,
 		"trailing second value": `{"action":"Approve access","alert":{"alertId":"a1","updatedAt":1}} {}`,
+		// encoding/json reads "uſerId" (long s) into userId: a repeat too.
+		"repeated user folded": `{"action":"Approve access","alert":{"alertId":"a1","userId":"u1","uſerId":"u2","updatedAt":1}}`,
 	} {
 		if acts, err := testDeliveries.Parse(nil, []byte(body)); err == nil {
 			t.Errorf("%s: Parse(%s) = %+v, want an error", name, body, acts)

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pagergate/pagergate/domain"
+	"github.com/pagergate/pagergate/ports"
 )
 
 // ErrMalformed marks a delivery whose body cannot be understood (bad JSON,
@@ -338,7 +339,8 @@ func decodeEnvelope(body []byte) (envelope, error) {
 const envelopeDepth = 4
 
 // checkKeys refuses a JSON text with a key repeated in one object, and, in
-// the envelope's objects, two keys that differ only in case: encoding/json
+// the envelope's objects, two keys that differ only in case, folded as
+// encoding/json folds them (ports.FoldDeliveryKey: "ſ" is "s"): encoding/json
 // keeps the last of two equal keys and matches names case-insensitively, so
 // such a body could read as one delivery here and as another elsewhere.
 func checkKeys(body []byte) error {
@@ -367,7 +369,7 @@ func checkKeys(body []byte) error {
 			}
 			k, _ := tok.(string)
 			if len(stack) <= envelopeDepth {
-				k = strings.ToLower(k)
+				k = ports.FoldDeliveryKey(k)
 			}
 			if top.keys[k] {
 				return fmt.Errorf("%w: key %q repeated", ErrMalformed, tok)

@@ -191,6 +191,9 @@ func TestRepeatedKeysAreMalformed(t *testing.T) {
 		`{"event":{"id":"e","event_type":"incident.annotated","occurred_at":"2025-01-02T03:04:05Z","agent":{"id":"U","ID":"ALICE"},"data":{"incident":{"id":"P"},"content":"/approve"}}}`,
 		`{"event":{"id":"e"},"EVENT":{"id":"f"}}`,
 		`{"messages":[{"id":"m","event":"incident.custom","incident":{"id":"P","id":"Q"}}]}`,
+		// encoding/json folds "ſ" (long s) into "s" and "K" (Kelvin) into "k".
+		`{"messages":[{"id":"m","event":"incident.custom","incident":{"id":"P"}}],"meſſages":[{"id":"n","event":"incident.custom","incident":{"id":"Q"}}]}`,
+		`{"messages":[{"id":"m","event":"incident.custom","incident":{"id":"P","incident_key":"a","incident_Key":"b"}}]}`,
 	} {
 		if _, _, err := ParseV3([]byte(bad), Config{}); !errors.Is(err, ErrMalformed) {
 			t.Errorf("ParseV3(%s) error = %v, want ErrMalformed", bad, err)
