@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"go.uber.org/zap"
@@ -51,8 +52,9 @@ func (h *actions) HandleAction(ctx context.Context, a domain.Action) (domain.Out
 		return 0, domain.ErrNoReplayKey
 	}
 	// An event dated ahead of this clock stays remembered until it is too
-	// old, so its replay is never taken as new.
-	ttl := h.window + max(0, a.OccurredAt.Sub(now))
+	// old, so its replay is never taken as new. The sum saturates: a date
+	// centuries ahead must not wrap to a TTL the store refuses.
+	ttl := h.window + min(max(0, a.OccurredAt.Sub(now)), math.MaxInt64-h.window)
 	fresh, err := h.rememberDelivery(ctx, a.ReplayKeys, ttl)
 	if err != nil {
 		return 0, fmt.Errorf("%w: replay store: %w", ports.ErrUnavailable, err)

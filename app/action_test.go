@@ -129,6 +129,23 @@ func TestFutureDeliveryIsRememberedUntilTooOld(t *testing.T) {
 	}
 }
 
+// A delivery dated further ahead than a duration reaches keeps its replay
+// key with a positive TTL (window plus the time ahead, saturated): the
+// store refuses a TTL that is not positive.
+func TestFarFutureDeliveryKeepsAPositiveTTL(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
+	h.expectActor(bob)
+	h.tp.EXPECT().Resolve(gomock.Any(), gomock.Any())
+	a := approveBy("PUB")
+	a.OccurredAt = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := h.p.HandleAction(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.rec.ttls["delivery/event:d1"]; got < 100*365*24*time.Hour {
+		t.Errorf("replay key kept %v, want the longest TTL", got)
+	}
+}
+
 func TestActionByTheRequesterIsRefusedWithANote(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
 	h.expectActor(alice)
