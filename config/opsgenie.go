@@ -23,6 +23,14 @@ const (
 // webhook.public_addr followed by this path.
 const OpsgenieActionsPath = "/opsgenie/actions"
 
+// opsgenieBuiltinActions are the action names Opsgenie's webhook
+// integration posts for its own alert actions; a custom action named like
+// one would be indistinguishable from it.
+var opsgenieBuiltinActions = []string{"Create", "Close", "Delete", "Acknowledge", "UnAcknowledge", "AddNote",
+	"TakeOwnership", "AssignOwnership", "AddRecipient", "AddTeam", "AddResponder", "AddTags", "RemoveTags",
+	"AddDetails", "RemoveDetails", "UpdatePriority", "UpdateMessage", "UpdateDescription", "Escalate",
+	"EscalateToNext", "Snooze", "SnoozeEnded"}
+
 // Opsgenie's API base URLs.
 const (
 	OpsgenieAPIURL   = "https://api.opsgenie.com"
@@ -167,6 +175,13 @@ func (c *checker) opsgenie(o *Opsgenie, b block, d *OpsgenieSettings, out *Pager
 	if strings.EqualFold(s.ApproveAction, s.DenyAction) {
 		c.errorf(b.value("deny_action"), "Same action twice",
 			"%s and %s must differ: the custom action's name is all a delivery tells; both are %q.", b.key("approve_action"), b.key("deny_action"), s.DenyAction)
+	}
+	for _, k := range []string{"approve_action", "deny_action"} {
+		name := map[string]string{"approve_action": s.ApproveAction, "deny_action": s.DenyAction}[k]
+		if slices.ContainsFunc(opsgenieBuiltinActions, func(a string) bool { return strings.EqualFold(a, name) }) {
+			c.errorf(b.value(k), "Built-in action name",
+				"%s %q is the name Opsgenie's webhook integration gives one of its own alert actions: closing or acknowledging an alert would read as the click. Name the custom action otherwise, such as \"Approve access\".", b.key(k), name)
+		}
 	}
 	if o.TeamsAnnotation != "" || has(b.body, "teams_annotation") {
 		teams := c.annotation(b, "teams_annotation", o.TeamsAnnotation, "")

@@ -84,6 +84,8 @@ func TestOpsgenieInvalid(t *testing.T) {
 		{"plain http", teleportOK + ogWith("  api_url = \"http://api.opsgenie.com\"\n"), "Invalid URL", "pager.opsgenie.api_url must be an https URL", "api_url"},
 		{"priority", teleportOK + ogWith("  priority = \"high\"\n"), "Invalid value", `pager.opsgenie.priority must be one of "P1"`, "priority"},
 		{"same actions", teleportOK + ogWith("  approve_action = \"Go\"\n  deny_action = \"go\"\n"), "Same action twice", "must differ", "deny_action"},
+		{"built-in approve", teleportOK + ogWith("  approve_action = \"close\"\n"), "Built-in action name", `pager.opsgenie.approve_action "close" is the name`, "approve_action"},
+		{"built-in deny", teleportOK + ogWith("  deny_action = \"Acknowledge\"\n"), "Built-in action name", `pager.opsgenie.deny_action "Acknowledge"`, "deny_action"},
 		{"empty action", teleportOK + ogWith("  deny_action = \"\"\n"), "Empty value", "pager.opsgenie.deny_action must not be empty", "deny_action"},
 		{"fake key", teleportOK + ogWith("  listen_addr = \"127.0.0.1:0\"\n"), "Unexpected argument for Opsgenie", `belongs to pager "opsgenie-fake" only`, "listen_addr"},
 		{"pagerduty key", teleportOK + ogWith("  user_email = \"a@b.c\"\n"), "Unsupported argument", `"user_email" is not expected here`, "user_email"},
