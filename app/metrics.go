@@ -24,3 +24,4 @@ func (discard) PagerRetry(string, string)               {}
 func (discard) Shift(ports.ShiftOutcome)                {}
 func (discard) WebhookRequest(string, int)              {}
 func (discard) RuleError(ports.RuleStage)               {}
+func (discard) MemoryRelease(ports.ReleaseTrigger)      {}

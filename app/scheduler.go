@@ -21,10 +21,13 @@ import (
 type scheduler struct {
 	// pass handles one snapshot; passed is told of each snapshot a pass
 	// left nothing to do for (no newer one waiting).
-	pass    func(ctx context.Context, r domain.Request) error
-	passed  func(r domain.Request)
-	workers int
-	timeout time.Duration
+	pass   func(ctx context.Context, r domain.Request) error
+	passed func(r domain.Request)
+	// onBusy and onIdle are told, with s.mu held, when the first request
+	// comes in hand and when the last one is done (Config.OnBusy, OnIdle).
+	onBusy, onIdle func()
+	workers        int
+	timeout        time.Duration
 	// retryMin and retryMax bound the backoff of failed passes.
 	retryMin, retryMax time.Duration
 	metrics            ports.Metrics
@@ -61,8 +64,16 @@ func newScheduler(cfg Config, pass func(context.Context, domain.Request) error, 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	nothing := func() {}
+	if cfg.OnBusy == nil {
+		cfg.OnBusy = nothing
+	}
+	if cfg.OnIdle == nil {
+		cfg.OnIdle = nothing
+	}
 	return &scheduler{
-		pass: pass, passed: func(domain.Request) {}, workers: cfg.Workers, timeout: cfg.EffectTimeout,
+		pass: pass, passed: func(domain.Request) {}, onBusy: cfg.OnBusy, onIdle: cfg.OnIdle,
+		workers: cfg.Workers, timeout: cfg.EffectTimeout,
 		retryMin: cfg.RetryMin, retryMax: cfg.RetryMax, metrics: m, log: log,
 		items: make(map[string]*item), wake: make(chan struct{}, 1),
 		shifts: make(map[string]shiftTimer), now: cfg.Now,
@@ -144,6 +155,9 @@ func (s *scheduler) Submit(r domain.Request) {
 	}
 	it, ok := s.items[r.ID]
 	if !ok {
+		if len(s.items) == 0 {
+			s.onBusy()
+		}
 		it = &item{}
 		s.items[r.ID] = it
 	}
@@ -272,6 +286,9 @@ func (s *scheduler) finish(id string, err error) (done bool) {
 	}
 	if err == nil {
 		delete(s.items, id)
+		if len(s.items) == 0 {
+			s.onIdle()
+		}
 		return true
 	}
 	if it.backoff == nil {

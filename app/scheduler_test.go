@@ -344,3 +344,53 @@ func TestSchedulerStopDeadlineCancelsPasses(t *testing.T) {
 		ended.Wait()
 	})
 }
+
+// The scheduler says busy when the first request comes in hand and idle
+// when the last is done; a request waiting for a retry keeps it busy.
+func TestSchedulerTellsBusyAndIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		failed := false
+		var mu sync.Mutex
+		var told []string
+		tell := func(what string) func() {
+			return func() { mu.Lock(); told = append(told, what); mu.Unlock() }
+		}
+		st := newSchedTest(t, func(_ context.Context, r domain.Request) error {
+			if r.ID == "r1" && !failed {
+				failed = true
+				return errors.New("pager down")
+			}
+			if r.ID == "r2" {
+				<-release
+			}
+			return nil
+		})
+		st.s.onBusy, st.s.onIdle = tell("busy"), tell("idle")
+		saw := func(want ...string) {
+			t.Helper()
+			synctest.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			if len(told) != len(want) {
+				t.Fatalf("told %v, want %v", told, want)
+			}
+			for i := range want {
+				if told[i] != want[i] {
+					t.Fatalf("told %v, want %v", told, want)
+				}
+			}
+		}
+		st.s.Start()
+		st.s.Submit(pendingReq("r1"))
+		st.s.Submit(pendingReq("r2"))
+		saw("busy")
+		close(release) // r2 done; r1 waits for its retry
+		saw("busy")
+		time.Sleep(retryMax)
+		saw("busy", "idle")
+		st.s.Submit(pendingReq("r3"))
+		saw("busy", "idle", "busy", "idle")
+		st.stop()
+	})
+}

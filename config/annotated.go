@@ -276,4 +276,14 @@ log {
 metrics {
   listen_addr = {{q .Metrics.ListenAddr}}
 }
+
+# Memory the daemon no longer uses goes back to the OS once it is ready and
+# after each idle spell: the heap the collector freed, and the pages of the
+# executable and of the store file that idle code does not touch (read
+# back from the page cache when needed).
+memory {
+  release_when_idle = {{.Memory.ReleaseWhenIdle}}
+  # How long without a request in hand counts as idle.
+  idle_after = {{dur .Memory.IdleAfter}}
+}
 `

@@ -37,6 +37,7 @@ type Config struct {
 	Webhook *WebhookSettings
 	Log     LogSettings
 	Metrics MetricsSettings
+	Memory  MemorySettings
 	// Workers bounds how many requests are handled at once. Default 32.
 	Workers int
 	// Warnings are the problems that do not stop the file from loading
@@ -156,6 +157,18 @@ type MetricsSettings struct {
 	// ListenAddr serves /metrics, /healthz and /readyz. Default
 	// "127.0.0.1:9464".
 	ListenAddr string
+}
+
+// MemorySettings is the `memory {}` block: giving memory the daemon no
+// longer uses back to the OS.
+type MemorySettings struct {
+	// ReleaseWhenIdle gives back, once ready and after each idle spell,
+	// the heap the collector freed and the pages of the executable and of
+	// the store's map that idle code no longer touches. Default true.
+	ReleaseWhenIdle bool
+	// IdleAfter is how long without a request in hand is an idle spell.
+	// Default 5s.
+	IdleAfter time.Duration
 }
 
 // Secret is a configuration value that must not be printed: fmt and text

@@ -106,6 +106,7 @@ func TestLoadSpecSketch(t *testing.T) {
 		},
 		Log:     LogSettings{Output: "stderr", Severity: "info", Format: "text"},
 		Metrics: MetricsSettings{ListenAddr: "127.0.0.1:9464"},
+		Memory:  MemorySettings{ReleaseWhenIdle: true, IdleAfter: 5 * time.Second},
 		Workers: 32,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -155,6 +156,8 @@ func TestDefaultsApplied(t *testing.T) {
 		{"log.severity", got.Log.Severity, "info"},
 		{"log.format", got.Log.Format, "text"},
 		{"metrics.listen_addr", got.Metrics.ListenAddr, "127.0.0.1:9464"},
+		{"memory.release_when_idle", got.Memory.ReleaseWhenIdle, true},
+		{"memory.idle_after", got.Memory.IdleAfter, 5 * time.Second},
 		{"workers", got.Workers, 32},
 		{"webhook.listen_addr", d.Webhook.ListenAddr, ":8443"},
 		{"webhook.approvers", d.Webhook.Approvers, "on_call"},
@@ -259,6 +262,10 @@ log {
 metrics {
   listen_addr = ":9100"
 }
+memory {
+  release_when_idle = false
+  idle_after        = "1m"
+}
 `)
 	if got.Workers != 8 || got.Teleport.ApprovalMode != "set_state" || got.Teleport.DialTimeout != 5*time.Second {
 		t.Errorf("workers/teleport = %d %q %v", got.Workers, got.Teleport.ApprovalMode, got.Teleport.DialTimeout)
@@ -293,6 +300,9 @@ metrics {
 	}
 	if got.Metrics.ListenAddr != ":9100" {
 		t.Errorf("metrics = %+v", got.Metrics)
+	}
+	if got.Memory != (MemorySettings{ReleaseWhenIdle: false, IdleAfter: time.Minute}) {
+		t.Errorf("memory = %+v", got.Memory)
 	}
 }
 

@@ -54,6 +54,10 @@ func Defaults() Config {
 		Metrics: MetricsSettings{
 			ListenAddr: "127.0.0.1:9464",
 		},
+		Memory: MemorySettings{
+			ReleaseWhenIdle: true,
+			IdleAfter:       5 * time.Second,
+		},
 		Workers: 32,
 	}
 }

@@ -34,6 +34,7 @@ func (c *Config) RestartNeeded(next *Config) []string {
 		{"webhook", a.Webhook, b.Webhook},
 		{"log", a.Log, b.Log},
 		{"metrics", a.Metrics, b.Metrics},
+		{"memory", a.Memory, b.Memory},
 	} {
 		if !reflect.DeepEqual(s.x, s.y) {
 			changed = append(changed, s.name)

@@ -16,6 +16,7 @@ type File struct {
 	Webhook     *Webhook     `hcl:"webhook,block"`
 	Log         *Log         `hcl:"log,block"`
 	Metrics     *Metrics     `hcl:"metrics,block"`
+	Memory      *Memory      `hcl:"memory,block"`
 	Workers     *int         `hcl:"workers,optional"`
 
 	Body hcl.Body `hcl:",body"`
@@ -95,6 +96,15 @@ type Log struct {
 	Output   string `hcl:"output,optional"`   // stderr | stdout | a file path
 	Severity string `hcl:"severity,optional"` // debug | info | warn | error
 	Format   string `hcl:"format,optional"`   // text | json
+
+	Body     hcl.Body  `hcl:",body"`
+	DefRange hcl.Range `hcl:",def_range"`
+}
+
+// Memory is the `memory {}` block.
+type Memory struct {
+	ReleaseWhenIdle *bool  `hcl:"release_when_idle,optional"`
+	IdleAfter       string `hcl:"idle_after,optional"`
 
 	Body     hcl.Body  `hcl:",body"`
 	DefRange hcl.Range `hcl:",def_range"`

@@ -187,6 +187,7 @@ func (f *File) resolve(eval *hcl.EvalContext) (*Config, hcl.Diagnostics) {
 		Store:    c.store(f.Stores, d.Store),
 		Log:      c.log(f.Log, d.Log),
 		Metrics:  c.metrics(f.Metrics, d.Metrics),
+		Memory:   c.memory(f.Memory, d.Memory),
 		Workers:  c.workers(f, top, d.Workers),
 	}
 	path := "auto_approve"
@@ -428,6 +429,19 @@ func (c *checker) log(l *Log, d LogSettings) LogSettings {
 	}
 	out.Severity = c.oneOf(b, "severity", strings.ToLower(l.Severity), d.Severity, "debug", "info", "warn", "error")
 	out.Format = c.oneOf(b, "format", strings.ToLower(l.Format), d.Format, "text", "json")
+	return out
+}
+
+func (c *checker) memory(m *Memory, d MemorySettings) MemorySettings {
+	if m == nil {
+		return d
+	}
+	b := block{body: m.Body, def: m.DefRange, path: "memory"}
+	out := d
+	if m.ReleaseWhenIdle != nil {
+		out.ReleaseWhenIdle = *m.ReleaseWhenIdle
+	}
+	out.IdleAfter = c.duration(b, "idle_after", m.IdleAfter, d.IdleAfter)
 	return out
 }
 

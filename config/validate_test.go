@@ -199,6 +199,16 @@ func TestInvalid(t *testing.T) {
 			summary: "Invalid duration", detail: `store.bbolt.retention must be positive`, at: "retention",
 		},
 		{
+			name:    "memory idle spell",
+			src:     teleportOK + pagerOK + "memory {\n  idle_after = \"5\"\n}\n",
+			summary: "Invalid duration", detail: `memory.idle_after must be a duration`, at: "idle_after",
+		},
+		{
+			name:    "memory release switch",
+			src:     teleportOK + pagerOK + "memory {\n  release_when_idle = \"sometimes\"\n}\n",
+			summary: "Unsuitable value type", detail: `memory.release_when_idle: Unsuitable value: a bool is required`, at: "release_when_idle",
+		},
+		{
 			name:    "max escalation level",
 			src:     teleportOK + pagerOK + "auto_approve {\n  max_escalation_level = -1\n}\n",
 			summary: "Invalid value", detail: `auto_approve.max_escalation_level must be 0 (any level) or more`, at: "max_escalation_level",

@@ -53,6 +53,7 @@ const (
 	latencyFake       = 5 * time.Millisecond
 	backlogRequests   = 10000 // ~100 s at 6,000/min
 	memoryRequests    = 10000 // handled without PagerDuty calls
+	afterReleaseRuns  = 3     // requests timed each right after an idle release
 	memory200Requests = 199   // + the warm-up request: 200
 	webhookApprovals  = 50
 	webhookDuration   = 30 * time.Second
@@ -144,6 +145,23 @@ func (d *daemon) memory() memory {
 		d.t.Fatalf("process memory: %v", err)
 	}
 	return m
+}
+
+// releases is how many times the daemon gave memory back for trigger
+// ("ready" or "idle"), from its /metrics.
+func (d *daemon) releases(trigger string) float64 {
+	d.t.Helper()
+	n, _ := metricValue(d.metrics(), `pagergate_memory_releases_total{trigger="`+trigger+`"}`)
+	return n
+}
+
+// releasedMemory waits until the daemon has given memory back for trigger
+// more than `before` times (memory {} in the config: once ready, then after
+// each idle spell of 5 s by default), and returns its memory then.
+func (d *daemon) releasedMemory(trigger string, before float64) memory {
+	d.t.Helper()
+	waitUntil(d.t, d, time.Minute, "a memory release ("+trigger+")", func() bool { return d.releases(trigger) > before })
+	return d.memory()
 }
 
 func (m memory) split() string {
@@ -247,10 +265,14 @@ func (p *peakSampler) end() memory {
 	return p.peak
 }
 
-// reportMemory prints a resident-set figure with its target and, as its
-// own lines, its anon/file/binary split.
+// reportMemory prints a resident-set figure with its target (none when
+// limit is 0) and, as its own lines, its anon/file/binary split.
 func reportMemory(name string, m memory, limit float64, setup string) {
-	report(name, m.rss, "_mb", fmt.Sprintf("<=%g", limit), m.rss <= limit, setup+"; "+m.split())
+	if limit > 0 {
+		report(name, m.rss, "_mb", fmt.Sprintf("<=%g", limit), m.rss <= limit, setup+"; "+m.split())
+	} else {
+		report(name, m.rss, "_mb", "", true, setup+"; "+m.split())
+	}
 	report(name+"_anon", m.anon, "_mb", "", true, "RssAnon of "+name)
 	report(name+"_file", m.file, "_mb", "", true, "RssFile of "+name)
 	report(name+"_binary", m.binary, "_mb", "", true, "Rss of the executable's mappings (smaps), part of "+name+"_file")
@@ -420,15 +442,31 @@ func TestBenchLatency(t *testing.T) {
 	e := newEnv(t, envOpts{Fake: func(o *fakepd.Options) { o.Latency = latencyFake }})
 	d := e.start(benchConfig(e))
 	defer d.stop()
-	idle := d.memory()
-	reportMemory("rss_idle", idle, 30, "VmRSS right after /readyz 200, empty store")
-	report("rss_idle_hwm", idle.hwm, "_mb", "", true, "VmHWM right after /readyz 200 (the start-up's peak)")
+	idle := d.releasedMemory("ready", 0)
+	reportMemory("rss_idle", idle, 30, "VmRSS idle, empty store, after the release the daemon makes once ready")
+	report("rss_idle_hwm", idle.hwm, "_mb", "", true, "VmHWM idle (the start-up's peak)")
 
 	warm := e.createRequest(alice, []string{"editor"}, notify(svcTeleport), "warm-up")
 	e.waitIncident(warm)
 
+	idleReleases := d.releases("idle")
 	latencyRun(t, e, memory200Requests, latencyPerSecond)
-	reportMemory("rss_after_200", d.memory(), 35, fmt.Sprintf("VmRSS after %d requests with notify (one incident each) at %d/s", memory200Requests+1, latencyPerSecond))
+	setup200 := fmt.Sprintf("%d requests with notify (one incident each) at %d/s", memory200Requests+1, latencyPerSecond)
+	reportMemory("rss_after_200_busy", d.memory(), 0, "VmRSS right when the last incident of "+setup200+" arrived")
+	reportMemory("rss_after_200", d.releasedMemory("idle", idleReleases), 35, "VmRSS after "+setup200+", once idle (after the daemon's idle release)")
+
+	// What a release costs the next request: its code paths fault back in.
+	var first []time.Duration
+	for i := range afterReleaseRuns {
+		if i > 0 {
+			d.releasedMemory("idle", d.releases("idle"))
+		}
+		lat, _ := latencyRun(t, e, 1, 1)
+		first = append(first, lat[0])
+	}
+	slices.Sort(first)
+	report("latency_after_release_max", ms(first[len(first)-1]), "_ms", "<10", ms(first[len(first)-1]) < 10,
+		fmt.Sprintf("added latency of the first request after an idle release, worst of %d (each after its own release; all: %v)", afterReleaseRuns, first))
 
 	lat, sent := latencyRun(t, e, latencyRequests, latencyPerSecond)
 	setup := fmt.Sprintf("%d requests at %.0f/s (sent in %s), fake latency %s subtracted, rate_limit %d/min (so at most %d incidents/s)",
@@ -562,7 +600,8 @@ func TestBenchBacklog(t *testing.T) {
 	top := peak.end()
 	mem := d.memory()
 	reportMemory("rss_backlog_peak", top, 60, fmt.Sprintf("highest VmRSS sampled every 50 ms while draining the %d-request backlog (VmHWM %.1f MB)", backlogRequests, mem.hwm))
-	reportMemory("rss_after_backlog", mem, 40, fmt.Sprintf("VmRSS after the %d-request backlog drained", backlogRequests))
+	reportMemory("rss_after_backlog_busy", mem, 0, fmt.Sprintf("VmRSS right when the %d-request backlog drained", backlogRequests))
+	reportMemory("rss_after_backlog", d.releasedMemory("idle", 0), 40, fmt.Sprintf("VmRSS after the %d-request backlog drained, once idle", backlogRequests))
 	d.stop()
 }
 
@@ -586,7 +625,8 @@ func TestBenchMemory(t *testing.T) {
 	top := peak.end()
 	setup := fmt.Sprintf("%d pending requests at start without notify service (no PagerDuty calls), handled in %s", memoryRequests, took.Round(time.Millisecond))
 	mem := d.memory()
-	reportMemory("rss_after_10k", mem, 40, setup+"; VmRSS after")
+	reportMemory("rss_after_10k_busy", mem, 0, setup+"; VmRSS right when the last request settled")
+	reportMemory("rss_after_10k", d.releasedMemory("idle", 0), 40, setup+"; VmRSS once idle (after the daemon's idle release)")
 	reportMemory("rss_10k_peak", top, 60, fmt.Sprintf("%s; highest VmRSS sampled every 50 ms (VmHWM %.1f MB)", setup, mem.hwm))
 	report("handled_10k_per_s", float64(memoryRequests)/took.Seconds(), "", "", true, setup+"; process start to last request settled")
 	report("bbolt_after_10k", fileMB(t, e.storePath), "_mb", "", true, setup+"; store file (open records)")

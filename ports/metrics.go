@@ -51,6 +51,9 @@ type Metrics interface {
 	// condition that does not parse (once per load), or failing to
 	// evaluate against a request (rule_errors_total{stage}).
 	RuleError(s RuleStage)
+	// MemoryRelease counts memory given back to the OS
+	// (memory_releases_total{trigger}).
+	MemoryRelease(t ReleaseTrigger)
 }
 
 // RuleStage labels Metrics.RuleError.

@@ -9,14 +9,15 @@ import (
 )
 
 // Module provides the bbolt store as ports.Records, ports.DedupStore and
-// ports.Cache, opened from the `store "bbolt" {}` block and closed (flushed)
-// on stop.
+// ports.Cache, and as a ports.PageReleaser in the group "page_releasers",
+// opened from the `store "bbolt" {}` block and closed (flushed) on stop.
 var Module = fx.Module("boltstore",
 	fx.Provide(
 		fromConfig,
 		func(s *Store) ports.Records { return s },
 		func(s *Store) ports.DedupStore { return s },
 		func(s *Store) ports.Cache { return s },
+		fx.Annotate(func(s *Store) ports.PageReleaser { return s }, fx.ResultTags(`group:"page_releasers"`)),
 	),
 )
 

@@ -33,6 +33,7 @@ type Registry struct {
 	effectRetries, conflicts                     *prometheus.CounterVec
 	pagerCalls, pagerRetries, webhookRequests    *prometheus.CounterVec
 	ruleErrors                                   *prometheus.CounterVec
+	memoryReleases                               *prometheus.CounterVec
 	queueDepth, watcherConnected                 prometheus.Gauge
 	pagerLatency                                 *prometheus.HistogramVec
 	buildInfo                                    *prometheus.GaugeVec
@@ -62,6 +63,7 @@ func NewRegistry() *Registry {
 	r.pagerRetries = r.counter("pager_retries", "Pager API calls retried, by endpoint and the status that caused it.", "endpoint", "code")
 	r.webhookRequests = r.counter("webhook_requests", "Webhook requests by route and HTTP status.", "route", "code")
 	r.ruleErrors = r.counter("rule_errors", "Routing rules that cannot route: loaded with a condition that does not parse, or failing to evaluate.", "stage")
+	r.memoryReleases = r.counter("memory_releases", "Unused memory given back to the OS, by what started it.", "trigger")
 	r.queueDepth = r.gauge("queue_depth", "Requests waiting for a worker.")
 	r.watcherConnected = r.gauge("watcher_connected", "1 while the Teleport watcher is connected.")
 	r.pagerLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pagergate", Name: "pager_call_duration_seconds",
@@ -200,6 +202,11 @@ func (r *Registry) WebhookRequest(route string, code int) {
 // RuleError implements ports.Metrics.
 func (r *Registry) RuleError(s ports.RuleStage) {
 	r.known(r.ruleErrors, s == ports.RuleStageParse || s == ports.RuleStageEvaluate, string(s))
+}
+
+// MemoryRelease implements ports.Metrics.
+func (r *Registry) MemoryRelease(t ports.ReleaseTrigger) {
+	r.known(r.memoryReleases, t == ports.ReleaseReady || t == ports.ReleaseIdle, string(t))
 }
 
 // Handler serves the Prometheus text format.

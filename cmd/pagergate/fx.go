@@ -21,6 +21,7 @@ import (
 	"github.com/pagergate/pagergate/adapters/fakeopsgenie"
 	"github.com/pagergate/pagergate/adapters/fakepd"
 	"github.com/pagergate/pagergate/adapters/logsink"
+	"github.com/pagergate/pagergate/adapters/memrelease"
 	"github.com/pagergate/pagergate/adapters/metrics"
 	"github.com/pagergate/pagergate/adapters/opsgenie"
 	"github.com/pagergate/pagergate/adapters/pagerduty"
@@ -116,6 +117,7 @@ func modules(cfg *config.Config, log *zap.Logger) fx.Option {
 		pagerKinds[cfg.Pager.Kind].module,
 		boltstore.Module,
 		metrics.Module,
+		memrelease.Module,
 		fx.Provide(
 			newService,
 			func(p *app.Service) ports.Actions { return p },
@@ -132,8 +134,9 @@ func modules(cfg *config.Config, log *zap.Logger) fx.Option {
 	return fx.Options(opts...)
 }
 
-// appConfig maps the configuration to the use cases' settings.
-func appConfig(cfg *config.Config, replicaID string) app.Config {
+// appConfig maps the configuration to the use cases' settings; mem hears
+// when the daemon is ready, busy and idle.
+func appConfig(cfg *config.Config, replicaID string, mem *memrelease.Releaser) app.Config {
 	aa, p := cfg.AutoApprove, cfg.Pager
 	c := app.Config{
 		Policy: domain.Policy{
@@ -148,7 +151,9 @@ func appConfig(cfg *config.Config, replicaID string) app.Config {
 		Incident:     domain.IncidentOptions{Urgency: p.Urgency, Priority: p.Priority},
 		Workers:      cfg.Workers,
 		ReplicaID:    replicaID,
-		OnReady:      releaseStartupMemory,
+		OnReady:      mem.Ready,
+		OnBusy:       mem.Busy,
+		OnIdle:       mem.Idle,
 	}
 	for _, t := range p.NotifyTargetAnnotations {
 		c.Policy.NotifyTargetAnnotations = append(c.Policy.NotifyTargetAnnotations, domain.TargetAnnotation{Key: t.Annotation, Prefix: t.Prefix})
@@ -176,12 +181,12 @@ func replicaID(ctx context.Context, rec ports.Records) (string, error) {
 // newService builds the use cases; what Ping reports (edition, proxy
 // address) reaches them with the watcher's first sync.
 func newService(cfg *config.Config, tp ports.AccessRequests, locks ports.Locks, users ports.Users, oc ports.OnCall, pg ports.Pager,
-	rec ports.Records, dedup ports.DedupStore, m ports.Metrics, log *zap.Logger) (*app.Service, error) {
+	rec ports.Records, dedup ports.DedupStore, m ports.Metrics, mem *memrelease.Releaser, log *zap.Logger) (*app.Service, error) {
 	id, err := replicaID(context.Background(), rec)
 	if err != nil {
 		return nil, fmt.Errorf("replica id: %w", err)
 	}
-	p := app.New(appConfig(cfg, id), app.Deps{Teleport: tp, Locks: locks, Users: users, OnCall: oc, Pager: pg, Records: rec, Dedup: dedup, Metrics: m}, log)
+	p := app.New(appConfig(cfg, id, mem), app.Deps{Teleport: tp, Locks: locks, Users: users, OnCall: oc, Pager: pg, Records: rec, Dedup: dedup, Metrics: m}, log)
 	log.Named("app").Info("replica", zap.String("replica_id", id), zap.String("approval_mode", string(cfg.Teleport.ApprovalMode)))
 	return p, nil
 }

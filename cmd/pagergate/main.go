@@ -286,7 +286,3 @@ func setMemoryLimit() {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 }
-
-// releaseStartupMemory returns what the start-up freed (configuration,
-// TLS, the backlog listing) to the OS at once, when first ready.
-func releaseStartupMemory() { go debug.FreeOSMemory() }

@@ -87,6 +87,7 @@ func TestValuesReachConfig(t *testing.T) {
 		},
 		Log:     config.LogSettings{Output: "stderr", Severity: "debug", Format: "text"},
 		Metrics: config.MetricsSettings{ListenAddr: ":9100"},
+		Memory:  config.MemorySettings{ReleaseWhenIdle: false, IdleAfter: 30 * time.Second},
 	}
 	if d := cmp.Diff(want, *got, cmpConfig); d != "" {
 		t.Errorf("configuration differs from the values (-want +got):\n%s", d)

@@ -107,5 +107,10 @@ func (r *Recorder) WebhookRequest(route string, code int) {
 	r.add(1, false, "webhook_requests", route, strconv.Itoa(code))
 }
 
+// MemoryRelease implements ports.Metrics.
+func (r *Recorder) MemoryRelease(t ports.ReleaseTrigger) {
+	r.add(1, false, "memory_releases", string(t))
+}
+
 // RuleError implements ports.Metrics.
 func (r *Recorder) RuleError(s ports.RuleStage) { r.add(1, false, "rule_errors", string(s)) }

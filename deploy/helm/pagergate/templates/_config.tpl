@@ -92,6 +92,11 @@ log {
 metrics {
   listen_addr = {{ include "pagergate.hcl.string" (printf ":%d" (int $v.metrics.port)) }}
 }
+
+memory {
+  release_when_idle = {{ $v.memory.releaseWhenIdle }}
+  idle_after        = {{ include "pagergate.hcl.string" $v.memory.idleAfter }}
+}
 {{ end -}}
 
 {{/* Environment variables the configuration reads with env(). */}}

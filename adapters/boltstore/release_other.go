@@ -1,0 +1,6 @@
+//go:build !unix
+
+package boltstore
+
+// ReleasePages implements ports.PageReleaser; it drops nothing here.
+func (s *Store) ReleasePages() error { return nil }

@@ -1,0 +1,137 @@
+package memrelease
+
+import (
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/pagergate/pagergate/ports"
+)
+
+// Config tunes a Releaser.
+type Config struct {
+	// Off turns releases off: Ready, Idle and Release do nothing.
+	Off bool
+	// IdleAfter is how long the daemon must have had no request in hand
+	// (Idle without Busy since) before a release. Zero: only Ready and
+	// Release release.
+	IdleAfter time.Duration
+}
+
+// Released is what one release gave back, in bytes.
+type Released struct {
+	// Heap is the heap returned (runtime.MemStats.HeapReleased grew by it).
+	Heap int64
+	// Pages is what was resident in the executable's pages dropped.
+	Pages int64
+}
+
+// Releaser gives unused memory back to the OS. Busy and Idle are told
+// when the daemon has requests in hand and when it has none left; they
+// return at once. Safe for concurrent use.
+type Releaser struct {
+	cfg     Config
+	parts   []ports.PageReleaser
+	metrics ports.Metrics
+	log     *zap.Logger
+	drop    func() (int64, error)
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+
+	// running serialises releases; broken is set once dropping the
+	// executable's pages failed, so it is not tried again.
+	running sync.Mutex
+	broken  bool
+}
+
+// New returns a Releaser that also drops the pages of parts.
+func New(cfg Config, parts []ports.PageReleaser, m ports.Metrics, log *zap.Logger) *Releaser {
+	return &Releaser{cfg: cfg, parts: parts, metrics: m, log: log, drop: dropExecutablePages}
+}
+
+// Ready releases what the start-up left behind, in the background.
+func (r *Releaser) Ready() {
+	if r.cfg.Off {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.stopped {
+		go r.Release(ports.ReleaseReady)
+	}
+}
+
+// Busy cancels a release waiting for the idle spell to last.
+func (r *Releaser) Busy() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+}
+
+// Idle starts the idle spell: a release follows after IdleAfter unless
+// Busy comes first.
+func (r *Releaser) Idle() {
+	if r.cfg.Off || r.cfg.IdleAfter <= 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.stopped:
+	case r.timer == nil:
+		r.timer = time.AfterFunc(r.cfg.IdleAfter, func() { r.Release(ports.ReleaseIdle) })
+	default:
+		r.timer.Reset(r.cfg.IdleAfter)
+	}
+}
+
+// Stop cancels a waiting release; later Ready and Idle do nothing.
+func (r *Releaser) Stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = true
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+}
+
+// Release gives memory back now: the heap the collector freed, the
+// executable's droppable pages and those of each part. A part that fails
+// is logged and the others are still released.
+func (r *Releaser) Release(why ports.ReleaseTrigger) Released {
+	if r.cfg.Off {
+		return Released{}
+	}
+	r.running.Lock()
+	defer r.running.Unlock()
+	began := time.Now()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	debug.FreeOSMemory()
+	runtime.ReadMemStats(&after)
+	out := Released{Heap: int64(after.HeapReleased) - int64(before.HeapReleased)}
+	if !r.broken {
+		n, err := r.drop()
+		out.Pages += n
+		if err != nil {
+			r.broken = true
+			r.log.Warn("cannot drop the executable's idle pages; only the heap is released from now on", zap.Error(err))
+		}
+	}
+	for _, p := range r.parts {
+		if err := p.ReleasePages(); err != nil {
+			r.log.Warn("cannot drop idle pages", zap.Error(err))
+		}
+	}
+	r.metrics.MemoryRelease(why)
+	r.log.Debug("memory released", zap.String("trigger", string(why)),
+		zap.Int64("heap_bytes", out.Heap), zap.Int64("executable_page_bytes", out.Pages), zap.Duration("took", time.Since(began)))
+	return out
+}

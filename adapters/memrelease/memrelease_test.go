@@ -1,0 +1,150 @@
+package memrelease
+
+import (
+	"errors"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/pagergate/pagergate/ports"
+	"github.com/pagergate/pagergate/ports/metricstest"
+)
+
+// part is a ports.PageReleaser counting its calls.
+type part struct {
+	calls atomic.Int32
+	err   error
+}
+
+func (p *part) ReleasePages() error { p.calls.Add(1); return p.err }
+
+// newTest returns a Releaser whose executable drop is counted, not done.
+func newTest(t *testing.T, cfg Config, parts ...ports.PageReleaser) (*Releaser, *metricstest.Recorder, *atomic.Int32) {
+	t.Helper()
+	m := &metricstest.Recorder{}
+	r := New(cfg, parts, m, zap.NewNop())
+	var drops atomic.Int32
+	r.drop = func() (int64, error) { drops.Add(1); return 4096, nil }
+	return r, m, &drops
+}
+
+func TestIdleReleasesAfterTheSpell(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &part{}
+		r, m, drops := newTest(t, Config{IdleAfter: 5 * time.Second}, p)
+		defer r.Stop()
+		r.Idle()
+		time.Sleep(4 * time.Second)
+		synctest.Wait()
+		if got := m.Get("memory_releases", "idle"); got != 0 {
+			t.Fatalf("%v releases 4s into a 5s idle spell, want 0", got)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if got := m.Get("memory_releases", "idle"); got != 1 || drops.Load() != 1 || p.calls.Load() != 1 {
+			t.Fatalf("after the spell: %v idle releases, %d executable drops, %d part drops; want 1 each", got, drops.Load(), p.calls.Load())
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if got := m.Get("memory_releases", "idle"); got != 1 {
+			t.Fatalf("%v idle releases a minute later with no new Idle, want 1", got)
+		}
+	})
+}
+
+func TestBusyCancelsAndIdleRestartsTheSpell(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, m, _ := newTest(t, Config{IdleAfter: 5 * time.Second})
+		defer r.Stop()
+		r.Idle()
+		time.Sleep(3 * time.Second)
+		r.Busy()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if got := m.Get("memory_releases", "idle"); got != 0 {
+			t.Fatalf("%v releases after Busy, want 0", got)
+		}
+		r.Idle()
+		time.Sleep(3 * time.Second)
+		r.Idle() // a later idle restarts the spell
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if got := m.Get("memory_releases", "idle"); got != 0 {
+			t.Fatalf("%v releases 3s after the last Idle, want 0", got)
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if got := m.Get("memory_releases", "idle"); got != 1 {
+			t.Fatalf("%v releases 6s after the last Idle, want 1", got)
+		}
+	})
+}
+
+func TestOffAndStoppedReleaseNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		off, m, drops := newTest(t, Config{Off: true, IdleAfter: time.Second})
+		off.Ready()
+		off.Idle()
+		if got := off.Release(ports.ReleaseIdle); got != (Released{}) {
+			t.Errorf("Release when off = %+v, want nothing", got)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if m.Get("memory_releases", "ready")+m.Get("memory_releases", "idle") != 0 || drops.Load() != 0 {
+			t.Fatalf("releases with Off: %v ready, %v idle, %d drops", m.Get("memory_releases", "ready"), m.Get("memory_releases", "idle"), drops.Load())
+		}
+
+		r, m, _ := newTest(t, Config{IdleAfter: time.Second})
+		r.Idle()
+		r.Stop()
+		r.Idle()
+		r.Ready()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if got := m.Get("memory_releases", "idle") + m.Get("memory_releases", "ready"); got != 0 {
+			t.Fatalf("%v releases after Stop, want 0", got)
+		}
+
+		never, m, _ := newTest(t, Config{})
+		never.Idle()
+		never.Ready()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if m.Get("memory_releases", "idle") != 0 || m.Get("memory_releases", "ready") != 1 {
+			t.Fatalf("IdleAfter 0: %v idle and %v ready releases, want 0 and 1", m.Get("memory_releases", "idle"), m.Get("memory_releases", "ready"))
+		}
+	})
+}
+
+// A drop of the executable's pages that fails is logged once and not tried
+// again; the heap and the parts are still released, and a failing part
+// does not keep the next from its drop.
+func TestFailuresAreLoggedAndTheRestStillReleased(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	bad, good := &part{err: errors.New("madvise: invalid argument")}, &part{}
+	m := &metricstest.Recorder{}
+	r := New(Config{}, []ports.PageReleaser{bad, good}, m, zap.New(core))
+	var drops atomic.Int32
+	r.drop = func() (int64, error) { drops.Add(1); return 0, errors.New("smaps: no such file") }
+	r.Release(ports.ReleaseIdle)
+	r.Release(ports.ReleaseIdle)
+	if drops.Load() != 1 {
+		t.Errorf("a failed executable drop was tried %d times, want once", drops.Load())
+	}
+	if bad.calls.Load() != 2 || good.calls.Load() != 2 {
+		t.Errorf("parts released %d and %d times, want 2 each", bad.calls.Load(), good.calls.Load())
+	}
+	if got := m.Get("memory_releases", "idle"); got != 2 {
+		t.Errorf("%v releases counted, want 2", got)
+	}
+	if n := logs.FilterMessageSnippet("executable").Len(); n != 1 {
+		t.Errorf("%d warnings on the executable's pages, want 1", n)
+	}
+	if n := logs.FilterMessage("cannot drop idle pages").Len(); n != 2 {
+		t.Errorf("%d warnings on the failing part, want 2", n)
+	}
+}

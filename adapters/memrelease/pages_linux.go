@@ -1,0 +1,70 @@
+//go:build linux
+
+package memrelease
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// pagesDropped says whether dropExecutablePages drops anything here.
+const pagesDropped = true
+
+// dropExecutablePages drops the resident pages of the executable's
+// droppable mappings (mapping.droppable) and returns how many bytes were
+// resident in them.
+func dropExecutablePages() (int64, error) {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		return 0, err
+	}
+	maps, err := parseSmaps(f)
+	_ = f.Close()
+	if err != nil {
+		return 0, fmt.Errorf("read /proc/self/smaps: %w", err)
+	}
+	exe, ok := executable(maps, thisPC())
+	if !ok {
+		return 0, fmt.Errorf("/proc/self/smaps has no file mapping holding this code")
+	}
+	var dropped int64
+	for _, m := range maps {
+		if !m.droppable(exe) {
+			continue
+		}
+		if err := dontNeed(m.start, m.end-m.start); err != nil {
+			return dropped, fmt.Errorf("madvise %x-%x %s: %w", m.start, m.end, m.perms, err)
+		}
+		dropped += m.rss
+	}
+	return dropped, nil
+}
+
+// thisPC is an address in the executable's code.
+func thisPC() uintptr {
+	pc, _, _, _ := runtime.Caller(0)
+	return pc
+}
+
+// executable is the file of the mapping holding pc: the executable, its
+// device and inode as smaps prints them (on overlayfs those of the layer's
+// file, which stat of /proc/self/exe may not give).
+func executable(maps []mapping, pc uintptr) (file, bool) {
+	for _, m := range maps {
+		if m.start <= pc && pc < m.end && m.inode != 0 {
+			return file{dev: m.dev, inode: m.inode}, true
+		}
+	}
+	return file{}, false
+}
+
+// dontNeed is madvise(MADV_DONTNEED) over [start, start+length).
+func dontNeed(start, length uintptr) error {
+	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, start, length, unix.MADV_DONTNEED); errno != 0 {
+		return errno
+	}
+	return nil
+}
