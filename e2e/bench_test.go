@@ -198,30 +198,6 @@ func readMemory(pid int) (memory, error) {
 	return m, err
 }
 
-// binaryRSS sums the Rss of the mappings of the process's executable.
-func binaryRSS(pid int) (float64, error) {
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	if err != nil {
-		return 0, err
-	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
-	if err != nil {
-		return 0, err
-	}
-	kb, ours := 0.0, false
-	for _, l := range strings.Split(string(data), "\n") {
-		f := strings.Fields(l)
-		switch {
-		case len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
-			ours = len(f) >= 6 && f[5] == exe // a mapping's header line
-		case ours && len(f) >= 2 && f[0] == "Rss:":
-			v, _ := strconv.ParseFloat(f[1], 64)
-			kb += v
-		}
-	}
-	return kb / 1024, nil
-}
-
 // peakSampler reads the daemon's memory every 50 ms and keeps the sample
 // with the highest resident set: VmHWM gives the peak without its split.
 type peakSampler struct {
@@ -285,25 +261,6 @@ func fileMB(t *testing.T, path string) float64 {
 		t.Fatalf("stat %s: %v", path, err)
 	}
 	return float64(fi.Size()) / (1 << 20)
-}
-
-// waitUntil polls cond every 50 ms until it holds; it fails the test after
-// limit or when the daemon exits.
-func waitUntil(t *testing.T, d *daemon, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: no result after %s", what, limit)
-		}
-		select {
-		case <-d.done:
-			t.Fatalf("waiting for %s: pagergate exited with code %d\n%s", what, d.exitCode, tail(d.stderrText(), 30))
-		case <-tick.C:
-		}
-	}
 }
 
 // settled reports whether the plugin data of a request holds no intent

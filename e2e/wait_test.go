@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"context"
+	"testing"
 	"time"
 
 	"github.com/pagergate/pagergate/adapters/fakepd"
@@ -49,5 +50,24 @@ func (e *env) waitPD(what string, cond func(*fakepd.Server) bool) {
 	defer cancel()
 	if err := e.pd.WaitFor(ctx, cond); err != nil {
 		e.t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// waitUntil polls cond every 50 ms until it holds; it fails the test after
+// limit or when the daemon exits.
+func waitUntil(t *testing.T, d *daemon, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: no result after %s", what, limit)
+		}
+		select {
+		case <-d.done:
+			t.Fatalf("waiting for %s: pagergate exited with code %d\n%s", what, d.exitCode, tail(d.stderrText(), 30))
+		case <-tick.C:
+		}
 	}
 }

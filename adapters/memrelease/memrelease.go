@@ -41,6 +41,7 @@ type Releaser struct {
 
 	mu      sync.Mutex
 	timer   *time.Timer
+	busy    bool // Busy came and no Idle since
 	stopped bool
 
 	// running serialises releases; broken is set once dropping the
@@ -54,14 +55,16 @@ func New(cfg Config, parts []ports.PageReleaser, m ports.Metrics, log *zap.Logge
 	return &Releaser{cfg: cfg, parts: parts, metrics: m, log: log, drop: dropExecutablePages}
 }
 
-// Ready releases what the start-up left behind, in the background.
+// Ready releases what the start-up left behind, in the background, unless
+// the daemon is busy (a backlog found at start): the release after its
+// idle spell comes soon enough.
 func (r *Releaser) Ready() {
 	if r.cfg.Off {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.stopped {
+	if !r.stopped && !r.busy {
 		go r.Release(ports.ReleaseReady)
 	}
 }
@@ -70,6 +73,7 @@ func (r *Releaser) Ready() {
 func (r *Releaser) Busy() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.busy = true
 	if r.timer != nil {
 		r.timer.Stop()
 	}
@@ -78,13 +82,14 @@ func (r *Releaser) Busy() {
 // Idle starts the idle spell: a release follows after IdleAfter unless
 // Busy comes first.
 func (r *Releaser) Idle() {
-	if r.cfg.Off || r.cfg.IdleAfter <= 0 {
+	if r.cfg.Off {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.busy = false
 	switch {
-	case r.stopped:
+	case r.stopped, r.cfg.IdleAfter <= 0:
 	case r.timer == nil:
 		r.timer = time.AfterFunc(r.cfg.IdleAfter, func() { r.Release(ports.ReleaseIdle) })
 	default:

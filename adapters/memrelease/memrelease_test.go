@@ -148,3 +148,26 @@ func TestFailuresAreLoggedAndTheRestStillReleased(t *testing.T) {
 		t.Errorf("%d warnings on the failing part, want 2", n)
 	}
 }
+
+// Ready while busy (a backlog found at start) leaves the release to the
+// idle spell that follows.
+func TestReadyWhileBusyWaitsForIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, m, _ := newTest(t, Config{IdleAfter: 5 * time.Second})
+		defer r.Stop()
+		r.Busy()
+		r.Ready()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if got := m.Get("memory_releases", "ready"); got != 0 {
+			t.Fatalf("%v ready releases while busy, want 0", got)
+		}
+		r.Idle()
+		r.Ready()
+		time.Sleep(6 * time.Second)
+		synctest.Wait()
+		if m.Get("memory_releases", "ready") != 1 || m.Get("memory_releases", "idle") != 1 {
+			t.Fatalf("once idle: %v ready and %v idle releases, want 1 and 1", m.Get("memory_releases", "ready"), m.Get("memory_releases", "idle"))
+		}
+	})
+}
