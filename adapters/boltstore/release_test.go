@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pagergate/pagergate/adapters/boltstore"
 	"github.com/pagergate/pagergate/domain"
@@ -144,4 +145,37 @@ func TestReleasePagesWhileTheMapGrows(t *testing.T) {
 		}
 	}
 	t.Logf("%d drops while writing %d records", drops, n)
+}
+
+// A write that grows the file (and so replaces bbolt's map) waits while a
+// drop is between reading the map's range and dropping it: the range
+// stays the map's.
+func TestReleasePagesHoldsTheMapAgainstAGrowingWrite(t *testing.T) {
+	s := mustOpen(t, boltstore.Config{Path: filepath.Join(t.TempDir(), "state.db")})
+	big := someRecord(1)
+	big.Roles = []string{strings.Repeat("x", 8<<20)} // far past the first map's size
+	wrote := make(chan error, 1)
+	var during bool
+	restore := boltstore.SetBeforeDrop(func() {
+		go func() { wrote <- s.PutRecord(context.Background(), big) }()
+		select {
+		case err := <-wrote:
+			during = true
+			wrote <- err
+		case <-time.After(300 * time.Millisecond):
+		}
+	})
+	defer restore()
+	if err := s.ReleasePages(); err != nil {
+		t.Fatalf("ReleasePages() = %v", err)
+	}
+	if during {
+		t.Fatal("a write that grows the map finished while a drop held the map's range")
+	}
+	if err := <-wrote; err != nil {
+		t.Fatalf("the growing write, after the drop: %v", err)
+	}
+	if got, ok, err := s.GetRecord(context.Background(), big.RequestID); err != nil || !ok || len(got.Roles) != 1 || len(got.Roles[0]) != 8<<20 {
+		t.Fatalf("the big record reads back as %d roles, %v, %v", len(got.Roles), ok, err)
+	}
 }

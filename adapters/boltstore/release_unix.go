@@ -9,6 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// beforeDrop runs between reading the map's range and dropping it (tests).
+var beforeDrop = func() {}
+
 // ReleasePages implements ports.PageReleaser: it drops the pages of the
 // store's memory map from the process. bbolt maps the file read-only and
 // shared and writes through the file, so a dropped page reads back from
@@ -22,6 +25,7 @@ func (s *Store) ReleasePages() error {
 		if size == 0 {
 			return nil
 		}
+		beforeDrop()
 		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, start, size, unix.MADV_DONTNEED); errno != 0 {
 			return fmt.Errorf("madvise: %w", errno)
 		}

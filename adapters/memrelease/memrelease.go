@@ -1,6 +1,8 @@
 package memrelease
 
 import (
+	"context"
+	"fmt"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -39,10 +41,11 @@ type Releaser struct {
 	log     *zap.Logger
 	drop    func() (int64, error)
 
-	mu      sync.Mutex
-	timer   *time.Timer
-	busy    bool // Busy came and no Idle since
-	stopped bool
+	mu       sync.Mutex
+	timer    *time.Timer
+	busy     bool // Busy came and no Idle since
+	stopped  bool
+	inflight sync.WaitGroup // releases running; Stop waits for them
 
 	// running serialises releases; broken is set once dropping the
 	// executable's pages failed, so it is not tried again.
@@ -65,7 +68,11 @@ func (r *Releaser) Ready() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.stopped && !r.busy {
-		go r.Release(ports.ReleaseReady)
+		r.inflight.Add(1)
+		go func() {
+			defer r.inflight.Done()
+			r.release(ports.ReleaseReady)
+		}()
 	}
 }
 
@@ -97,23 +104,46 @@ func (r *Releaser) Idle() {
 	}
 }
 
-// Stop cancels a waiting release; later Ready and Idle do nothing.
-func (r *Releaser) Stop() {
+// Stop cancels a waiting release and waits, until ctx ends, for one
+// running (so no part, such as the store, is released once stopped);
+// later calls release nothing.
+func (r *Releaser) Stop(ctx context.Context) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.stopped = true
 	if r.timer != nil {
 		r.timer.Stop()
+	}
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() { r.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the running memory release: %w", ctx.Err())
 	}
 }
 
 // Release gives memory back now: the heap the collector freed, the
 // executable's droppable pages and those of each part. A part that fails
-// is logged and the others are still released.
+// is logged and the others are still released. Nothing once stopped.
 func (r *Releaser) Release(why ports.ReleaseTrigger) Released {
 	if r.cfg.Off {
 		return Released{}
 	}
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return Released{}
+	}
+	r.inflight.Add(1)
+	r.mu.Unlock()
+	defer r.inflight.Done()
+	return r.release(why)
+}
+
+// release is Release once registered with inflight.
+func (r *Releaser) release(why ports.ReleaseTrigger) Released {
 	r.running.Lock()
 	defer r.running.Unlock()
 	began := time.Now()

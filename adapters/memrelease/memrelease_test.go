@@ -1,6 +1,7 @@
 package memrelease
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -32,11 +33,18 @@ func newTest(t *testing.T, cfg Config, parts ...ports.PageReleaser) (*Releaser, 
 	return r, m, &drops
 }
 
+func stop(t *testing.T, r *Releaser) {
+	t.Helper()
+	if err := r.Stop(context.Background()); err != nil {
+		t.Errorf("Stop() = %v", err)
+	}
+}
+
 func TestIdleReleasesAfterTheSpell(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := &part{}
 		r, m, drops := newTest(t, Config{IdleAfter: 5 * time.Second}, p)
-		defer r.Stop()
+		defer stop(t, r)
 		r.Idle()
 		time.Sleep(4 * time.Second)
 		synctest.Wait()
@@ -59,7 +67,7 @@ func TestIdleReleasesAfterTheSpell(t *testing.T) {
 func TestBusyCancelsAndIdleRestartsTheSpell(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, m, _ := newTest(t, Config{IdleAfter: 5 * time.Second})
-		defer r.Stop()
+		defer stop(t, r)
 		r.Idle()
 		time.Sleep(3 * time.Second)
 		r.Busy()
@@ -100,7 +108,7 @@ func TestOffAndStoppedReleaseNothing(t *testing.T) {
 
 		r, m, _ := newTest(t, Config{IdleAfter: time.Second})
 		r.Idle()
-		r.Stop()
+		stop(t, r)
 		r.Idle()
 		r.Ready()
 		time.Sleep(time.Minute)
@@ -154,7 +162,7 @@ func TestFailuresAreLoggedAndTheRestStillReleased(t *testing.T) {
 func TestReadyWhileBusyWaitsForIdle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, m, _ := newTest(t, Config{IdleAfter: 5 * time.Second})
-		defer r.Stop()
+		defer stop(t, r)
 		r.Busy()
 		r.Ready()
 		time.Sleep(time.Minute)
@@ -168,6 +176,50 @@ func TestReadyWhileBusyWaitsForIdle(t *testing.T) {
 		synctest.Wait()
 		if m.Get("memory_releases", "ready") != 1 || m.Get("memory_releases", "idle") != 1 {
 			t.Fatalf("once idle: %v ready and %v idle releases, want 1 and 1", m.Get("memory_releases", "ready"), m.Get("memory_releases", "idle"))
+		}
+	})
+}
+
+// blockingPart blocks in ReleasePages until released.
+type blockingPart struct {
+	entered, release chan struct{}
+	calls            atomic.Int32
+}
+
+func (p *blockingPart) ReleasePages() error {
+	p.calls.Add(1)
+	p.entered <- struct{}{}
+	<-p.release
+	return nil
+}
+
+// Stop waits for a release running (bounded by its context) and nothing
+// is released after it.
+func TestStopWaitsForTheRunningRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &blockingPart{entered: make(chan struct{}, 1), release: make(chan struct{})}
+		r, m, _ := newTest(t, Config{IdleAfter: time.Second}, p)
+		r.Ready()
+		<-p.entered
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := r.Stop(ctx); err == nil {
+			t.Fatal("Stop() = nil while a release blocks, want the context's error")
+		}
+		stopped := make(chan error, 1)
+		go func() { stopped <- r.Stop(context.Background()) }()
+		synctest.Wait()
+		select {
+		case err := <-stopped:
+			t.Fatalf("Stop() = %v before the running release ended", err)
+		default:
+		}
+		close(p.release)
+		if err := <-stopped; err != nil {
+			t.Fatalf("Stop() = %v", err)
+		}
+		if got := r.Release(ports.ReleaseIdle); got != (Released{}) || p.calls.Load() != 1 || m.Get("memory_releases", "idle") != 0 {
+			t.Fatalf("after Stop: Release = %+v, %d part calls, %v idle releases; want nothing", got, p.calls.Load(), m.Get("memory_releases", "idle"))
 		}
 	})
 }

@@ -15,32 +15,52 @@ const pagesDropped = true
 
 // dropExecutablePages drops the resident pages of the executable's
 // droppable mappings (mapping.droppable) and returns how many bytes were
-// resident in them.
+// resident in them. Each mapping is dropped as soon as its smaps entry is
+// read, so little happens between the check and the drop.
 func dropExecutablePages() (int64, error) {
+	exe, err := executableFile()
+	if err != nil {
+		return 0, err
+	}
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return 0, err
 	}
-	maps, err := parseSmaps(f)
-	_ = f.Close()
+	defer f.Close()
+	var dropped int64
+	err = scanSmaps(f, func(m mapping) error {
+		if !m.droppable(exe) {
+			return nil
+		}
+		if err := dontNeed(m.start, m.end-m.start); err != nil {
+			return fmt.Errorf("madvise %x-%x %s: %w", m.start, m.end, m.perms, err)
+		}
+		dropped += m.rss
+		return nil
+	})
 	if err != nil {
-		return 0, fmt.Errorf("read /proc/self/smaps: %w", err)
+		return dropped, fmt.Errorf("drop through /proc/self/smaps: %w", err)
+	}
+	return dropped, nil
+}
+
+// executableFile is the file of the mapping holding this code, from
+// /proc/self/maps.
+func executableFile() (file, error) {
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return file{}, err
+	}
+	defer f.Close()
+	maps, err := parseSmaps(f)
+	if err != nil {
+		return file{}, fmt.Errorf("read /proc/self/maps: %w", err)
 	}
 	exe, ok := executable(maps, thisPC())
 	if !ok {
-		return 0, fmt.Errorf("/proc/self/smaps has no file mapping holding this code")
+		return file{}, fmt.Errorf("/proc/self/maps has no file mapping holding this code")
 	}
-	var dropped int64
-	for _, m := range maps {
-		if !m.droppable(exe) {
-			continue
-		}
-		if err := dontNeed(m.start, m.end-m.start); err != nil {
-			return dropped, fmt.Errorf("madvise %x-%x %s: %w", m.start, m.end, m.perms, err)
-		}
-		dropped += m.rss
-	}
-	return dropped, nil
+	return exe, nil
 }
 
 // thisPC is an address in the executable's code.

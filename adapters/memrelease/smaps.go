@@ -16,8 +16,9 @@ type mapping struct {
 	dev        string // "fd:01", major:minor in hex
 	inode      uint64
 	path       string
-	// rss, anonymous and locked are in bytes.
-	rss, anonymous, locked int64
+	// rss, anonymous, swap and locked are in bytes; -1 when smaps did
+	// not say.
+	rss, anonymous, swap, locked int64
 }
 
 // file is the identity of a mapped file as smaps names it.
@@ -28,19 +29,30 @@ type file struct {
 
 // droppable reports whether the resident pages of m may be dropped: a
 // mapping of exe, readable and not writable, with no page locked and no
-// private copy of a page, so that every resident page holds the file's
-// own bytes and faults back in unchanged.
+// private copy of a page, in memory (Anonymous) or swapped out (Swap: a
+// relocated page of a PIE build once swapped), so that every page holds
+// the file's own bytes and faults back in unchanged.
 func (m mapping) droppable(exe file) bool {
 	return exe.inode != 0 && m.inode == exe.inode && m.dev == exe.dev &&
 		len(m.perms) == 4 && m.perms[0] == 'r' && m.perms[1] != 'w' &&
-		m.anonymous == 0 && m.locked == 0 && m.rss > 0 && m.end > m.start
+		m.anonymous == 0 && m.swap == 0 && m.locked == 0 && m.rss > 0 && m.end > m.start
 }
 
 // parseSmaps reads the mappings of an smaps file. A mapping whose
-// Anonymous or Locked line is missing counts as holding such pages (-1: it
-// is never dropped).
+// Anonymous, Swap or Locked line is missing counts as holding such pages
+// (-1: it is never dropped).
 func parseSmaps(r io.Reader) ([]mapping, error) {
 	var out []mapping
+	err := scanSmaps(r, func(m mapping) error { out = append(out, m); return nil })
+	return out, err
+}
+
+// scanSmaps calls each with every mapping of an smaps file as soon as its
+// entry is read, so that what each does follows what smaps said of the
+// mapping by as little as possible; an error of each ends the scan.
+func scanSmaps(r io.Reader, each func(mapping) error) error {
+	var cur mapping
+	have := false
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	line := 0
@@ -48,40 +60,49 @@ func parseSmaps(r io.Reader) ([]mapping, error) {
 		line++
 		text := sc.Text()
 		if m, ok, err := parseHeader(text); err != nil {
-			return nil, fmt.Errorf("smaps line %d: %w", line, err)
+			return fmt.Errorf("smaps line %d: %w", line, err)
 		} else if ok {
-			out = append(out, m)
+			if have {
+				if err := each(cur); err != nil {
+					return err
+				}
+			}
+			cur, have = m, true
 			continue
 		}
-		if len(out) == 0 {
-			return nil, fmt.Errorf("smaps line %d: %q before any mapping", line, text)
+		if !have {
+			return fmt.Errorf("smaps line %d: %q before any mapping", line, text)
 		}
 		key, rest, ok := strings.Cut(text, ":")
 		if !ok {
 			continue
 		}
-		m := &out[len(out)-1]
 		var dst *int64
 		switch key {
 		case "Rss":
-			dst = &m.rss
+			dst = &cur.rss
 		case "Anonymous":
-			dst = &m.anonymous
+			dst = &cur.anonymous
+		case "Swap":
+			dst = &cur.swap
 		case "Locked":
-			dst = &m.locked
+			dst = &cur.locked
 		default:
 			continue
 		}
 		n, err := parseKB(rest)
 		if err != nil {
-			return nil, fmt.Errorf("smaps line %d: %s: %w", line, key, err)
+			return fmt.Errorf("smaps line %d: %s: %w", line, key, err)
 		}
 		*dst = n
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	return out, nil
+	if have {
+		return each(cur)
+	}
+	return nil
 }
 
 // parseHeader parses "start-end perms offset dev inode [path]"; ok is
@@ -106,7 +127,7 @@ func parseHeader(text string) (m mapping, ok bool, err error) {
 	}
 	m = mapping{start: uintptr(start), end: uintptr(end), perms: f[1], dev: f[3], inode: inode,
 		// Until their lines are read, count the mapping as unsafe.
-		anonymous: -1, locked: -1}
+		anonymous: -1, swap: -1, locked: -1}
 	if len(f) > 5 {
 		m.path = strings.Join(f[5:], " ")
 	}

@@ -9,6 +9,10 @@ import (
 // smapsEntry renders one smaps entry with the lines the parser reads
 // among others it skips; omit names lines to leave out.
 func smapsEntry(header string, rss, anon, locked int, omit ...string) string {
+	return smapsSwapEntry(header, rss, anon, 0, locked, omit...)
+}
+
+func smapsSwapEntry(header string, rss, anon, swap, locked int, omit ...string) string {
 	lines := []string{header,
 		"Size:               2048 kB",
 		fmt.Sprintf("Rss:                %d kB", rss),
@@ -16,6 +20,8 @@ func smapsEntry(header string, rss, anon, locked int, omit ...string) string {
 		"Private_Clean:         4 kB",
 		fmt.Sprintf("Anonymous:          %d kB", anon),
 		"AnonHugePages:         0 kB",
+		fmt.Sprintf("Swap:               %d kB", swap),
+		"SwapPss:               0 kB",
 		fmt.Sprintf("Locked:             %d kB", locked),
 		"THPeligible:           0",
 		"VmFlags: rd ex mr mw me",
@@ -47,13 +53,15 @@ func TestDroppableMappings(t *testing.T) {
 		smapsEntry("7f0000200000-7f0000400000 r--p 00000000 fd:01 999    /usr/lib/other.so", 400, 0, 0) + // 9 another file
 		smapsEntry("c000000000-c004000000 rw-p 00000000 00:00 0", 9000, 9000, 0) + // 10 heap
 		smapsEntry("7ffd00000000-7ffd00002000 r-xp 00000000 00:00 0                  [vdso]", 8, 0, 0) + // 11 vdso
-		smapsEntry("02000000-02100000 ---p 01c00000"+bin, 4, 0, 0) // 12 no access
+		smapsEntry("02000000-02100000 ---p 01c00000"+bin, 4, 0, 0) + // 12 no access
+		smapsSwapEntry("02100000-02200000 r--p 01d00000"+bin, 400, 0, 8, 0) + // 13 relocated, its copies swapped out
+		smapsEntry("02200000-02300000 r--p 01e00000"+bin, 400, 0, 0, "Swap") // 14 Swap unknown
 	maps, err := parseSmaps(strings.NewReader(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(maps) != 13 {
-		t.Fatalf("parsed %d mappings, want 13", len(maps))
+	if len(maps) != 15 {
+		t.Fatalf("parsed %d mappings, want 15", len(maps))
 	}
 	exe, ok := executable(maps, 0x00401234)
 	if !ok || exe != (file{dev: "fd:01", inode: 4242}) {
@@ -65,8 +73,8 @@ func TestDroppableMappings(t *testing.T) {
 	want := map[int]bool{0: true, 1: true}
 	for i, m := range maps {
 		if got := m.droppable(exe); got != want[i] {
-			t.Errorf("mapping %d (%s %s, rss %d, anon %d, locked %d): droppable = %v, want %v",
-				i, m.perms, m.path, m.rss, m.anonymous, m.locked, got, want[i])
+			t.Errorf("mapping %d (%s %s, rss %d, anon %d, swap %d, locked %d): droppable = %v, want %v",
+				i, m.perms, m.path, m.rss, m.anonymous, m.swap, m.locked, got, want[i])
 		}
 	}
 	if _, ok := executable(maps, 0xc000001000); ok {
