@@ -39,10 +39,12 @@ type reconciler struct {
 // pagergate was away) and the resolved requests Teleport still holds.
 // Then the orphan scan looks in the pager, in the background, for open
 // incidents of requests deleted while away that no local record knows.
-func (r *reconciler) sync(ctx context.Context, pending []domain.Request) {
-	// pending is not used after this loop (only its length), so the list
-	// can be collected during the scans below: the scheduler holds what
-	// it needs.
+func (r *reconciler) sync(ctx context.Context, backlog *domain.Backlog) {
+	// The list is taken into a local, not passed as an argument (one the
+	// function holds to its end): it is garbage once this loop scheduled
+	// it, not held through the scans below next to what the scheduler
+	// keeps.
+	pending := backlog.Take()
 	seen, npending := make(map[string]bool, len(pending)), len(pending)
 	for _, req := range pending {
 		seen[req.ID] = true

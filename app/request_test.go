@@ -467,7 +467,7 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	}
 	h.p.Start()
 	defer h.stop(ctx)
-	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{notifyOnly("r1")}})
+	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: domain.NewBacklog([]domain.Request{notifyOnly("r1")})})
 	if err := h.p.Ready(); err != nil || readyCalls.Load() != 1 {
 		t.Fatalf("Ready() after sync = %v, OnReady called %d times, want 1", err, readyCalls.Load())
 	}
@@ -482,7 +482,7 @@ func TestReconcileSchedulesBacklogAndRequestsClosedWhileAway(t *testing.T) {
 	// A reconnect scans again, but a request settled since is not read.
 	reads := h.reads("r3")
 	h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).DoAndReturn(scanOf(notifyOnly("r1"), r3)).Times(1).After(first)
-	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{notifyOnly("r1")}})
+	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: domain.NewBacklog([]domain.Request{notifyOnly("r1")})})
 	waitFor(t, "the passes after the reconnect finished", func() bool { return h.p.sched.Pending() == 0 })
 	if got := h.reads("r3"); got != reads {
 		t.Errorf("settled request read %d more times after the reconnect, want 0", got-reads)
@@ -509,7 +509,7 @@ func TestResolvedWhileDisconnectedIsFoundAfterEveryReconnect(t *testing.T) {
 	first := h.tp.EXPECT().ScanRequests(gomock.Any(), gomock.Any()).Return(nil).Times(1)
 	h.p.Start()
 	defer h.stop(ctx)
-	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: []domain.Request{r1}})
+	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventSynced, Pending: domain.NewBacklog([]domain.Request{r1})})
 	waitFor(t, "the pass of the synced request finished", func() bool { return h.p.sched.Pending() == 0 })
 
 	h.p.Dispatch(ctx, domain.Event{Kind: domain.EventDisconnected, Err: errors.New("stream reset")})

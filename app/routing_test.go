@@ -92,7 +92,7 @@ func TestRulesFromTheWatcherRouteRequests(t *testing.T) {
 		rule("db", cond{role: "db"}, "DB"),
 		rule("everyone", cond{role: "*"}, "Ops", "db", "Audit"),
 		{Name: "broken", Recipients: []string{"Never"}, Broken: "condition does not parse: 1:5: expected ')'"},
-	}}, Pending: []domain.Request{request("r1", nil)}})
+	}}, Pending: domain.NewBacklog([]domain.Request{request("r1", nil)})})
 	waitFor(t, "r1 opened in three services", func() bool { return h.p.sched.Pending() == 0 && len(h.record("r1").Incidents) == 3 })
 	if got := o.take(); !slices.Equal(got, []string{"P-Audit", "P-DB", "P-Ops"}) {
 		t.Errorf("r1 opened in %v, want DB, Ops and Audit", got)

@@ -122,7 +122,9 @@ func (s *Service) Run(ctx context.Context, w ports.Watcher) error {
 	}
 }
 
-// Dispatch handles one watcher event.
+// Dispatch handles one watcher event. It takes a synced event's backlog,
+// so the list is garbage once scheduled, not held through the scans that
+// follow it.
 func (s *Service) Dispatch(ctx context.Context, ev domain.Event) {
 	s.metrics.Event(ev.Kind)
 	switch ev.Kind {

@@ -129,14 +129,43 @@ func (k EventKind) String() string {
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
 
+// Backlog is the list of pending requests of an EventSynced. Every copy
+// of the event shares it, so the consumer that takes the list (Take)
+// leaves none of them holding it: on a large cluster the list is
+// megabytes, garbage once scheduled.
+type Backlog struct{ requests []Request }
+
+// NewBacklog returns a backlog of reqs.
+func NewBacklog(reqs []Request) *Backlog { return &Backlog{requests: reqs} }
+
+// Take returns the list and leaves the backlog empty; nil for a nil
+// backlog.
+func (b *Backlog) Take() []Request {
+	if b == nil {
+		return nil
+	}
+	r := b.requests
+	b.requests = nil
+	return r
+}
+
+// Requests returns the list without taking it; nil for a nil backlog.
+func (b *Backlog) Requests() []Request {
+	if b == nil {
+		return nil
+	}
+	return b.requests
+}
+
 // Event is one notification from the Teleport watcher.
 type Event struct {
 	Kind      EventKind
 	RequestID string
 	Request   Request
-	Pending   []Request
-	Cluster   Cluster
-	Err       error
+	// Pending: with EventSynced, the pending requests.
+	Pending *Backlog
+	Cluster Cluster
+	Err     error
 	// Rules: with EventSynced, every routing rule, listed after the
 	// (re)connect with the pending requests.
 	Rules RuleSet

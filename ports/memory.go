@@ -14,6 +14,9 @@ type ReleaseTrigger string
 
 // Release triggers.
 const (
+	// ReleaseStart: every part started, before the first connection
+	// (what configuration, init and wiring left behind).
+	ReleaseStart ReleaseTrigger = "start"
 	// ReleaseReady: the daemon became ready (start-up done).
 	ReleaseReady ReleaseTrigger = "ready"
 	// ReleaseIdle: the daemon had no request in hand for a while.

@@ -1,6 +1,8 @@
 package memrelease
 
 import (
+	"context"
+
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -25,6 +27,11 @@ type deps struct {
 func fromConfig(d deps) *Releaser {
 	m := d.Config.Memory
 	r := New(Config{Off: !m.ReleaseWhenIdle, IdleAfter: m.IdleAfter}, d.Parts, d.Metrics, d.Log.Named("memory"))
-	d.Lifecycle.Append(fx.StopHook(r.Stop))
+	d.Lifecycle.Append(fx.Hook{
+		// The hooks of what the daemon needs started before; the use
+		// cases' start (the Teleport connection) comes after.
+		OnStart: func(context.Context) error { r.Release(ports.ReleaseStart); return nil },
+		OnStop:  r.Stop,
+	})
 	return r
 }

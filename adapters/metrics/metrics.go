@@ -206,7 +206,7 @@ func (r *Registry) RuleError(s ports.RuleStage) {
 
 // MemoryRelease implements ports.Metrics.
 func (r *Registry) MemoryRelease(t ports.ReleaseTrigger) {
-	r.known(r.memoryReleases, t == ports.ReleaseReady || t == ports.ReleaseIdle, string(t))
+	r.known(r.memoryReleases, t == ports.ReleaseStart || t == ports.ReleaseReady || t == ports.ReleaseIdle, string(t))
 }
 
 // Handler serves the Prometheus text format.

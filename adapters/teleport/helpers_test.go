@@ -112,7 +112,7 @@ func nextKind(t *testing.T, ch <-chan domain.Event, want domain.EventKind) domai
 
 func pendingIDs(ev domain.Event) map[string]bool {
 	ids := map[string]bool{}
-	for _, r := range ev.Pending {
+	for _, r := range ev.Pending.Requests() {
 		ids[r.ID] = true
 	}
 	return ids

@@ -124,7 +124,7 @@ func (c *Client) stream(ctx context.Context, w types.Watcher, out chan<- domain.
 	if err != nil {
 		return false, err
 	}
-	if !send(ctx, out, domain.Event{Kind: domain.EventSynced, Pending: pending, Rules: rules, Cluster: c.Cluster()}) {
+	if !send(ctx, out, domain.Event{Kind: domain.EventSynced, Pending: domain.NewBacklog(pending), Rules: rules, Cluster: c.Cluster()}) {
 		return true, ctx.Err()
 	}
 	c.log.Info("teleport watcher synced", zap.Int("pending", len(pending)), zap.Int("rules", len(rules.Rules)))

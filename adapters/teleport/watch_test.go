@@ -36,7 +36,7 @@ func TestWatchBacklogThenEventsInOrder(t *testing.T) {
 		t.Fatalf("synced pending = %v, want %v", got, want)
 	}
 	var got domain.Request
-	for _, r := range synced.Pending {
+	for _, r := range synced.Pending.Requests() {
 		if r.ID == r1 {
 			got = r
 		}
