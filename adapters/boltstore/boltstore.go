@@ -116,9 +116,10 @@ type Store struct {
 }
 
 var (
-	_ ports.Records    = (*Store)(nil)
-	_ ports.DedupStore = (*Store)(nil)
-	_ ports.Cache      = (*Store)(nil)
+	_ ports.Records      = (*Store)(nil)
+	_ ports.DedupStore   = (*Store)(nil)
+	_ ports.Cache        = (*Store)(nil)
+	_ ports.PageReleaser = (*Store)(nil)
 )
 
 // Open opens or creates the store file, checks its schema and starts the

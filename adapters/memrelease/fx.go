@@ -30,7 +30,7 @@ func fromConfig(d deps) *Releaser {
 	d.Lifecycle.Append(fx.Hook{
 		// The hooks of what the daemon needs started before; the use
 		// cases' start (the Teleport connection) comes after.
-		OnStart: func(context.Context) error { r.Release(ports.ReleaseStart); return nil },
+		OnStart: func(context.Context) error { r.Started(); return nil },
 		OnStop:  r.Stop,
 	})
 	return r

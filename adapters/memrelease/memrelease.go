@@ -58,22 +58,31 @@ func New(cfg Config, parts []ports.PageReleaser, m ports.Metrics, log *zap.Logge
 	return &Releaser{cfg: cfg, parts: parts, metrics: m, log: log, drop: dropExecutablePages}
 }
 
+// Started releases, in the background, what configuration, init and
+// wiring left behind, before the first connection.
+func (r *Releaser) Started() { r.releaseSoon(ports.ReleaseStart, false) }
+
 // Ready releases what the start-up left behind, in the background, unless
 // the daemon is busy (a backlog found at start): the release after its
 // idle spell comes soon enough.
-func (r *Releaser) Ready() {
+func (r *Releaser) Ready() { r.releaseSoon(ports.ReleaseReady, true) }
+
+// releaseSoon starts a release in the background (unless stopped, or busy
+// when notBusy).
+func (r *Releaser) releaseSoon(why ports.ReleaseTrigger, notBusy bool) {
 	if r.cfg.Off {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.stopped && !r.busy {
-		r.inflight.Add(1)
-		go func() {
-			defer r.inflight.Done()
-			r.release(ports.ReleaseReady)
-		}()
+	if r.stopped || (notBusy && r.busy) {
+		return
 	}
+	r.inflight.Add(1)
+	go func() {
+		defer r.inflight.Done()
+		r.release(why)
+	}()
 }
 
 // Busy cancels a release waiting for the idle spell to last.

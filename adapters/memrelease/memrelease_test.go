@@ -223,3 +223,17 @@ func TestStopWaitsForTheRunningRelease(t *testing.T) {
 		}
 	})
 }
+
+// Started releases at once, busy or not, in the background.
+func TestStartedReleases(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, m, drops := newTest(t, Config{IdleAfter: 5 * time.Second})
+		defer stop(t, r)
+		r.Busy()
+		r.Started()
+		synctest.Wait()
+		if m.Get("memory_releases", "start") != 1 || drops.Load() != 1 {
+			t.Fatalf("Started: %v start releases, %d drops; want 1 and 1", m.Get("memory_releases", "start"), drops.Load())
+		}
+	})
+}
