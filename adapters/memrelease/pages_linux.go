@@ -10,9 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pagesDropped says whether dropExecutablePages drops anything here.
-const pagesDropped = true
-
 // dropExecutablePages drops the resident pages of the executable's
 // droppable mappings (mapping.droppable) and returns how many bytes were
 // resident in them. Each mapping is dropped as soon as its smaps entry is
