@@ -16,6 +16,10 @@ var (
 	// ErrUnavailable: the remote side could not be reached or failed
 	// transiently (timeouts, 5xx, 429 after retries); try again later.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrRefused: the pager refused the write for good (an incident at
+	// its maximum of notes, a note over its length limit): retrying
+	// cannot help.
+	ErrRefused = errors.New("refused by the pager for good")
 	// ErrAlreadyReviewed: this reviewer already reviewed the request.
 	ErrAlreadyReviewed = errors.New("already reviewed")
 	// ErrAlreadyResolved: the request is no longer pending.

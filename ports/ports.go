@@ -106,7 +106,9 @@ type Pager interface {
 	// IncidentDetails returns the details (body) an incident was opened
 	// with; "" when it has none.
 	IncidentDetails(ctx context.Context, id string) (string, error)
-	// AddNote posts a note on an incident.
+	// AddNote posts a note on an incident. A note the pager will never
+	// take (the incident holds its maximum of notes, the text is over the
+	// pager's limit) fails with ErrRefused.
 	AddNote(ctx context.Context, incidentID, text string) error
 	// ListNotes returns the texts of an incident's notes, oldest first.
 	ListNotes(ctx context.Context, incidentID string) ([]string, error)
