@@ -400,12 +400,10 @@ func TestNotes(t *testing.T) {
 		t.Errorf("POST note on a resolved incident = %d %s, want 201", a.status, a.raw)
 	}
 	// At most 2000 notes per incident.
-	e.fake.mu.Lock()
-	inc := e.fake.byID[id]
-	for len(inc.notes) < maxNotes {
-		e.fake.addNoteLocked(inc, "", "filler")
+	held := len(e.fake.Notes(id))
+	if added, err := e.fake.FillNotes(id); err != nil || added != maxNotes-held {
+		t.Fatalf("FillNotes = %d, %v; want %d added", added, err, maxNotes-held)
 	}
-	e.fake.mu.Unlock()
 	wantError(t, e.do("POST", "/incidents/"+id+"/notes", map[string]any{"note": map[string]any{"content": "one too many"}}, "From", bot),
 		http.StatusBadRequest, CodeInvalidInput, "")
 	if n := len(e.fake.Notes(id)); n != maxNotes {

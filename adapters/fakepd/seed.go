@@ -165,6 +165,23 @@ func (s *Server) AddIncident(seed IncidentSeed) (Incident, error) {
 	return s.snapshotLocked(inc), nil
 }
 
+// FillNotes adds notes to an incident, by no user, until it holds the
+// most PagerDuty takes (2000), as a long-lived incident may: the next note
+// posted on it is refused with 400. It returns how many it added.
+func (s *Server) FillNotes(incidentID string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inc := s.byID[incidentID]
+	if inc == nil {
+		return 0, fmt.Errorf("%w: %s", ErrUnknownIncident, incidentID)
+	}
+	added := 0
+	for ; len(inc.notes) < maxNotes; added++ {
+		s.addNoteLocked(inc, "", fmt.Sprintf("note %d", len(inc.notes)+1))
+	}
+	return added, nil
+}
+
 // Users returns the users, in creation order.
 func (s *Server) Users() []domain.PagerUser {
 	s.mu.Lock()
