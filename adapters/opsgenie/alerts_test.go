@@ -1,8 +1,13 @@
 package opsgenie
 
 import (
+	"bytes"
 	"errors"
+	"io"
+	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -195,5 +200,71 @@ func TestConventions(t *testing.T) {
 	custom := Conventions{NotifySchedules: "custom/notify", NotifyTeams: "custom/teams"}
 	if got := custom.NotifyTargets(ann); !slices.Equal(got, []string{"x"}) {
 		t.Errorf("NotifyTargets(custom) = %q", got)
+	}
+}
+
+// failedNotes makes Opsgenie's status of every note request read as
+// processed and failed with status (the fake fails a note only for a
+// missing alert).
+type failedNotes struct {
+	next   http.RoundTripper
+	status string
+}
+
+func (f failedNotes) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := f.next.RoundTrip(r)
+	if err != nil || r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/v2/alerts/requests/") || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Contains(body, []byte(`"action":"AddNote"`)) {
+		body = bytes.Replace(body, []byte(`"isSuccess":true`), []byte(`"isSuccess":false`), 1)
+		body = bytes.Replace(body, []byte(`"status":"Added note"`), []byte(`"status":`+strconv.Quote(f.status)), 1)
+	}
+	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+// A note Opsgenie accepted (202), then processed and failed, is refused
+// for good (ErrRefused): sending it again cannot help. A missing alert
+// stays ErrNotFound, and a note over Opsgenie's 25,000 characters is
+// refused at once (422).
+func TestNoteFailedInProcessingIsRefused(t *testing.T) {
+	for _, tt := range []struct {
+		status string
+		want   error
+	}{{"Note could not be added", ports.ErrRefused}, {"Alert does not exist", ports.ErrNotFound}} {
+		h := newHarness(t, func(c *Config) {
+			c.HTTPClient = &http.Client{Transport: failedNotes{next: c.HTTPClient.Transport, status: tt.status}}
+		})
+		h.seed(t)
+		in, err := h.client.EnsureIncident(t.Context(), testSpec(h.service(t, "ops_schedule").ID))
+		mustNil(t, err)
+		err = h.client.AddNote(t.Context(), in.ID, "Access request has been approved")
+		if !errors.Is(err, tt.want) {
+			t.Errorf("note failed in processing with %q = %v, want %v", tt.status, err, tt.want)
+		}
+		if tt.want == ports.ErrNotFound && errors.Is(err, ports.ErrRefused) {
+			t.Errorf("note on a missing alert = %v, must not be ErrRefused", err)
+		}
+	}
+	h := newHarness(t, nil)
+	h.seed(t)
+	in, err := h.client.EnsureIncident(t.Context(), testSpec(h.service(t, "ops_schedule").ID))
+	mustNil(t, err)
+	before := h.fake.TotalCalls()
+	if err := h.client.AddNote(t.Context(), in.ID, strings.Repeat("é", 25001)); !errors.Is(err, ports.ErrRefused) {
+		t.Errorf("note of 25,001 characters = %v, want ErrRefused", err)
+	}
+	if n := h.fake.TotalCalls() - before; n != 1 {
+		t.Errorf("%d calls for an oversized note, want 1 (not retried)", n)
+	}
+	if err := h.client.AddNote(t.Context(), in.ID, strings.Repeat("é", 25000)); err != nil {
+		t.Errorf("note of 25,000 characters = %v, want it taken", err)
 	}
 }

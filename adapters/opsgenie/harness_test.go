@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +137,9 @@ func (v vendor) LoseNoteAnswer(_ *testing.T, status int) {
 }
 
 func (v vendor) Notes(_ *testing.T, id string) []string { return v.fake.Notes(id) }
+
+// RefusedNote returns a note one character over Opsgenie's documented
+// limit of 25,000.
+func (v vendor) RefusedNote(*testing.T, string) string { return strings.Repeat("x", 25001) }
 
 func (v vendor) Requests() int { return v.fake.TotalCalls() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 
 	"github.com/opsgenie/opsgenie-go-sdk-v2/alert"
@@ -19,7 +20,8 @@ const noteLimit = 100
 // timeout, 408 or 5xx), the note is looked for on the alert before it is
 // posted again (SPEC §8). A note Opsgenie accepted is done even when it is
 // still queued; a note on a missing alert fails with ports.ErrNotFound
-// once Opsgenie has processed it.
+// once Opsgenie has processed it, and a note it will never take with
+// ports.ErrRefused.
 func (c *Client) addNote(ctx context.Context, alertID, text string) error {
 	if !validAlertID(alertID) {
 		return fmt.Errorf("alert ID %q: %w", alertID, ports.ErrNotFound)
@@ -29,7 +31,7 @@ func (c *Client) addNote(ctx context.Context, alertID, text string) error {
 	err := c.transport.Once(ctx, c.cfg.MaxRetries, func(ctx context.Context) error {
 		res, err := c.alerts.AddNote(ctx, req)
 		if err != nil {
-			return fmt.Errorf("add note to alert %s: %w", alertID, c.fail(ctx, err))
+			return fmt.Errorf("add note to alert %s: %w", alertID, refusal(c.fail(ctx, err)))
 		}
 		requestID = res.RequestId
 		return nil
@@ -41,9 +43,28 @@ func (c *Client) addNote(ctx context.Context, alertID, text string) error {
 		return err
 	}
 	if err := c.accepted(ctx, "note", alertID, requestID); err != nil {
-		return fmt.Errorf("add note to alert %s: %w", alertID, err)
+		return fmt.Errorf("add note to alert %s: %w", alertID, refusal(err))
 	}
 	return nil
+}
+
+// refusal marks a note Opsgenie will never take as ports.ErrRefused: one
+// answered with a 4xx no other port error names (422: over the 25,000
+// characters of a note), or processed and failed for another reason than
+// a missing alert. 401, 403, 404, 408, 409 and 429 keep their meaning.
+func refusal(err error) error {
+	var rf *requestFailed
+	if errors.As(err, &rf) {
+		if errors.Is(err, ports.ErrNotFound) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ports.ErrRefused, err)
+	}
+	ae, ok := asAPIError(err)
+	if !ok || ae.status < 400 || ae.status >= 500 || ae.status == http.StatusForbidden || ae.Unwrap() != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ports.ErrRefused, err)
 }
 
 // outcomeUnknown reports whether a failed write may have taken effect.

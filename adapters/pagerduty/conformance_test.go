@@ -123,6 +123,14 @@ func (v pdVendor) LoseNoteAnswer(_ *testing.T, status int) {
 
 func (v pdVendor) Notes(_ *testing.T, id string) []string { return v.h.fake.Notes(id) }
 
+// RefusedNote fills the incident up to PagerDuty's maximum of notes.
+func (v pdVendor) RefusedNote(t *testing.T, id string) string {
+	if _, err := v.h.fake.FillNotes(id); err != nil {
+		t.Fatal(err)
+	}
+	return "Access request has been approved"
+}
+
 func (v pdVendor) Requests() int {
 	v.front.mu.Lock()
 	defer v.front.mu.Unlock()

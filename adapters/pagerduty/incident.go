@@ -189,13 +189,25 @@ func (c *Client) AddNote(ctx context.Context, incidentID, text string) error {
 	// looked for on the incident before it is sent again (SPEC §8).
 	return c.transport.Once(ctx, c.cfg.MaxRetries, func(ctx context.Context) error {
 		if _, err := c.pd.CreateIncidentNoteWithContext(ctx, incidentID, note); err != nil {
-			return fmt.Errorf("add note to incident %s: %w", incidentID, c.fail(ctx, err))
+			return fmt.Errorf("add note to incident %s: %w", incidentID, refusal(c.fail(ctx, err)))
 		}
 		return nil
 	}, outcomeUnknown, func(ctx context.Context) (bool, error) {
 		notes, err := c.ListNotes(ctx, incidentID)
 		return slices.Contains(notes, text), err
 	})
+}
+
+// refusal marks a note PagerDuty answered with a 4xx no other port error
+// names (400 invalid input: the incident holds its maximum of notes) as
+// ports.ErrRefused: sending it again cannot help. 401, 403, 404, 408, 409
+// and 429 keep their meaning.
+func refusal(err error) error {
+	ae, ok := asAPIError(err)
+	if !ok || ae.status < 400 || ae.status >= 500 || ae.status == http.StatusForbidden || ae.Unwrap() != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ports.ErrRefused, err)
 }
 
 // outcomeUnknown reports whether a failed write may have taken effect: its

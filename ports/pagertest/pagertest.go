@@ -46,6 +46,11 @@ type Vendor interface {
 	// LoseNoteAnswer makes the next note write be stored, but answered
 	// with status: the client cannot know it worked.
 	LoseNoteAnswer(t *testing.T, status int)
+	// RefusedNote readies the incident so that the vendor refuses a note
+	// for good, the way its documentation says it does, and returns the
+	// note's text (PagerDuty: the incident already holds its maximum of
+	// notes; Opsgenie: a text over the note length limit).
+	RefusedNote(t *testing.T, incidentID string) string
 	// Notes returns the texts of an incident's notes as the vendor holds
 	// them, oldest first.
 	Notes(t *testing.T, incidentID string) []string
@@ -100,6 +105,8 @@ func Run(t *testing.T, f Factory, c Capabilities) {
 		{"ThrottleRetried", testThrottleRetried},
 		{"LostNoteAnswerNotDuplicated", testLostNoteAnswer},
 		{"FailedNoteRetried", testFailedNoteRetried},
+		{"NoteRefusedForGood", testNoteRefused},
+		{"NoteFailingTransientlyNotRefused", testNoteNotRefused},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f, c) })
@@ -500,6 +507,46 @@ func testFailedNoteRetried(t *testing.T, f Factory, _ Capabilities) {
 	}
 	if got := w.v.Notes(t, in.ID); len(got) != 1 {
 		t.Errorf("notes = %q, want exactly one", got)
+	}
+}
+
+// A note the vendor will never take fails with ErrRefused at once (one
+// request, no retry), stores nothing, and leaves the incident resolvable.
+func testNoteRefused(t *testing.T, f Factory, _ Capabilities) {
+	w := newWorld(t, f)
+	in := w.open(t, w.svc.ID, "req-1")
+	text := w.v.RefusedNote(t, in.ID)
+	held := len(w.v.Notes(t, in.ID))
+	before := w.v.Requests()
+	err := w.p.AddNote(ctx(t), in.ID, text)
+	if !errors.Is(err, ports.ErrRefused) {
+		t.Fatalf("AddNote the vendor refuses for good = %v, want ErrRefused", err)
+	}
+	if errors.Is(err, ports.ErrUnavailable) || errors.Is(err, ports.ErrNotFound) {
+		t.Errorf("AddNote refused for good = %v, must be neither ErrUnavailable nor ErrNotFound", err)
+	}
+	if n := w.v.Requests() - before; n != 1 {
+		t.Errorf("vendor saw %d requests for a refused note, want 1 (a refusal is not retried)", n)
+	}
+	if got := len(w.v.Notes(t, in.ID)); got != held {
+		t.Errorf("incident holds %d notes after a refused one, want %d", got, held)
+	}
+	if err := w.p.ResolveIncident(ctx(t), in.ID); err != nil {
+		t.Errorf("ResolveIncident after a refused note = %v", err)
+	}
+}
+
+// A note that fails for as long as the adapter retries (5xx) is
+// ErrUnavailable, never ErrRefused: the caller must try it again later.
+func testNoteNotRefused(t *testing.T, f Factory, _ Capabilities) {
+	for _, status := range []int{http.StatusInternalServerError, http.StatusServiceUnavailable} {
+		w := newWorld(t, f)
+		in := w.open(t, w.svc.ID, "req-1")
+		w.v.FailNext(t, 1000, status)
+		err := w.p.AddNote(ctx(t), in.ID, "[review #1] Review by bob: APPROVED")
+		if !errors.Is(err, ports.ErrUnavailable) || errors.Is(err, ports.ErrRefused) {
+			t.Errorf("AddNote on %d answers = %v, want ErrUnavailable and not ErrRefused", status, err)
+		}
 	}
 }
 
