@@ -14,6 +14,7 @@ func (discard) Event(domain.EventKind)                  {}
 func (discard) Incident(ports.IncidentOutcome)          {}
 func (discard) Approval(ports.ApprovalOutcome)          {}
 func (discard) ReviewNoted()                            {}
+func (discard) NoteRefused()                            {}
 func (discard) Action(domain.Verb, ports.ActionOutcome) {}
 func (discard) EffectRetry()                            {}
 func (discard) RecordConflict(domain.Effect)            {}

@@ -1795,6 +1795,42 @@ func (c *MockMetricsMemoryReleaseCall) DoAndReturn(f func(ports.ReleaseTrigger))
 	return c
 }
 
+// NoteRefused mocks base method.
+func (m *MockMetrics) NoteRefused() {
+	m.ctrl.T.Helper()
+	m.ctrl.Call(m, "NoteRefused")
+}
+
+// NoteRefused indicates an expected call of NoteRefused.
+func (mr *MockMetricsMockRecorder) NoteRefused() *MockMetricsNoteRefusedCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "NoteRefused", reflect.TypeOf((*MockMetrics)(nil).NoteRefused))
+	return &MockMetricsNoteRefusedCall{Call: call}
+}
+
+// MockMetricsNoteRefusedCall wrap *gomock.Call
+type MockMetricsNoteRefusedCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMetricsNoteRefusedCall) Return() *MockMetricsNoteRefusedCall {
+	c.Call = c.Call.Return()
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMetricsNoteRefusedCall) Do(f func()) *MockMetricsNoteRefusedCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMetricsNoteRefusedCall) DoAndReturn(f func()) *MockMetricsNoteRefusedCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // PagerCall mocks base method.
 func (m *MockMetrics) PagerCall(endpoint, code string, took time.Duration) {
 	m.ctrl.T.Helper()

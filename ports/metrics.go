@@ -19,6 +19,10 @@ type Metrics interface {
 	// ReviewNoted counts a review posted as an incident note
 	// (notes_total{kind="review"}).
 	ReviewNoted()
+	// NoteRefused counts a note the pager refused for good
+	// (ports.ErrRefused), skipped so the request's other effects happen
+	// (notes_refused_total).
+	NoteRefused()
 	// Action counts what a pager action asking for verb came to
 	// (actions_total{verb,outcome}).
 	Action(verb domain.Verb, o ActionOutcome)

@@ -29,6 +29,7 @@ type Registry struct {
 	reg *prometheus.Registry
 
 	events, incidents, approvals, notes, actions *prometheus.CounterVec
+	notesRefused                                 *prometheus.CounterVec
 	shiftEnds                                    *prometheus.CounterVec
 	effectRetries, conflicts                     *prometheus.CounterVec
 	pagerCalls, pagerRetries, webhookRequests    *prometheus.CounterVec
@@ -56,6 +57,7 @@ func NewRegistry() *Registry {
 	r.approvals = r.counter("approvals", "Auto-approval decisions by outcome.", "outcome")
 	r.shiftEnds = r.counter("shift_ends", "Ends of on-call shifts bound to auto-approved access, by outcome.", "outcome")
 	r.notes = r.counter("notes", "Incident notes posted by kind.", "kind")
+	r.notesRefused = r.counter("notes_refused", "Incident notes the pager refused for good, skipped.")
 	r.actions = r.counter("actions", "Pager actions (webhook) by the verb asked for and what it came to.", "verb", "outcome")
 	r.effectRetries = r.counter("effect_retries", "Side effects scheduled for retry.", "reason")
 	r.conflicts = r.counter("plugin_data_conflicts", "Compare-and-swap conflicts on Teleport plugin data.", "effect")
@@ -154,6 +156,9 @@ func (r *Registry) Approval(o ports.ApprovalOutcome) { r.known(r.approvals, true
 
 // ReviewNoted implements ports.Metrics.
 func (r *Registry) ReviewNoted() { r.notes.WithLabelValues("review").Inc() }
+
+// NoteRefused implements ports.Metrics.
+func (r *Registry) NoteRefused() { r.notesRefused.WithLabelValues().Inc() }
 
 // Action implements ports.Metrics.
 func (r *Registry) Action(v domain.Verb, o ports.ActionOutcome) {

@@ -118,6 +118,7 @@ func exportedLabels(t *testing.T) map[string][]string {
 	reg.Incident(ports.IncidentOpened)
 	reg.Approval(ports.ApprovalApproved)
 	reg.ReviewNoted()
+	reg.NoteRefused()
 	reg.Action(domain.VerbApprove, ports.ActionFailed)
 	reg.EffectRetry()
 	reg.RecordConflict(domain.Effect{Kind: domain.EffectResolve})

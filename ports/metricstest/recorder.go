@@ -62,6 +62,9 @@ func (r *Recorder) Approval(o ports.ApprovalOutcome) { r.add(1, false, "approval
 // ReviewNoted implements ports.Metrics.
 func (r *Recorder) ReviewNoted() { r.add(1, false, "notes", "review") }
 
+// NoteRefused implements ports.Metrics.
+func (r *Recorder) NoteRefused() { r.add(1, false, "notes_refused") }
+
 // Action implements ports.Metrics.
 func (r *Recorder) Action(v domain.Verb, o ports.ActionOutcome) {
 	r.add(1, false, "actions", v.String(), string(o))
