@@ -108,13 +108,21 @@ func (e *incidents) resolve(ctx context.Context, req domain.Request, rec domain.
 }
 
 // noter posts notes on a record's incidents.
-type noter struct{ pager ports.Pager }
+type noter struct {
+	pager   ports.Pager
+	metrics ports.Metrics
+	log     *zap.Logger
+}
 
 // postAll posts text once on every incident of the record (a pager that
 // keeps one incident per request, such as one alert per alias, lists it
 // once per notify service). When recovering, an incident that already
 // carries a note starting with marker is skipped, so a crash between the
-// note and its record does not post it twice.
+// note and its record does not post it twice. A note the pager refuses
+// for good (ports.ErrRefused: an incident at its maximum of notes) is
+// logged, counted and skipped: retrying cannot help, and it must not keep
+// the incident from being resolved. Other failures fail the pass, which
+// is retried.
 func (n noter) postAll(ctx context.Context, rec domain.Record, text, marker string, recovering bool) error {
 	var errs []error
 	for _, in := range distinctIncidents(rec) {
@@ -128,7 +136,15 @@ func (n noter) postAll(ctx context.Context, rec domain.Record, text, marker stri
 				continue
 			}
 		}
-		if err := n.pager.AddNote(ctx, in.IncidentID, text); err != nil && !errors.Is(err, ports.ErrNotFound) {
+		err := n.pager.AddNote(ctx, in.IncidentID, text)
+		switch {
+		case err == nil, errors.Is(err, ports.ErrNotFound):
+		case errors.Is(err, ports.ErrRefused):
+			n.metrics.NoteRefused()
+			n.log.Warn("note refused by the pager, skipped", zap.String("request_id", rec.RequestID),
+				zap.String("pd_service", in.Service), zap.String("pd_incident_id", in.IncidentID),
+				zap.String("note", strings.TrimRight(marker, " :")), zap.Error(err))
+		default:
 			errs = append(errs, fmt.Errorf("note on %s: %w", in.IncidentID, err))
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.uber.org/mock/gomock"
+	"go.uber.org/zap"
 
 	"github.com/pagergate/pagergate/domain"
 	"github.com/pagergate/pagergate/ports"
@@ -360,6 +361,61 @@ func TestResolutionHappensOnce(t *testing.T) {
 	}
 	if rec := h.record("r1"); rec.Resolution != domain.StateDenied || rec.ResolveReason != "not today" {
 		t.Errorf("record = %+v", rec)
+	}
+}
+
+// A note the pager refuses for good (an incident at its maximum of notes)
+// is skipped, logged once and counted: the other incident is still noted,
+// both are resolved and the request settles. Retrying could never post it.
+func TestRefusedNoteDoesNotBlockTheResolution(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.setRecord(domain.Record{RequestID: "r1", ApprovalDone: true, Incidents: []domain.IncidentRef{
+		{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}, {Service: "Databases", ServiceID: "PSD", IncidentID: "PI2"}}})
+	req := notifyOnly("r1")
+	req.State, req.ResolveReason = domain.StateDenied, "not today"
+	note := "Access request has been denied\nReason: not today"
+	full := fmt.Errorf("add note to incident PI1: %w: PagerDuty answered 400 Bad Request: An incident can have at most 2000 notes", ports.ErrRefused)
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", note).Return(full).Times(1)
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI2", note).Times(1)
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI1").Times(1)
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), "PI2").Times(1)
+	for range 2 {
+		if err := h.p.requests.handle(ctx, req); err != nil {
+			t.Fatalf("handle() with a note refused for good = %v, want the request settled", err)
+		}
+	}
+	if rec := h.record("r1"); rec.Resolution != domain.StateDenied || !rec.Done() {
+		t.Errorf("record = %+v, want resolved (denied) and done", rec)
+	}
+	if n := h.metrics.Count("notes_refused"); n != 1 {
+		t.Errorf("notes_refused = %d, want 1", n)
+	}
+	warns := h.logs.FilterMessage("note refused by the pager, skipped").FilterField(zap.String("request_id", "r1")).
+		FilterField(zap.String("pd_incident_id", "PI1")).AllUntimed()
+	if len(warns) != 1 || warns[0].Level != zap.WarnLevel {
+		t.Errorf("refusal logged %d times (%+v), want one warning naming r1 and PI1", len(warns), warns)
+	}
+}
+
+// A note that fails transiently still fails the pass: nothing is resolved
+// and the pass is retried until the note is posted.
+func TestUnavailableNoteStillBlocksTheResolution(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.setRecord(domain.Record{RequestID: "r1", ApprovalDone: true, Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
+	req := notifyOnly("r1")
+	req.State = domain.StateApproved
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", "Access request has been approved").Return(fmt.Errorf("add note: %w", ports.ErrUnavailable))
+	h.pg.EXPECT().ResolveIncident(gomock.Any(), gomock.Any()).Times(0)
+	if err := h.p.requests.handle(ctx, req); !errors.Is(err, ports.ErrUnavailable) || errors.Is(err, ports.ErrRefused) {
+		t.Fatalf("handle() with the note unavailable = %v, want ErrUnavailable (retried)", err)
+	}
+	if rec := h.record("r1"); rec.Done() {
+		t.Errorf("record = %+v, want the resolve still to do", rec)
+	}
+	if n := h.metrics.Count("notes_refused"); n != 0 {
+		t.Errorf("notes_refused = %d after a transient failure, want 0", n)
 	}
 }
 

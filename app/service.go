@@ -56,7 +56,7 @@ func New(cfg Config, d Deps, log *zap.Logger) *Service {
 	s := &Service{log: log, metrics: m, cluster: newClusterView(cfg.ApprovalMode), onReady: cfg.OnReady,
 		router: &router{users: d.Users, metrics: m, log: log.Named("routing")}}
 	routes, services := newRouteCache(), &serviceSet{}
-	notes := noter{pager: d.Pager}
+	notes := noter{pager: d.Pager, metrics: m, log: log}
 	s.requests = &requests{
 		policy: cfg.Policy, replicaID: cfg.ReplicaID, lease: cfg.IntentLease, now: cfg.Now,
 		teleport: d.Teleport, mirror: d.Records, pager: d.Pager, router: s.router, routes: routes, services: services, metrics: m, log: log,
