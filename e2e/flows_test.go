@@ -133,6 +133,49 @@ func TestResolvedInTeleportResolvesIncident(t *testing.T) {
 	d.stop()
 }
 
+// An incident that already holds the 2000 notes PagerDuty allows refuses
+// the review and resolution notes for good: they are skipped, logged and
+// counted, and the approved request still gets its incident resolved.
+func TestIncidentFullOfNotesIsStillResolved(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	d := e.start(e.writeConfig())
+
+	id := e.createRequest(alice, []string{"editor"}, notify(svcTeleport), "incident full of notes")
+	inc := e.waitIncident(id)
+	e.waitFor("incident recorded", func() bool { return e.pluginData(id)["incident_id"] == inc.ID })
+	if _, err := e.pd.FillNotes(inc.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.tp.Approve(id, "reviewer@example.com", "ticket OPS-2 checked"); err != nil {
+		t.Fatal(err)
+	}
+	res := e.waitResolved(id)
+	if res.ID != inc.ID {
+		t.Errorf("resolved incident %s, want %s", res.ID, inc.ID)
+	}
+	notes := e.pd.Notes(inc.ID)
+	if len(notes) != 2000 {
+		t.Errorf("incident holds %d notes, want PagerDuty's maximum of 2000", len(notes))
+	}
+	for _, n := range notes {
+		if strings.HasPrefix(n, "[review #1]") || strings.HasPrefix(n, "Access request has been") {
+			t.Errorf("note %q was posted past the maximum", n)
+		}
+	}
+	for _, note := range []string{"[review #1]", "Access request has been"} {
+		d.waitLogEntry("refusal of "+note, func(l logEntry) bool {
+			return l.str("msg") == "note refused by the pager, skipped" && l.str("level") == "warn" &&
+				l.str("request_id") == id && l.str("pd_incident_id") == inc.ID && l.str("note") == note
+		})
+	}
+	if v, ok := metricValue(d.metrics(), "pagergate_notes_refused_total"); !ok || v != 2 {
+		t.Errorf("pagergate_notes_refused_total = %v (found %v), want 2", v, ok)
+	}
+	e.waitFor("resolution recorded", func() bool { return e.pluginData(id)["resolution"] != "" })
+	d.stop()
+}
+
 // Scenario 5: several reviews become notes once each, in order, also across
 // a restart. teleporttest resolves a request on every review (its
 // thresholds are 1), so the request starts with two approving reviews of a
