@@ -34,10 +34,12 @@ type Config struct {
 	// OnReady, when set, is called once, the first time the service is
 	// ready (watcher connected, start-up backlog scheduled).
 	OnReady func()
-	// OnBusy and OnIdle, when set, are told when the first request comes
-	// in hand (queued, handled or waiting for a retry) and when the last
-	// one is done, so memory can be given back while idle. They are
-	// called with the scheduler's lock held and must return at once.
+	// OnBusy and OnIdle, when set, are told when the first request
+	// (queued, handled or waiting for a retry) or pager action comes in
+	// hand and when the last one is done, so memory can be given back
+	// while idle. Background scans (orphaned incidents, shift timers) do
+	// not count. They are called with the scheduler's lock held and must
+	// return at once.
 	OnBusy, OnIdle func()
 	// Now is the clock (tests).
 	Now func() time.Time

@@ -16,8 +16,9 @@ import (
 // pending requests, then waits; list is a weak pointer to the event's
 // list, so nothing of the watcher holds it once sent.
 type backlogWatcher struct {
-	n    int
-	list weak.Pointer[domain.Request]
+	n       int
+	list    weak.Pointer[domain.Request]
+	backlog *domain.Backlog
 }
 
 func (w *backlogWatcher) Watch(ctx context.Context, out chan<- domain.Event) error {
@@ -33,7 +34,8 @@ func (w *backlogWatcher) send(out chan<- domain.Event) {
 		pending[i] = domain.Request{ID: fmt.Sprintf("r%05d", i), State: domain.StatePending}
 	}
 	w.list = weak.Make(&pending[0])
-	out <- domain.Event{Kind: domain.EventSynced, Pending: domain.NewBacklog(pending)}
+	w.backlog = domain.NewBacklog(pending)
+	out <- domain.Event{Kind: domain.EventSynced, Pending: w.backlog}
 }
 
 // A start-up backlog's list is garbage once scheduled: the scan of every
@@ -55,11 +57,31 @@ func TestSyncLetsGoOfThePendingListBeforeTheScan(t *testing.T) {
 	if receive(t, held, "the scan after the sync") {
 		t.Error("the pending list was still reachable during the scan that follows its scheduling")
 	}
+	// Every copy of the event shares the backlog: taking it leaves none
+	// of them holding the list (what the weak pointer shows depends on
+	// the compiler's liveness too).
+	if got := w.backlog.Requests(); got != nil {
+		t.Errorf("the event's backlog still holds %d requests after the sync took it", len(got))
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run() = %v", err)
 	}
 	if n := h.p.sched.Pending(); n != 1000 {
 		t.Fatalf("%d requests scheduled, want 1000", n)
+	}
+}
+
+// A pager action counts as work in hand: the daemon is busy while it runs
+// and idle after it.
+func TestHandleActionIsBusy(t *testing.T) {
+	var told []string
+	h := newHarness(t, func(c *Config) {
+		c.OnBusy = func() { told = append(told, "busy") }
+		c.OnIdle = func() { told = append(told, "idle") }
+	})
+	_, _ = h.p.HandleAction(context.Background(), domain.Action{}) // refused before any call: no incident
+	if len(told) != 2 || told[0] != "busy" || told[1] != "idle" {
+		t.Fatalf("told %v around a pager action, want [busy idle]", told)
 	}
 }

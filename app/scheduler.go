@@ -24,10 +24,13 @@ type scheduler struct {
 	pass   func(ctx context.Context, r domain.Request) error
 	passed func(r domain.Request)
 	// onBusy and onIdle are told, with s.mu held, when the first request
-	// comes in hand and when the last one is done (Config.OnBusy, OnIdle).
+	// or pager action comes in hand and when the last one is done
+	// (Config.OnBusy, OnIdle).
 	onBusy, onIdle func()
-	workers        int
-	timeout        time.Duration
+	// actions counts the pager actions being handled (enter, leave).
+	actions int
+	workers int
+	timeout time.Duration
 	// retryMin and retryMax bound the backoff of failed passes.
 	retryMin, retryMax time.Duration
 	metrics            ports.Metrics
@@ -155,7 +158,7 @@ func (s *scheduler) Submit(r domain.Request) {
 	}
 	it, ok := s.items[r.ID]
 	if !ok {
-		if len(s.items) == 0 {
+		if s.idleLocked() {
 			s.onBusy()
 		}
 		it = &item{}
@@ -177,6 +180,31 @@ func (s *scheduler) Submit(r domain.Request) {
 		it.timer = nil
 	}
 	s.enqueueLocked(r.ID, it)
+}
+
+// idleLocked reports whether no request and no pager action is in hand;
+// s.mu is held.
+func (s *scheduler) idleLocked() bool { return len(s.items) == 0 && s.actions == 0 }
+
+// enter counts a pager action in hand until leave; the first piece of
+// work in hand makes the scheduler busy, the last one done idle.
+func (s *scheduler) enter() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.idleLocked() {
+		s.onBusy()
+	}
+	s.actions++
+}
+
+// leave ends what enter began.
+func (s *scheduler) leave() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.actions--
+	if s.idleLocked() {
+		s.onIdle()
+	}
 }
 
 // Pending returns how many requests are queued, being handled or waiting
@@ -286,7 +314,7 @@ func (s *scheduler) finish(id string, err error) (done bool) {
 	}
 	if err == nil {
 		delete(s.items, id)
-		if len(s.items) == 0 {
+		if s.idleLocked() {
 			s.onIdle()
 		}
 		return true

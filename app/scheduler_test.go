@@ -394,3 +394,21 @@ func TestSchedulerTellsBusyAndIdle(t *testing.T) {
 		st.stop()
 	})
 }
+
+// A pager action in hand keeps the daemon busy as a request does.
+func TestSchedulerCountsPagerActionsAsBusy(t *testing.T) {
+	st := newSchedTest(t, func(context.Context, domain.Request) error { return nil })
+	var told []string
+	st.s.onBusy = func() { told = append(told, "busy") }
+	st.s.onIdle = func() { told = append(told, "idle") }
+	st.s.enter()
+	st.s.enter()
+	st.s.leave()
+	if len(told) != 1 || told[0] != "busy" {
+		t.Fatalf("with one of two actions left: told %v, want [busy]", told)
+	}
+	st.s.leave()
+	if len(told) != 2 || told[1] != "idle" {
+		t.Fatalf("after both actions: told %v, want [busy idle]", told)
+	}
+}

@@ -97,8 +97,11 @@ func (s *Service) Stop(ctx context.Context) error { return s.sched.Stop(ctx) }
 // ErrReconciling).
 func (s *Service) Ready() error { return s.ready.Ready() }
 
-// HandleAction implements ports.Actions (see actions.HandleAction).
+// HandleAction implements ports.Actions (see actions.HandleAction). The
+// daemon counts as busy while it runs (Config.OnBusy, OnIdle).
 func (s *Service) HandleAction(ctx context.Context, a domain.Action) (domain.Outcome, error) {
+	s.sched.enter()
+	defer s.sched.leave()
 	return s.actions.HandleAction(ctx, a)
 }
 

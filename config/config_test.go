@@ -475,8 +475,8 @@ log {
 	restart := mustParse(t, strings.NewReplacer(
 		`addr     = "teleport.example.com:443"`, `addr     = "teleport2.example.com:443"`,
 		`cert_file = "/c"`, `cert_file = "/c2"`,
-	).Replace(base)+"workers = 4\n")
-	if diff := cmp.Diff([]string{"workers", "teleport", "webhook"}, old.RestartNeeded(restart)); diff != "" {
+	).Replace(base)+"workers = 4\nmemory {\n  idle_after = \"1m\"\n}\n")
+	if diff := cmp.Diff([]string{"workers", "teleport", "webhook", "memory"}, old.RestartNeeded(restart)); diff != "" {
 		t.Errorf("RestartNeeded (-want +got):\n%s", diff)
 	}
 }

@@ -442,6 +442,11 @@ func (c *checker) memory(m *Memory, d MemorySettings) MemorySettings {
 		out.ReleaseWhenIdle = *m.ReleaseWhenIdle
 	}
 	out.IdleAfter = c.duration(b, "idle_after", m.IdleAfter, d.IdleAfter)
+	if out.IdleAfter < time.Second {
+		c.errorf(b.value("idle_after"), "Idle spell too short",
+			"memory.idle_after must be at least \"1s\" (each release runs a full collection); got %q.", m.IdleAfter)
+		out.IdleAfter = d.IdleAfter
+	}
 	return out
 }
 

@@ -204,6 +204,11 @@ func TestInvalid(t *testing.T) {
 			summary: "Invalid duration", detail: `memory.idle_after must be a duration`, at: "idle_after",
 		},
 		{
+			name:    "memory idle spell too short",
+			src:     teleportOK + pagerOK + "memory {\n  idle_after = \"500ms\"\n}\n",
+			summary: "Idle spell too short", detail: `memory.idle_after must be at least "1s"`, at: "idle_after",
+		},
+		{
 			name:    "memory release switch",
 			src:     teleportOK + pagerOK + "memory {\n  release_when_idle = \"sometimes\"\n}\n",
 			summary: "Unsuitable value type", detail: `memory.release_when_idle: Unsuitable value: a bool is required`, at: "release_when_idle",

@@ -7,7 +7,7 @@ import (
 	"github.com/pagergate/pagergate/domain"
 )
 
-//go:generate go tool mockgen -typed -destination=../mocks/ports.go -package=mocks . AccessRequests,Locks,Watcher,OnCall,Pager,Records,DedupStore,Cache,Actions,Metrics,Users,PageReleaser
+//go:generate go tool mockgen -typed -destination=../mocks/ports.go -package=mocks . AccessRequests,Locks,Watcher,OnCall,Pager,Records,DedupStore,Cache,Actions,Metrics,Users
 
 // AccessRequests is the Teleport side of the core.
 type AccessRequests interface {

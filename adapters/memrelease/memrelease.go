@@ -48,14 +48,17 @@ type Releaser struct {
 	inflight sync.WaitGroup // releases running; Stop waits for them
 
 	// running serialises releases; broken is set once dropping the
-	// executable's pages failed, so it is not tried again.
+	// executable's pages failed, so it is not tried again; failing holds
+	// the parts whose last drop failed, so each failure is logged once
+	// until the part drops again.
 	running sync.Mutex
 	broken  bool
+	failing map[int]bool
 }
 
 // New returns a Releaser that also drops the pages of parts.
 func New(cfg Config, parts []ports.PageReleaser, m ports.Metrics, log *zap.Logger) *Releaser {
-	return &Releaser{cfg: cfg, parts: parts, metrics: m, log: log, drop: dropExecutablePages}
+	return &Releaser{cfg: cfg, parts: parts, metrics: m, log: log, drop: dropExecutablePages, failing: map[int]bool{}}
 }
 
 // Started releases, in the background, what configuration, init and
@@ -169,9 +172,15 @@ func (r *Releaser) release(why ports.ReleaseTrigger) Released {
 			r.log.Warn("cannot drop the executable's idle pages; only the heap is released from now on", zap.Error(err))
 		}
 	}
-	for _, p := range r.parts {
-		if err := p.ReleasePages(); err != nil {
-			r.log.Warn("cannot drop idle pages", zap.Error(err))
+	for i, p := range r.parts {
+		err := p.ReleasePages()
+		switch {
+		case err != nil && !r.failing[i]:
+			r.failing[i] = true
+			r.log.Warn("cannot drop idle pages; logged again only after they drop once", zap.Error(err))
+		case err == nil && r.failing[i]:
+			delete(r.failing, i)
+			r.log.Info("idle pages drop again")
 		}
 	}
 	r.metrics.MemoryRelease(why)

@@ -66,18 +66,6 @@ func thisPC() uintptr {
 	return pc
 }
 
-// executable is the file of the mapping holding pc: the executable, its
-// device and inode as smaps prints them (on overlayfs those of the layer's
-// file, which stat of /proc/self/exe may not give).
-func executable(maps []mapping, pc uintptr) (file, bool) {
-	for _, m := range maps {
-		if m.start <= pc && pc < m.end && m.inode != 0 {
-			return file{dev: m.dev, inode: m.inode}, true
-		}
-	}
-	return file{}, false
-}
-
 // dontNeed is madvise(MADV_DONTNEED) over [start, start+length).
 func dontNeed(start, length uintptr) error {
 	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, start, length, unix.MADV_DONTNEED); errno != 0 {

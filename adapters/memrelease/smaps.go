@@ -38,6 +38,18 @@ func (m mapping) droppable(exe file) bool {
 		m.anonymous == 0 && m.swap == 0 && m.locked == 0 && m.rss > 0 && m.end > m.start
 }
 
+// executable is the file of the mapping holding pc: the executable, its
+// device and inode as smaps prints them (on overlayfs those of the layer's
+// file, which stat of /proc/self/exe may not give).
+func executable(maps []mapping, pc uintptr) (file, bool) {
+	for _, m := range maps {
+		if m.start <= pc && pc < m.end && m.inode != 0 {
+			return file{dev: m.dev, inode: m.inode}, true
+		}
+	}
+	return file{}, false
+}
+
 // parseSmaps reads the mappings of an smaps file. A mapping whose
 // Anonymous, Swap or Locked line is missing counts as holding such pages
 // (-1: it is never dropped).

@@ -50,6 +50,8 @@ func TestServerServesMetricsAndHealth(t *testing.T) {
 	reg.QueueDepth(7)
 	reg.Shift(ports.ShiftLocked)
 	reg.NoteRefused()
+	reg.MemoryRelease(ports.ReleaseIdle)
+	reg.MemoryRelease(ports.ReleaseTrigger("bogus"))
 	// Values this build does not know are counted, not exported.
 	reg.Event(domain.EventKind(99))
 	reg.Incident("")
@@ -68,13 +70,13 @@ func TestServerServesMetricsAndHealth(t *testing.T) {
 		"pagergate_queue_depth 7", `pagergate_pager_call_duration_seconds_count{endpoint="POST /incidents"} 1`, `pagergate_events_total{kind="rule_put"} 1`,
 		`pagergate_events_total{kind="synced"} 1`, `pagergate_actions_total{outcome="done",verb="approve"} 1`, `pagergate_plugin_data_conflicts_total{effect="open:Ops"} 1`,
 		`pagergate_webhook_requests_total{code="202",route="/pagerduty/v3"} 1`, `pagergate_rule_errors_total{stage="parse"} 1`, "pagergate_watcher_connected 1", "go_goroutines",
-		`pagergate_shift_ends_total{outcome="locked"} 1`, "pagergate_notes_refused_total 1"} {
+		`pagergate_shift_ends_total{outcome="locked"} 1`, "pagergate_notes_refused_total 1", `pagergate_memory_releases_total{trigger="idle"} 1`} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/metrics (%d) lacks %q", code, want)
 		}
 	}
-	if n := reg.Dropped(); n != 5 {
-		t.Errorf("Dropped() = %d, want the 5 samples with unknown label values", n)
+	if n := reg.Dropped(); n != 6 {
+		t.Errorf("Dropped() = %d, want the 6 samples with unknown label values", n)
 	}
 	for _, unwanted := range []string{"pagergate_unknown_metric_total", `=""`, "Verb(0)"} {
 		if strings.Contains(body, unwanted) {

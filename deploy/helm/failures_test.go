@@ -38,6 +38,8 @@ func TestRenderRefusesBadValues(t *testing.T) {
 		{"bindToShift not a boolean", map[string]any{"pager.autoApprove.bindToShift": "yes"}, "bindToShift"},
 		{"bad duration", map[string]any{"pager.requestTimeout": "10 seconds"}, "requestTimeout"},
 		{"workers out of range", map[string]any{"workers": 5000}, "workers"},
+		{"idle spell of zero", map[string]any{"memory.idleAfter": "0s"}, "idleAfter"},
+		{"idle spell under a second", map[string]any{"memory.idleAfter": "500ms"}, "idleAfter"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vals := readValues(t, "pagergate/ci/default-values.yaml")
