@@ -451,7 +451,6 @@ func TestBenchLatency(t *testing.T) {
 	reportMemory("rss_after_200_busy", d.memory(), 0, "VmRSS right when the last incident of "+setup200+" arrived")
 	reportMemory("rss_after_200", d.releasedMemory("idle", idleReleases), 35, "VmRSS after "+setup200+", once idle (after the daemon's idle release)")
 
-
 	lat, sent := latencyRun(t, e, latencyRequests, latencyPerSecond)
 	setup := fmt.Sprintf("%d requests at %.0f/s (sent in %s), fake latency %s subtracted, rate_limit %d/min (so at most %d incidents/s)",
 		latencyRequests, float64(latencyRequests)/sent.Seconds(), sent.Round(time.Millisecond), latencyFake, pdRateLimit, pdRateLimit/60)
