@@ -3,8 +3,8 @@ package memrelease
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 	"time"
 
@@ -159,11 +159,9 @@ func (r *Releaser) release(why ports.ReleaseTrigger) Released {
 	r.running.Lock()
 	defer r.running.Unlock()
 	began := time.Now()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
+	before := heapReleased()
 	debug.FreeOSMemory()
-	runtime.ReadMemStats(&after)
-	out := Released{Heap: int64(after.HeapReleased) - int64(before.HeapReleased)}
+	out := Released{Heap: heapReleased() - before}
 	if !r.broken {
 		n, err := r.drop()
 		out.Pages += n
@@ -187,4 +185,12 @@ func (r *Releaser) release(why ports.ReleaseTrigger) Released {
 	r.log.Debug("memory released", zap.String("trigger", string(why)),
 		zap.Int64("heap_bytes", out.Heap), zap.Int64("executable_page_bytes", out.Pages), zap.Duration("took", time.Since(began)))
 	return out
+}
+
+// heapReleased is the heap returned to the OS so far
+// (runtime.MemStats.HeapReleased, read without stopping the world).
+func heapReleased() int64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64())
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,8 +43,8 @@ func dropExecutablePages() (int64, error) {
 }
 
 // executableFile is the file of the mapping holding this code, from
-// /proc/self/maps.
-func executableFile() (file, error) {
+// /proc/self/maps, read once: the executable's mappings never change.
+var executableFile = sync.OnceValues(func() (file, error) {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return file{}, err
@@ -58,7 +59,7 @@ func executableFile() (file, error) {
 		return file{}, fmt.Errorf("/proc/self/maps has no file mapping holding this code")
 	}
 	return exe, nil
-}
+})
 
 // thisPC is an address in the executable's code.
 func thisPC() uintptr {
