@@ -152,14 +152,6 @@ func (d *daemon) memory() memory {
 	return m
 }
 
-// releases is how many times the daemon gave memory back for trigger
-// ("ready" or "idle"), from its /metrics.
-func (d *daemon) releases(trigger string) float64 {
-	d.t.Helper()
-	n, _ := metricValue(d.metrics(), `pagergate_memory_releases_total{trigger="`+trigger+`"}`)
-	return n
-}
-
 // releasedMemory waits until the daemon has given memory back for trigger
 // more than `before` times (memory {} in the config: once ready, then after
 // each idle spell of 5 s by default), and returns its memory then.

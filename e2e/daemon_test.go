@@ -335,6 +335,14 @@ func (d *daemon) metrics() string {
 	return string(b)
 }
 
+// releases is how many times the daemon gave memory back for trigger
+// ("start", "ready" or "idle"), from its /metrics.
+func (d *daemon) releases(trigger string) float64 {
+	d.t.Helper()
+	n, _ := metricValue(d.metrics(), `pagergate_memory_releases_total{trigger="`+trigger+`"}`)
+	return n
+}
+
 // metricValue returns the value of the sample whose name and labels are
 // written exactly as series (e.g. `pagergate_incidents_total{outcome="opened"}`)
 // in a /metrics text.

@@ -12,24 +12,20 @@ import (
 func TestMemoryReleasedWhenIdle(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	d := e.start(e.writeConfig(withTop("memory {", `  idle_after = "2s"`, "}")))
-	released := func(trigger string) float64 {
-		n, _ := metricValue(d.metrics(), `pagergate_memory_releases_total{trigger="`+trigger+`"}`)
-		return n
-	}
-	waitUntil(t, d, 30*time.Second, "the release once ready", func() bool { return released("ready") == 1 })
+	waitUntil(t, d, 30*time.Second, "the release once ready", func() bool { return d.releases("ready") == 1 })
 
 	// The busy figure must come before the idle release that follows the
 	// request: a reading that raced with it is taken again.
 	var busy float64
 	for attempt := 1; ; attempt++ {
-		before := released("idle")
+		before := d.releases("idle")
 		e.waitIncident(e.createRequest(alice, []string{"editor"}, notify(svcTeleport), "before a release"))
 		var err error
 		if busy, err = binaryRSS(d.cmd.Process.Pid); err != nil {
 			t.Fatal(err)
 		}
-		if released("idle") == before {
-			waitUntil(t, d, 30*time.Second, "a release once idle", func() bool { return released("idle") > before })
+		if d.releases("idle") == before {
+			waitUntil(t, d, 30*time.Second, "a release once idle", func() bool { return d.releases("idle") > before })
 			break
 		}
 		if attempt == 3 {
@@ -43,9 +39,9 @@ func TestMemoryReleasedWhenIdle(t *testing.T) {
 	if idle > 0.8*busy {
 		t.Errorf("the binary's resident pages went from %.1f MB to %.1f MB across the idle release; want a fifth or more dropped", busy, idle)
 	}
-	n := released("idle")
+	n := d.releases("idle")
 	e.waitIncident(e.createRequest(alice, []string{"editor"}, notify(svcTeleport), "after a release"))
-	waitUntil(t, d, 30*time.Second, "the next idle release", func() bool { return released("idle") > n })
+	waitUntil(t, d, 30*time.Second, "the next idle release", func() bool { return d.releases("idle") > n })
 	t.Logf("binary resident %.1f MB busy, %.1f MB after the idle release", busy, idle)
 }
 
@@ -57,14 +53,10 @@ func TestMemoryReleaseOff(t *testing.T) {
 	e2 := fReplica(t, e)
 	on := e.start(e.writeConfig(withTop("memory {", `  idle_after = "1s"`, "}")))
 	off := e2.start(e2.writeConfig(withTop("memory {", "  release_when_idle = false", `  idle_after = "1s"`, "}")))
-	count := func(d *daemon, trigger string) float64 {
-		n, _ := metricValue(d.metrics(), `pagergate_memory_releases_total{trigger="`+trigger+`"}`)
-		return n
-	}
 	e.waitIncident(e.createRequest(alice, []string{"editor"}, notify(svcTeleport), "no release"))
-	waitUntil(t, on, 30*time.Second, "the other replica's idle release", func() bool { return count(on, "idle") >= 1 })
+	waitUntil(t, on, 30*time.Second, "the other replica's idle release", func() bool { return on.releases("idle") >= 1 })
 	for _, trigger := range []string{"start", "ready", "idle"} {
-		if n := count(off, trigger); n != 0 {
+		if n := off.releases(trigger); n != 0 {
 			t.Errorf("%v releases (%s) with release_when_idle = false", n, trigger)
 		}
 	}
