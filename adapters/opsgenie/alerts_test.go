@@ -268,3 +268,31 @@ func TestNoteFailedInProcessingIsRefused(t *testing.T) {
 		t.Errorf("note of 25,000 characters = %v, want it taken", err)
 	}
 }
+
+// badRequestNotes answers every note post 400, as Opsgenie does for a
+// request it cannot read.
+type badRequestNotes struct{ next http.RoundTripper }
+
+func (b badRequestNotes) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/notes") {
+		body := `{"message":"Request is not valid","took":0.001,"requestId":"x"}`
+		return &http.Response{StatusCode: http.StatusBadRequest, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+	}
+	return b.next.RoundTrip(r)
+}
+
+// A note answered 400 (not Opsgenie's 422 for a note too long) is not
+// refused for good: the pass fails and is retried.
+func TestNoteBadRequestIsNotRefused(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.HTTPClient = &http.Client{Transport: badRequestNotes{next: c.HTTPClient.Transport}}
+	})
+	h.seed(t)
+	in, err := h.client.EnsureIncident(t.Context(), testSpec(h.service(t, "ops_schedule").ID))
+	mustNil(t, err)
+	err = h.client.AddNote(t.Context(), in.ID, "Access request has been approved")
+	if err == nil || errors.Is(err, ports.ErrRefused) {
+		t.Fatalf("AddNote answered 400 = %v, want an error that is not ErrRefused", err)
+	}
+}

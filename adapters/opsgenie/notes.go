@@ -49,9 +49,9 @@ func (c *Client) addNote(ctx context.Context, alertID, text string) error {
 }
 
 // refusal marks a note Opsgenie will never take as ports.ErrRefused: one
-// answered with a 4xx no other port error names (422: over the 25,000
-// characters of a note), or processed and failed for another reason than
-// a missing alert. 401, 403, 404, 408, 409 and 429 keep their meaning.
+// answered 422 (over the 25,000 characters of a note), or processed and
+// failed for another reason than a missing alert. Every other status
+// keeps its meaning (another 400 is retried by the pass).
 func refusal(err error) error {
 	var rf *requestFailed
 	if errors.As(err, &rf) {
@@ -61,7 +61,7 @@ func refusal(err error) error {
 		return fmt.Errorf("%w: %w", ports.ErrRefused, err)
 	}
 	ae, ok := asAPIError(err)
-	if !ok || ae.status < 400 || ae.status >= 500 || ae.status == http.StatusForbidden || ae.Unwrap() != nil {
+	if !ok || ae.status != http.StatusUnprocessableEntity || ae.Unwrap() != nil {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ports.ErrRefused, err)

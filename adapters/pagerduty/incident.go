@@ -189,7 +189,7 @@ func (c *Client) AddNote(ctx context.Context, incidentID, text string) error {
 	// looked for on the incident before it is sent again (SPEC §8).
 	return c.transport.Once(ctx, c.cfg.MaxRetries, func(ctx context.Context) error {
 		if _, err := c.pd.CreateIncidentNoteWithContext(ctx, incidentID, note); err != nil {
-			return fmt.Errorf("add note to incident %s: %w", incidentID, refusal(c.fail(ctx, err)))
+			return fmt.Errorf("add note to incident %s: %w", incidentID, c.refusal(ctx, incidentID, c.fail(ctx, err)))
 		}
 		return nil
 	}, outcomeUnknown, func(ctx context.Context) (bool, error) {
@@ -198,16 +198,23 @@ func (c *Client) AddNote(ctx context.Context, incidentID, text string) error {
 	})
 }
 
-// refusal marks a note PagerDuty answered with a 4xx no other port error
-// names (400 invalid input: the incident holds its maximum of notes) as
-// ports.ErrRefused: sending it again cannot help. 401, 403, 404, 408, 409
-// and 429 keep their meaning.
-func refusal(err error) error {
+// maxNotes is how many notes PagerDuty takes on one incident (its API
+// reference for POST /incidents/{id}/notes).
+const maxNotes = 2000
+
+// refusal marks a note PagerDuty answered 400 as ports.ErrRefused when
+// the incident is seen to hold maxNotes: sending it again cannot help.
+// Any other 400 (such as a From user PagerDuty no longer knows) stays an
+// error the pass retries, and every other status keeps its meaning.
+func (c *Client) refusal(ctx context.Context, incidentID string, err error) error {
 	ae, ok := asAPIError(err)
-	if !ok || ae.status < 400 || ae.status >= 500 || ae.status == http.StatusForbidden || ae.Unwrap() != nil {
+	if !ok || ae.status != http.StatusBadRequest || ae.Unwrap() != nil {
 		return err
 	}
-	return fmt.Errorf("%w: %w", ports.ErrRefused, err)
+	if notes, lerr := c.ListNotes(ctx, incidentID); lerr != nil || len(notes) < maxNotes {
+		return err
+	}
+	return fmt.Errorf("%w: the incident holds PagerDuty's %d notes: %w", ports.ErrRefused, maxNotes, err)
 }
 
 // outcomeUnknown reports whether a failed write may have taken effect: its

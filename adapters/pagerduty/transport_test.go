@@ -437,3 +437,19 @@ func TestA429HoldsBackEveryCall(t *testing.T) {
 		})
 	}
 }
+
+// A note PagerDuty answers 400 for another reason than a full incident
+// (here the From user it no longer knows) is not refused for good: the
+// pass fails and is retried once the bot user is fixed.
+func TestNoteFromUnknownUserIsNotRefused(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.UserEmail = "nobody@example.com" })
+	h.fake.AddService("Access")
+	inc, err := h.fake.AddIncident(fakepd.IncidentSeed{Service: "Access", Title: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = h.client.AddNote(t.Context(), inc.ID, "Access request has been approved")
+	if err == nil || errors.Is(err, ports.ErrRefused) {
+		t.Fatalf("AddNote from a user PagerDuty does not know = %v, want an error that is not ErrRefused", err)
+	}
+}

@@ -510,8 +510,9 @@ func testFailedNoteRetried(t *testing.T, f Factory, _ Capabilities) {
 	}
 }
 
-// A note the vendor will never take fails with ErrRefused at once (one
-// request, no retry), stores nothing, and leaves the incident resolvable.
+// A note the vendor will never take fails with ErrRefused at once (the
+// note sent once, perhaps one read confirming why; no retry), stores
+// nothing, and leaves the incident resolvable.
 func testNoteRefused(t *testing.T, f Factory, _ Capabilities) {
 	w := newWorld(t, f)
 	in := w.open(t, w.svc.ID, "req-1")
@@ -525,8 +526,8 @@ func testNoteRefused(t *testing.T, f Factory, _ Capabilities) {
 	if errors.Is(err, ports.ErrUnavailable) || errors.Is(err, ports.ErrNotFound) {
 		t.Errorf("AddNote refused for good = %v, must be neither ErrUnavailable nor ErrNotFound", err)
 	}
-	if n := w.v.Requests() - before; n != 1 {
-		t.Errorf("vendor saw %d requests for a refused note, want 1 (a refusal is not retried)", n)
+	if n := w.v.Requests() - before; n < 1 || n > 2 {
+		t.Errorf("vendor saw %d requests for a refused note, want the note once and at most one read confirming why (a refusal is not retried)", n)
 	}
 	if got := len(w.v.Notes(t, in.ID)); got != held {
 		t.Errorf("incident holds %d notes after a refused one, want %d", got, held)
