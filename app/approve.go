@@ -155,5 +155,6 @@ func (a *approver) act(ctx context.Context, req domain.Request, rec domain.Recor
 	if ours && shift.Bound() {
 		note += "\n" + domain.ShiftBoundNote(shift)
 	}
-	return ours, a.notes.postAll(ctx, rec, note, domain.ApprovalMarker, recovering)
+	_, err = a.notes.postAll(ctx, rec, note, domain.ApprovalMarker, recovering)
+	return ours, err
 }

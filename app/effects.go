@@ -80,8 +80,9 @@ func (e *incidents) noteReview(ctx context.Context, req domain.Request, rec doma
 		return nil
 	}
 	rv := req.Reviews[n]
-	if err := e.notes.postAll(ctx, rec, domain.ReviewNote(n, rv), domain.ReviewMarker(n), recovering); err != nil {
-		return err
+	carried, err := e.notes.postAll(ctx, rec, domain.ReviewNote(n, rv), domain.ReviewMarker(n), recovering)
+	if err != nil || !carried {
+		return err // refused on every incident: postAll said so
 	}
 	e.metrics.ReviewNoted()
 	e.log.Info("review noted", zap.String("request_id", req.ID), zap.String("reviewer", rv.Author),
@@ -91,7 +92,7 @@ func (e *incidents) noteReview(ctx context.Context, req domain.Request, rec doma
 
 func (e *incidents) resolve(ctx context.Context, req domain.Request, rec domain.Record, recovering bool) error {
 	note := domain.ResolutionNote(req.State, req.ResolveReason)
-	if err := e.notes.postAll(ctx, rec, note, domain.ResolutionMarker, recovering); err != nil {
+	if _, err := e.notes.postAll(ctx, rec, note, domain.ResolutionMarker, recovering); err != nil {
 		return err
 	}
 	var errs []error
@@ -122,9 +123,11 @@ type noter struct {
 // for good (ports.ErrRefused: an incident at its maximum of notes) is
 // logged, counted and skipped: retrying cannot help, and it must not keep
 // the incident from being resolved. Other failures fail the pass, which
-// is retried.
-func (n noter) postAll(ctx context.Context, rec domain.Record, text, marker string, recovering bool) error {
+// is retried. It reports whether any incident carries the note (none
+// does when the pager refused it on every one).
+func (n noter) postAll(ctx context.Context, rec domain.Record, text, marker string, recovering bool) (bool, error) {
 	var errs []error
+	carried := false
 	for _, in := range distinctIncidents(rec) {
 		if recovering {
 			notes, err := n.pager.ListNotes(ctx, in.IncidentID)
@@ -133,12 +136,15 @@ func (n noter) postAll(ctx context.Context, rec domain.Record, text, marker stri
 				continue
 			}
 			if slices.ContainsFunc(notes, func(s string) bool { return strings.HasPrefix(s, marker) }) {
+				carried = true
 				continue
 			}
 		}
 		err := n.pager.AddNote(ctx, in.IncidentID, text)
 		switch {
-		case err == nil, errors.Is(err, ports.ErrNotFound):
+		case err == nil:
+			carried = true
+		case errors.Is(err, ports.ErrNotFound):
 		case errors.Is(err, ports.ErrRefused):
 			n.metrics.NoteRefused()
 			n.log.Warn("note refused by the pager, skipped", zap.String("request_id", rec.RequestID),
@@ -148,7 +154,7 @@ func (n noter) postAll(ctx context.Context, rec domain.Record, text, marker stri
 			errs = append(errs, fmt.Errorf("note on %s: %w", in.IncidentID, err))
 		}
 	}
-	return errors.Join(errs...)
+	return carried, errors.Join(errs...)
 }
 
 // distinctIncidents returns the record's incidents, each incident ID once

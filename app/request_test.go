@@ -364,6 +364,31 @@ func TestResolutionHappensOnce(t *testing.T) {
 	}
 }
 
+// A review note the pager refuses for good on every incident is passed
+// over (ReviewsNoted moves on, it is never tried again) but not counted as
+// noted nor logged as "review noted": nothing was posted.
+func TestReviewNoteRefusedForGoodIsNotCountedAsNoted(t *testing.T) {
+	h := newHarness(t, nil)
+	h.allowCAS()
+	h.setRecord(domain.Record{RequestID: "r1", ApprovalDone: true, Incidents: []domain.IncidentRef{{Service: "Access Requests", ServiceID: "PSN", IncidentID: "PI1"}}})
+	req := notifyOnly("r1")
+	req.Reviews = []domain.Review{{Author: "bob", State: domain.StateApproved, Reason: "first"}}
+	review := gomock.Cond(func(s string) bool { return strings.HasPrefix(s, "[review #1]") })
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", review).Return(fmt.Errorf("add note: %w", ports.ErrRefused)).Times(1)
+	if err := h.p.requests.handle(ctx, req); err != nil {
+		t.Fatalf("handle() with the review note refused for good = %v, want the pass done", err)
+	}
+	if got, n := h.record("r1").ReviewsNoted, h.metrics.Count("notes", "review"); got != 1 || n != 0 {
+		t.Errorf("ReviewsNoted = %d, counted %d; want 1 (passed over), 0 (nothing posted)", got, n)
+	}
+	if n := h.logs.FilterMessage("review noted").Len(); n != 0 {
+		t.Errorf(`"review noted" logged %d times for a refused note, want 0`, n)
+	}
+	if n := h.metrics.Count("notes_refused"); n != 1 {
+		t.Errorf("notes_refused = %d, want 1", n)
+	}
+}
+
 // A note the pager refuses for good (an incident at its maximum of notes)
 // is skipped, logged once and counted: the other incident is still noted,
 // both are resolved and the request settles. Retrying could never post it.

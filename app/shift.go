@@ -109,7 +109,7 @@ func (s *shifts) lock(ctx context.Context, req domain.Request, rec domain.Record
 		s.metrics.Shift(ports.ShiftLockFailed)
 		return fmt.Errorf("lock: %w", err)
 	}
-	if err := s.notes.postAll(ctx, rec, domain.ShiftNote(l, sh), domain.ShiftMarker, recovering); err != nil {
+	if _, err := s.notes.postAll(ctx, rec, domain.ShiftNote(l, sh), domain.ShiftMarker, recovering); err != nil {
 		return err
 	}
 	s.metrics.Shift(ports.ShiftLocked)
