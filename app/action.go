@@ -134,7 +134,9 @@ func (h *actions) report(ctx context.Context, a domain.Action, out domain.Outcom
 	}
 	if nerr := h.pager.AddNote(ctx, a.IncidentID, domain.RefusalNote(a, email, err)); nerr != nil {
 		log.Warn("refusal note not posted", zap.Error(nerr))
-		h.noted.forget(key)
+		if !errors.Is(nerr, ports.ErrRefused) { // refused for good: no use sending it again
+			h.noted.forget(key)
+		}
 	}
 }
 

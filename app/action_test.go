@@ -261,6 +261,25 @@ func TestSameRefusalIsNotedOnce(t *testing.T) {
 	}
 }
 
+// A refusal note the pager refuses for good (the incident is full) is not
+// sent again for the same click: each delivery would cost a call for
+// nothing.
+func TestRefusalNoteRefusedForGoodIsNotResent(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Policy.Approvers = domain.ApproversAny })
+	done := notifyOnly("r1")
+	done.State = domain.StateApproved
+	h.pg.EXPECT().GetIncident(gomock.Any(), "PI1").Return(incident, nil).AnyTimes()
+	h.tp.EXPECT().GetRequest(gomock.Any(), "r1").Return(done, nil).AnyTimes()
+	h.oc.EXPECT().FindService(gomock.Any(), "Access Requests").Return(notifySvc, nil).AnyTimes()
+	h.oc.EXPECT().GetUser(gomock.Any(), "PUB").Return(bob, nil).AnyTimes()
+	h.pg.EXPECT().AddNote(gomock.Any(), "PI1", gomock.Any()).Return(fmt.Errorf("add note: %w", ports.ErrRefused)).Times(1)
+	for i := range 3 {
+		if _, err := h.p.HandleAction(ctx, actionBy(domain.VerbApprove, "PUB", fmt.Sprint("d", i))); !errors.Is(err, domain.ErrNotPending) {
+			t.Fatalf("click %d: %v", i, err)
+		}
+	}
+}
+
 func TestActionByRespondersNotOnCallIsRefused(t *testing.T) {
 	h := newHarness(t, nil)
 	h.expectActor(bob)
